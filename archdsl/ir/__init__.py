@@ -1,0 +1,5 @@
+"""The IR: op graph, groups, values, and lowering from the AST."""
+
+from archdsl.ir.graph import Graph, Group, Node
+
+__all__ = ["Graph", "Group", "Node"]

@@ -1,0 +1,471 @@
+"""Lowering: AST + parameter values -> IR graph.
+
+This is where repeats are expanded (`x3`, per-stage `x[3,3,9,3]`), blocks are
+instantiated with their arguments, stage widths/strides are bound, residual/branch
+structures become `add`/`cat` nodes, and stochastic-depth rates are assigned. Shapes
+are not known yet; `archdsl.passes.shapes` infers and checks them next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from archdsl import ops
+from archdsl.errors import ArchError, Span, did_you_mean
+from archdsl.ir.graph import Graph, Group, Node, Path
+from archdsl.ir.values import BlockRef, Env, describe, evaluate, format_value
+from archdsl.ops.activation import ACTIVATIONS
+from archdsl.syntax import ast
+
+if TYPE_CHECKING:
+    from archdsl.passes.parameters import Resolved
+
+MAX_NODES = 2_000_000  # refuse absurd programs before they eat memory
+MAX_DEPTH = 64  # nesting of block calls
+
+
+@dataclass
+class _StagePlan:
+    section: ast.Section
+    body: list[ast.Item]
+    index: int  # global stage index
+    depth: int
+    options: dict[str, Any]
+    repeat_span: Span
+
+
+def lower(program: ast.Program, resolved: "Resolved", input_shape: tuple[int, ...] | None = None,
+          variant: str | None = None) -> Graph:
+    return _Lowering(program, resolved, variant).run(input_shape)
+
+
+class _Lowering:
+    def __init__(self, program: ast.Program, resolved: "Resolved", variant: str | None):
+        self.p = program
+        self.r = resolved
+        self.globals = Env(resolved.values)
+        for let in program.lets:
+            if let.name in self.globals:
+                raise ArchError(f"`let {let.name}` shadows an existing name", let.span, "choose another name")
+            self.globals.values[let.name] = evaluate(let.value, self.globals, program.blocks)
+        self.defaults: dict[str, dict[str, Any]] = {}
+        for d in program.defaults:
+            found = ops.lookup(d.layer)
+            if found is None:
+                raise ArchError(f"unknown layer `{d.layer}` in `default`", d.span, ops.suggest(d.layer))
+            spec = found[0]
+            vals = self.defaults.setdefault(spec.name, {})
+            for k, e in d.kwargs.items():
+                arg = spec.arg(k)
+                if arg is None:
+                    raise ArchError(f"`{spec.name}` has no argument `{k}`", d.span, did_you_mean(k, spec.arg_names) or _args_hint(spec))
+                vals[k] = self._arg_value(spec, arg, e, self.globals)
+        init = ("torch", {})
+        if program.init is not None:
+            init = (program.init.scheme, {k: evaluate(v, self.globals) for k, v in program.init.kwargs.items()})
+            if program.init.args:
+                init[1]["_args"] = [evaluate(a, self.globals) for a in program.init.args]
+        self.g = Graph(program.name, variant, dict(resolved.values), (), init=init, source_file=program.file)
+        self.next_id = 0
+        self.call_counts: dict[tuple, int] = {}
+        self.depth = 0
+        self.drop_rate = 0.0
+        self.in_stage_block = False
+        self.block_index: int | None = None
+
+    # ---- entry -----------------------------------------------------------------
+    def run(self, input_shape) -> Graph:
+        if input_shape is None:
+            if self.p.input is None:
+                raise ArchError("missing `input` line", self.p.span, "add e.g. `input 3x224x224` after the header")
+            input_shape = tuple(self._int(e, self.globals, "input size", minimum=1) for e in self.p.input.dims)
+        self.g.input_shape = tuple(input_shape)
+        self.g.groups[()] = Group((), "net", self.p.name, self.p.span)
+        x = self._node("input", {"shape": tuple(input_shape)}, [], self.p.input.span if self.p.input else self.p.span, (), "input")
+        self.g.input_id = x
+
+        downs = [s for s in self.p.sections if s.kind == "down"]
+        if len(downs) > 1:
+            raise ArchError("more than one `down` line", downs[1].span, "`down` is applied before every stage after the first")
+        down = downs[0] if downs else None
+        plans = self._plan_stages(down is not None)
+        total_blocks = sum(p.depth for p in plans)
+        drop_path = self.globals.get("drop_path", 0.0) or 0.0
+        seen_kinds: dict[str, ast.Section] = {}
+        block_counter = 0
+        plan_iter = iter(plans)
+        for sec in self.p.sections:
+            if sec.kind in ("stem", "head"):
+                if sec.kind in seen_kinds:
+                    raise ArchError(f"second `{sec.kind}` line", sec.span, f"first at line {seen_kinds[sec.kind].span.line}; put all its layers on one line")
+                seen_kinds[sec.kind] = sec
+                scope = (sec.kind,)
+                self.g.groups[scope] = Group(scope, sec.kind, sec.kind, sec.span)
+                for it in sec.chain.items:
+                    if isinstance(it, ast.Option):
+                        raise ArchError(f"`{it.name}=...` options belong on stage lines", it.span)
+                x = self._chain(sec.chain.items, x, self.globals, scope)
+            elif sec.kind == "stage":
+                for plan in [p for p in plans if p.section is sec]:
+                    next(plan_iter)
+                    i = plan.index
+                    stage_scope = ("stages", i)
+                    self.g.groups[stage_scope] = Group(stage_scope, "stage", f"stage {i}", sec.span, {"depth": plan.depth})
+                    stage_env = self._stage_env(plan, sec)
+                    if down is not None and i > 0:
+                        scope = stage_scope + ("down",)
+                        self.g.groups[scope] = Group(scope, "down", "down", down.span)
+                        x = self._chain(down.chain.items, x, stage_env.child({"s": 1}), scope)
+                    for j in range(plan.depth):
+                        scope = stage_scope + ("blocks", j)
+                        stride = plan.options.get("s", 1) if j == 0 else 1
+                        env = stage_env.child({"s": stride, "j": j})
+                        self.drop_rate = drop_path * block_counter / (total_blocks - 1) if total_blocks > 1 else 0.0
+                        self.block_index = block_counter
+                        self.in_stage_block = True
+                        x = self._stage_block(plan, x, env, scope)
+                        self.in_stage_block = False
+                        self.block_index = None
+                        block_counter += 1
+        if not any(n.op != "input" for n in self.g):
+            raise ArchError("the network has no layers", self.p.span, "add `stem`, `stage` or `head` lines")
+        self.g.output_id = x
+        return self.g
+
+    # ---- stages ----------------------------------------------------------------------
+    def _plan_stages(self, has_down: bool) -> list[_StagePlan]:
+        plans: list[_StagePlan] = []
+        index = 0
+        dims = self.globals.get("dims")
+        for sec in self.p.sections:
+            if sec.kind != "stage":
+                continue
+            items = list(sec.chain.items)
+            options: list[ast.Option] = []
+            while items and isinstance(items[-1], ast.Option):
+                options.insert(0, items.pop())
+            for it in items:
+                if isinstance(it, ast.Option):
+                    raise ArchError(f"option `{it.name}=...` must come after the stage's layers", it.span)
+            if not items:
+                raise ArchError("stage line has no layers", sec.span, "e.g. `stage dw7 ln mlp4 x[3,3,9,3]`")
+            last = items[-1]
+            if isinstance(last, ast.Repeat):
+                items[-1] = last.item
+                rep_span = last.span
+                if sec is self.r.implicit_depths:
+                    counts = self.globals.get("depths")
+                    src = "depths"
+                else:
+                    counts = evaluate(last.count, self.globals, self.p.blocks)
+                    src = None
+                if isinstance(counts, list):
+                    per_stage = counts
+                elif last.per_stage:  # pragma: no cover - grammar makes x[..] a list
+                    per_stage = [counts]
+                else:
+                    per_stage = [counts]
+            else:
+                per_stage, rep_span, src = [1], sec.span, None
+            for c in per_stage:
+                if isinstance(c, bool) or not isinstance(c, int) or c < 1:
+                    what = f"`depths` = {format_value(per_stage)}" if src else f"repeat {format_value(per_stage)}"
+                    raise ArchError(f"{what}: every stage needs a whole number of blocks >= 1, got {describe(c)}", rep_span)
+            n = len(per_stage)
+            if isinstance(dims, list) and len(per_stage) > 1 and index + n > len(dims):
+                what = f"`depths` = {format_value(per_stage)}" if src else f"x{format_value(per_stage)}"
+                raise ArchError(f"{what} gives {index + n} stages but `dims` has {len(dims)} entries", rep_span,
+                                "give one depth per stage width (set `depths` and `dims` to lists of the same length)")
+            if isinstance(dims, list) and len(per_stage) > 1 and index + n < len(dims) and len([s for s in self.p.sections if s.kind == "stage"]) == 1:
+                what = f"`depths` = {format_value(per_stage)}" if src else f"x{format_value(per_stage)}"
+                raise ArchError(f"{what} gives {n} stages but `dims` has {len(dims)} entries", rep_span,
+                                "give one depth per stage width (set `depths` and `dims` to lists of the same length)")
+            opt_values: list[dict[str, Any]] = [{} for _ in range(n)]
+            for o in options:
+                v = evaluate(o.value, self.globals, self.p.blocks)
+                name = "s" if o.name == "strides" else o.name
+                if isinstance(v, list):
+                    if len(v) != n:
+                        raise ArchError(f"`{o.name}` has {len(v)} entries for {n} stages", o.value.span, "give one value per stage")
+                    for k in range(n):
+                        opt_values[k][name] = v[k]
+                else:
+                    for k in range(n):
+                        opt_values[k][name] = v
+            for k in range(n):
+                if "s" not in opt_values[k]:
+                    opt_values[k]["s"] = 1 if (has_down or index + k == 0) else 2
+                s = opt_values[k]["s"]
+                if isinstance(s, bool) or not isinstance(s, int) or s < 1:
+                    raise ArchError(f"stage stride must be a positive integer, got {describe(s)}", sec.span)
+                plans.append(_StagePlan(sec, items, index + k, per_stage[k], opt_values[k], rep_span))
+            index += n
+        return plans
+
+    def _stage_env(self, plan: _StagePlan, sec: ast.Section) -> Env:
+        values = {k: v for k, v in plan.options.items() if k != "s"}
+        values["i"] = plan.index
+        dims = self.globals.get("dims")
+        if "c" not in values and isinstance(dims, list):
+            if plan.index >= len(dims):
+                raise ArchError(f"stage {plan.index} has no width: `dims` has {len(dims)} entries", sec.span,
+                                "add a width to `dims` for every stage")
+            values["c"] = dims[plan.index]
+        return self.globals.child(values)
+
+    def _stage_block(self, plan: _StagePlan, x: int, env: Env, scope: Path) -> int:
+        body = plan.body
+        ref = self._block_ref(body[0], env) if len(body) == 1 and isinstance(body[0], ast.Layer) else None
+        if ref is not None:
+            layer = body[0]
+            block = self.p.blocks[ref.name]
+            self.g.groups[scope] = Group(scope, "block", block.name, layer.span, {"block_index": self.block_index, "drop_path": self.drop_rate})
+            return self._call_block(block, layer, x, env, scope, implicit=env)
+        self.g.groups[scope] = Group(scope, "block", "block", plan.section.chain.span, {"block_index": self.block_index, "drop_path": self.drop_rate})
+        return self._residual(lambda y: self._chain(body, y, env, scope), x, scope, plan.section.chain.span, {}, env)
+
+    # ---- blocks ---------------------------------------------------------------------
+    def _block_ref(self, layer: ast.Layer, env: Env) -> BlockRef | None:
+        if layer.word in self.p.blocks:
+            return BlockRef(layer.word)
+        found, v = env.lookup(layer.word)
+        if found and isinstance(v, BlockRef):
+            return v
+        if found and ops.lookup(layer.word) is None:
+            raise ArchError(f"`{layer.word}` is {describe(v)}, not a layer or block", layer.span)
+        return None
+
+    def _call_block(self, block: ast.BlockDef, layer: ast.Layer, x: int, env: Env, scope: Path, implicit: Env | None) -> int:
+        if layer.stride is not None:
+            raise ArchError(f"block `{block.name}` takes its stride as a parameter, not `/`", layer.stride.span,
+                            "declare a parameter (e.g. `s`) and pass it: `name(s=2)`")
+        bound: dict[str, Any] = {}
+        names = [p.name for p in block.params]
+        if len(layer.args) > len(names):
+            raise ArchError(f"block `{block.name}` takes {len(names)} arguments, got {len(layer.args)}", layer.span,
+                            f"parameters: {', '.join(names) or 'none'}")
+        for p, e in zip(block.params, layer.args):
+            bound[p.name] = evaluate(e, env, self.p.blocks)
+        for k, e in layer.kwargs.items():
+            if k not in names:
+                raise ArchError(f"block `{block.name}` has no parameter `{k}`", layer.kwarg_spans.get(k, layer.span),
+                                did_you_mean(k, names) or f"parameters: {', '.join(names) or 'none'}")
+            bound[k] = evaluate(e, env, self.p.blocks)
+        for p in block.params:
+            if p.name in bound:
+                continue
+            found, v = self._stage_lookup(implicit, p.name) if implicit is not None else (False, None)
+            if found:
+                bound[p.name] = v
+            elif p.default is not None:
+                bound[p.name] = evaluate(p.default, self.globals.child(bound), self.p.blocks)
+            else:
+                raise ArchError(f"block `{block.name}` needs a value for `{p.name}`", layer.span,
+                                f"pass it: `{block.name}({p.name}=...)`")
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ArchError(f"blocks nest deeper than {MAX_DEPTH} levels (is `{block.name}` recursive?)", layer.span,
+                            "a block cannot use itself")
+        try:
+            return self._lines(block.body, x, self.globals.child(bound), scope)
+        finally:
+            self.depth -= 1
+
+    def _stage_lookup(self, env: Env, name: str) -> tuple[bool, Any]:
+        """Stage-bound names (c, s, i, j and stage options), never globals, pass implicitly."""
+        e: Env | None = env
+        while e is not None and e is not self.globals:
+            if name in e.values:
+                return True, e.values[name]
+            e = e.parent
+        return False, None
+
+    # ---- lines, chains, items -------------------------------------------------------
+    def _lines(self, lines: list[ast.Line], x: int, env: Env, scope: Path) -> int:
+        for line in lines:
+            if isinstance(line, ast.Chain):
+                x = self._chain(line.items, x, env, scope)
+            else:
+                x = self._struct(line, x, env, scope)
+        return x
+
+    def _chain(self, items: list[ast.Item], x: int, env: Env, scope: Path) -> int:
+        for it in items:
+            x = self._item(it, x, env, scope)
+        return x
+
+    def _item(self, it: ast.Item, x: int, env: Env, scope: Path) -> int:
+        if isinstance(it, ast.Layer):
+            ref = self._block_ref(it, env)
+            if ref is not None:
+                return self._nested_call(ref, it, x, env, scope)
+            return self._layer(it, x, env, scope)
+        if isinstance(it, ast.Group):
+            return self._chain(it.chain.items, x, env, scope)
+        if isinstance(it, ast.Repeat):
+            if it.per_stage:
+                raise ArchError("per-stage repeats `x[...]` go at the end of a stage line", it.span,
+                                "inside a chain repeat with a number: `[conv3 bn relu] x2`")
+            n = self._int(it.count, env, "repeat count", minimum=0)
+            if n * max(1, len(self.g.nodes)) > MAX_NODES * 4 or n > MAX_NODES:
+                raise ArchError(f"repeat count {n} is too large", it.span)
+            for _ in range(n):
+                x = self._item(it.item, x, env, scope)
+            return x
+        if isinstance(it, ast.Option):
+            raise ArchError(f"`{it.name}=...` options belong at the end of a stage line", it.span,
+                            "inside a chain, pass values as layer arguments: `conv3(64)`")
+        raise RuntimeError(f"unknown item {it!r}")  # pragma: no cover
+
+    def _nested_call(self, ref: BlockRef, layer: ast.Layer, x: int, env: Env, scope: Path) -> int:
+        key = (scope, ref.name)
+        k = self.call_counts.get(key, 0) + 1
+        self.call_counts[key] = k
+        path = scope + (f"{ref.name}{k}",)
+        self.g.groups[path] = Group(path, "call", ref.name, layer.span)
+        return self._call_block(self.p.blocks[ref.name], layer, x, env, path, implicit=None)
+
+    def _struct(self, s: ast.Struct, x: int, env: Env, scope: Path) -> int:
+        kwargs = {k: evaluate(v, env, self.p.blocks) for k, v in s.kwargs.items()}
+        if s.args:
+            raise ArchError(f"`{s.kind}:` takes keyword options only", s.span)
+        allowed = {"residual": {"proj", "scale", "drop"}, "cat": set(), "add": set(), "dense": set()}[s.kind]
+        for k in kwargs:
+            if k not in allowed:
+                raise ArchError(f"`{s.kind}:` has no option `{k}`", s.span,
+                                did_you_mean(k, allowed) or (f"options: {', '.join(sorted(allowed))}" if allowed else "it takes no options"))
+        if s.kind == "residual":
+            return self._residual(lambda y: self._lines(s.body, y, env, scope), x, scope, s.span, kwargs, env)
+        if s.kind == "dense":
+            y = self._lines(s.body, x, env, scope)
+            return self._node("cat", {"dim": 1}, [x, y], s.span, scope, "dense")
+        branches = self._branches(s)
+        outs = [self._chain(b, x, env, scope) for b in branches]
+        if s.kind == "cat":
+            return self._node("cat", {"dim": 1}, outs, s.span, scope, "cat")
+        return self._node("add", {"n": len(outs)}, outs, s.span, scope, "add")
+
+    def _branches(self, s: ast.Struct) -> list[list[ast.Item]]:
+        if len(s.body) == 1 and isinstance(s.body[0], ast.Chain) and all(isinstance(i, ast.Group) for i in s.body[0].items):
+            branches = [i.chain.items for i in s.body[0].items]
+        elif all(isinstance(l, ast.Chain) for l in s.body) and len(s.body) > 1:
+            branches = [l.items for l in s.body]
+        else:
+            raise ArchError(f"`{s.kind}:` needs branches: `{s.kind}: [a b] [c d]` or one branch per indented line", s.span)
+        if len(branches) < 2:
+            raise ArchError(f"`{s.kind}:` needs at least two branches", s.span, "an empty `[]` is the identity branch")
+        return branches
+
+    def _residual(self, branch, x: int, scope: Path, span: Span, opts: dict, env: Env) -> int:
+        proj = opts.get("proj", "auto")
+        if proj is None:
+            proj = "none"
+        if proj not in ("auto", "none", "conv"):
+            raise ArchError(f"`proj` must be auto, none or conv, got {describe(proj)}", span)
+        y = branch(x)
+        ls = self.globals.get("layer_scale")
+        if self.in_stage_block and ls and opts.get("scale", True):
+            y = self._node("layer_scale", {"init": float(ls), "image": None}, [y], span, scope, "layer_scale")
+        if self.in_stage_block and self.drop_rate > 0 and opts.get("drop", True):
+            y = self._node("drop_path", {"p": self.drop_rate}, [y], span, scope, f"drop_path({self.drop_rate:.3g})")
+        return self._node("add", {"residual": True, "proj": proj, "n": 2}, [y, x], span, scope, "+")
+
+    # ---- layers -------------------------------------------------------------------
+    def _layer(self, layer: ast.Layer, x: int, env: Env, scope: Path) -> int:
+        found = ops.lookup(layer.word)
+        if found is None:
+            hint = ops.suggest(layer.word)
+            if hint is None:
+                close = did_you_mean(layer.word, list(self.p.blocks))
+                hint = close or "see `archdsl ops` or docs/language.md for the layer tokens"
+            raise ArchError(f"unknown layer `{layer.word}`", layer.span, hint)
+        spec, size = found
+        if spec.size is not None and size is None and spec.size_required:
+            raise ArchError(f"`{spec.name}` needs a size, e.g. `{spec.example}`", layer.span)
+        attrs: dict[str, Any] = {a.name: a.default for a in spec.args}
+        attrs.update(self.defaults.get(spec.name, {}))
+        if spec.size is not None:
+            attrs[spec.size] = size
+            if isinstance(size, (int, float)) and size <= 0 or isinstance(size, tuple) and min(size) <= 0:
+                raise ArchError(f"`{layer.word}`: size must be positive", layer.span)
+        pos = spec.positional
+        if len(layer.args) > len(pos):
+            raise ArchError(f"`{spec.name}` takes {len(pos)} positional argument{'s' if len(pos) != 1 else ''}, got {len(layer.args)}",
+                            layer.args[len(pos)].span, _args_hint(spec))
+        for a, e in zip(pos, layer.args):
+            attrs[a.name] = self._arg_value(spec, a, e, env)
+        for k, e in layer.kwargs.items():
+            a = spec.arg(k)
+            if a is None:
+                raise ArchError(f"`{spec.name}` has no argument `{k}`", layer.kwarg_spans.get(k, layer.span),
+                                did_you_mean(k, spec.arg_names) or _args_hint(spec))
+            attrs[k] = self._arg_value(spec, a, e, env)
+        if spec.width_default and attrs.get(spec.width_default) is None and "c" in env:
+            c = env.get("c")
+            if isinstance(c, int) and not isinstance(c, bool):
+                attrs[spec.width_default] = c
+        token = layer.word
+        if layer.stride is not None:
+            if not spec.strided:
+                raise ArchError(f"`{spec.name}` takes no stride", layer.stride.span, f"only convolutions and pools have `/stride`")
+            stride = self._int(layer.stride, env, "stride", minimum=1)
+            attrs["stride"] = stride
+            token += f"/{stride}"
+        elif spec.strided:
+            attrs["stride"] = None if spec.family == "pool" else 1
+        shown = [format_value(attrs[a.name]) for a, _ in zip(pos, layer.args)]
+        shown += [f"{k}={format_value(attrs[k])}" for k in layer.kwargs]
+        if shown:
+            token += "(" + ",".join(shown) + ")"
+        attrs["_token"] = f"`{token}`"
+        return self._node(spec.name, attrs, [x], layer.span, scope, token)
+
+    def _arg_value(self, spec, arg, e: ast.Expr, env: Env) -> Any:
+        if arg.type == "act":
+            if isinstance(e, ast.Name) and e.id in ACTIVATIONS:
+                return e.id
+            v = evaluate(e, env, self.p.blocks) if not isinstance(e, ast.Name) else e.id
+            if v not in ACTIVATIONS:
+                raise ArchError(f"`{arg.name}` must be an activation, got {describe(v) if not isinstance(e, ast.Name) else '`' + v + '`'}", e.span,
+                                did_you_mean(str(v), ACTIVATIONS) or "one of " + ", ".join(ACTIVATIONS))
+            return v
+        v = evaluate(e, env, self.p.blocks)
+        ok = {
+            "int": isinstance(v, int) and not isinstance(v, bool),
+            "float": isinstance(v, (int, float)) and not isinstance(v, bool),
+            "bool": isinstance(v, bool),
+            "ints": (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, list) and len(v) == 2 and all(isinstance(t, int) for t in v)),
+            "any": True,
+        }[arg.type]
+        if arg.type == "int" and isinstance(v, float) and v.is_integer():
+            v, ok = int(v), True
+        if not ok:
+            raise ArchError(f"`{spec.name}` argument `{arg.name}` must be {arg.type}, got {describe(v)}", e.span, arg.doc or None)
+        if arg.type == "ints" and isinstance(v, list):
+            v = tuple(v)
+        return v
+
+    def _int(self, e: ast.Expr, env: Env, what: str, minimum: int = 0) -> int:
+        v = evaluate(e, env, self.p.blocks)
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ArchError(f"{what} must be an integer, got {describe(v)}", e.span)
+        if v < minimum:
+            raise ArchError(f"{what} must be at least {minimum}, got {v}", e.span)
+        return v
+
+    def _node(self, op: str, attrs: dict, inputs: list[int], span: Span, scope: Path, token: str) -> int:
+        if len(self.g.nodes) >= MAX_NODES:
+            raise ArchError(f"the network has more than {MAX_NODES:,} layers", span, "reduce the repeat counts")
+        node = Node(self.next_id, op, attrs, list(inputs), span, scope, token, block_index=self.block_index)
+        self.next_id += 1
+        self.g.add(node)
+        return node.id
+
+
+def _args_hint(spec) -> str:
+    if not spec.args:
+        return f"`{spec.name}` takes no arguments"
+    return f"`{spec.name}` arguments: " + ", ".join(a.name for a in spec.args)

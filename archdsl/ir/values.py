@@ -1,0 +1,246 @@
+"""Evaluating AST expressions to values, and the value types parameters may have.
+
+Values are plain Python: int, float, bool, str, None, list, and `BlockRef` (a reference
+to a `block` defined in the file, so a parameter can choose the block a stage uses).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from archdsl.errors import ArchError, Span, did_you_mean
+from archdsl.syntax import ast
+
+
+@dataclass(frozen=True)
+class BlockRef:
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """Round a channel count to a multiple of `divisor`, never going down by more than 10%.
+
+    The rule of the MobileNet/EfficientNet reference code (torchvision's `_make_divisible`).
+    """
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return int(new_v)
+
+
+def _num(f: Callable) -> Callable:
+    return f
+
+
+FUNCTIONS: dict[str, tuple[Callable[..., Any], str]] = {
+    "ceil": (lambda x: int(math.ceil(x)), "ceil(x): smallest integer >= x"),
+    "floor": (lambda x: int(math.floor(x)), "floor(x): largest integer <= x"),
+    "round": (lambda x, nd=None: round(x) if nd is None else round(x, int(nd)), "round(x): nearest integer"),
+    "int": (lambda x: int(x), "int(x): truncate to an integer"),
+    "float": (lambda x: float(x), "float(x)"),
+    "min": (lambda *a: min(a[0]) if len(a) == 1 else min(a), "min(a, b, ...) or min(list)"),
+    "max": (lambda *a: max(a[0]) if len(a) == 1 else max(a), "max(a, b, ...) or max(list)"),
+    "len": (lambda x: len(x), "len(list)"),
+    "sum": (lambda x: sum(x), "sum(list)"),
+    "make_div": (make_divisible, "make_div(v, d=8): round v to a multiple of d (MobileNet rule)"),
+    "round8": (lambda v: make_divisible(v, 8), "round8(v): make_div(v, 8)"),
+}
+
+CONSTANTS = {"true": True, "false": False, "none": None}
+
+
+class Env:
+    """Name -> value bindings with a parent chain (block parameters shadow globals)."""
+
+    def __init__(self, values: dict[str, Any] | None = None, parent: "Env | None" = None):
+        self.values = dict(values or {})
+        self.parent = parent
+
+    def lookup(self, name: str) -> tuple[bool, Any]:
+        env: Env | None = self
+        while env is not None:
+            if name in env.values:
+                return True, env.values[name]
+            env = env.parent
+        return False, None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        found, v = self.lookup(name)
+        return v if found else default
+
+    def __contains__(self, name: str) -> bool:
+        return self.lookup(name)[0]
+
+    def names(self) -> set[str]:
+        out: set[str] = set()
+        env: Env | None = self
+        while env is not None:
+            out |= set(env.values)
+            env = env.parent
+        return out
+
+    def child(self, values: dict[str, Any] | None = None) -> "Env":
+        return Env(values, self)
+
+
+def evaluate(e: ast.Expr, env: Env, blocks: dict[str, Any] | None = None) -> Any:
+    """Evaluate an expression; every failure is an ArchError at the sub-expression."""
+    blocks = blocks or {}
+    if isinstance(e, ast.Num):
+        return e.value
+    if isinstance(e, ast.Str):
+        return e.value
+    if isinstance(e, ast.Name):
+        found, v = env.lookup(e.id)
+        if found:
+            return v
+        if e.id in CONSTANTS:
+            return CONSTANTS[e.id]
+        if e.id in blocks:
+            return BlockRef(e.id)
+        raise ArchError(f"unknown name `{e.id}`", e.span, did_you_mean(e.id, env.names() | set(blocks) | set(CONSTANTS))
+                        or "declare it as a parameter in the `arch` header or with `let`")
+    if isinstance(e, ast.ListExpr):
+        return [evaluate(i, env, blocks) for i in e.items]
+    if isinstance(e, ast.Neg):
+        v = evaluate(e.operand, env, blocks)
+        _require_number(v, e.operand.span, "-")
+        return -v
+    if isinstance(e, ast.BinOp):
+        a = evaluate(e.left, env, blocks)
+        b = evaluate(e.right, env, blocks)
+        _require_number(a, e.left.span, e.op)
+        _require_number(b, e.right.span, e.op)
+        try:
+            if e.op == "+":
+                return a + b
+            if e.op == "-":
+                return a - b
+            if e.op == "*":
+                return a * b
+            if e.op == "/":
+                r = a / b
+                return int(r) if isinstance(a, int) and isinstance(b, int) and a % b == 0 else r
+            if e.op == "//":
+                return a // b
+            if e.op == "**":
+                if abs(b) > 64 or abs(a) > 1e6:
+                    raise ArchError("exponent too large", e.span)
+                return a**b
+        except ZeroDivisionError:
+            raise ArchError("division by zero", e.right.span) from None
+        raise RuntimeError(e.op)  # pragma: no cover
+    if isinstance(e, ast.Index):
+        target = evaluate(e.target, env, blocks)
+        idx = evaluate(e.index, env, blocks)
+        if not isinstance(target, list):
+            raise ArchError(f"cannot index {describe(target)}", e.target.span, "only lists can be indexed, e.g. dims[0]")
+        if not isinstance(idx, int) or isinstance(idx, bool):
+            raise ArchError(f"list index must be an integer, got {describe(idx)}", e.index.span)
+        if not -len(target) <= idx < len(target):
+            raise ArchError(f"index {idx} out of range for a list of {len(target)}", e.index.span)
+        return target[idx]
+    if isinstance(e, ast.Call):
+        if e.func not in FUNCTIONS:
+            raise ArchError(f"unknown function `{e.func}`", e.span, did_you_mean(e.func, FUNCTIONS)
+                            or "functions: " + ", ".join(sorted(FUNCTIONS)))
+        fn = FUNCTIONS[e.func][0]
+        args = [evaluate(a, env, blocks) for a in e.args]
+        try:
+            return fn(*args)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ArchError(f"bad arguments to `{e.func}`: {exc}", e.span, FUNCTIONS[e.func][1]) from None
+    raise RuntimeError(f"unknown expression {e!r}")  # pragma: no cover
+
+
+def _require_number(v: Any, span: Span, op: str) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ArchError(f"`{op}` needs numbers, got {describe(v)}", span)
+
+
+def describe(v: Any) -> str:
+    """A value's type and value, for messages: 'a list [1, 2]', 'the int 3'."""
+    if isinstance(v, bool):
+        return f"the bool {str(v).lower()}"
+    if isinstance(v, int):
+        return f"the int {v}"
+    if isinstance(v, float):
+        return f"the float {v:g}"
+    if isinstance(v, str):
+        return f'the string "{v}"'
+    if isinstance(v, list):
+        text = format_value(v)
+        return "a list " + (text if len(text) < 60 else text[:57] + "...")
+    if isinstance(v, BlockRef):
+        return f"the block `{v.name}`"
+    if v is None:
+        return "none"
+    return repr(v)
+
+
+def format_value(v: Any) -> str:
+    """DSL spelling of a value (inverse of parsing for plain values)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is None:
+        return "none"
+    if isinstance(v, list):
+        return "[" + ",".join(format_value(x) for x in v) + "]"
+    if isinstance(v, str):
+        return f'"{v}"'
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+# ---- parameter types ------------------------------------------------------------
+TYPES = ("int", "float", "bool", "str", "block", "list", "list[int]", "list[float]")
+
+
+def infer_type(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float"
+    if isinstance(v, str):
+        return "str"
+    if isinstance(v, BlockRef):
+        return "block"
+    if isinstance(v, list):
+        if v and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+            return "list[int]"
+        if v and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+            return "list[float]"
+        return "list"
+    return "any"
+
+
+def conforms(v: Any, typ: str) -> bool:
+    if typ == "any":
+        return True
+    if typ == "int":
+        return isinstance(v, int) and not isinstance(v, bool)
+    if typ == "float":
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    if typ == "bool":
+        return isinstance(v, bool)
+    if typ == "str":
+        return isinstance(v, str)
+    if typ == "block":
+        return isinstance(v, BlockRef)
+    if typ == "list":
+        return isinstance(v, list)
+    if typ == "list[int]":
+        return isinstance(v, list) and all(conforms(x, "int") for x in v)
+    if typ == "list[float]":
+        return isinstance(v, list) and all(conforms(x, "float") for x in v)
+    return False

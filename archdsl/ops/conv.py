@@ -1,0 +1,118 @@
+"""Convolutions: `conv`, `dw` (depthwise), `pw` (pointwise)."""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
+
+
+def _pair(v) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def auto_padding(kernel, stride: int, dilation: int) -> tuple[int, int]:
+    """Padding that keeps `ceil(H / stride)` for odd kernels and none for patchify (k == s)."""
+    out = []
+    for k in _pair(kernel):
+        eff = dilation * (k - 1) + 1
+        out.append(max(0, (eff - stride + 1) // 2))
+    return out[0], out[1]
+
+
+def conv_out(size: int, k: int, s: int, p: int, d: int) -> int:
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def _conv_geometry(attrs: dict, ins):
+    if len(ins[0]) != 3:
+        raise ShapeError(f"{attrs['_token']} needs an image input C x H x W, got {fmt_shape(ins[0])}",
+                         "convolutions run before `gap`/`flatten` or on image-shaped tensors")
+    c, h, w = ins[0]
+    kh, kw = _pair(attrs["kernel"])
+    s, d = attrs.get("stride") or 1, attrs.get("d", 1)
+    p = attrs["p"] if attrs.get("p") is not None else auto_padding((kh, kw), s, d)
+    ph, pw = _pair(p)
+    ho, wo = conv_out(h, kh, s, ph, d), conv_out(w, kw, s, pw, d)
+    if ho < 1 or wo < 1:
+        raise ShapeError(f"kernel {kh}x{kw} with stride {s} does not fit a {h}x{w} input",
+                         "use a larger input (--input) or fewer downsampling steps")
+    return c, (kh, kw), s, (ph, pw), d, ho, wo
+
+
+def fmt_shape(shape) -> str:
+    return "x".join(str(v) for v in shape) if shape else "a scalar"
+
+
+def conv_shape(attrs: dict, ins) -> tuple:
+    c, _, _, _, _, ho, wo = _conv_geometry(attrs, ins)
+    out = attrs.get("out") or c
+    g = attrs["g"]
+    for k, v in (("g", g), ("out", out)):
+        if v < 1:
+            raise ShapeError(f"`{k}` must be positive, got {v}")
+    if c % g or out % g:
+        raise ShapeError(f"groups g={g} must divide both the input channels ({c}) and the output channels ({out})")
+    return (out, ho, wo)
+
+
+def conv_params(attrs, ins, out) -> int:
+    kh, kw = _pair(attrs["kernel"])
+    return out[0] * (ins[0][0] // attrs["g"]) * kh * kw + (out[0] if attrs["bias"] else 0)
+
+
+def conv_macs(attrs, ins, out) -> int:
+    kh, kw = _pair(attrs["kernel"])
+    return out[0] * out[1] * out[2] * (ins[0][0] // attrs["g"]) * kh * kw
+
+
+def conv_build(attrs, ins, out):
+    _, k, s, p, d, _, _ = _conv_geometry(attrs, ins)
+    return nn.Conv2d(ins[0][0], out[0], k, stride=s, padding=p, dilation=d, groups=attrs["g"], bias=bool(attrs["bias"]))
+
+
+_CONV_ARGS = (
+    Arg("out", "int", None, "output channels (default: the block width `c`, else the input channels)", positional=True),
+    Arg("g", "int", 1, "groups"),
+    Arg("p", "ints", None, "padding (default: keep ceil(H/stride); 0 when kernel == stride)"),
+    Arg("d", "int", 1, "dilation"),
+    Arg("bias", "bool", None, "add a bias (default: yes, unless a `bn` follows)"),
+)
+
+register(OpSpec(
+    "conv", "conv", "2-D convolution with a k x k (or kh x kw) kernel.",
+    args=_CONV_ARGS, size="kernel", size_required=True, size_type="kernel", strided=True,
+    module_name="conv", width_default="out", example="conv3/2(64)",
+    shape=conv_shape, params=conv_params, macs=conv_macs, build=conv_build,
+))
+
+
+def _dw_attrs(attrs, ins):
+    if len(ins[0]) != 3:
+        raise ShapeError(f"{attrs['_token']} needs an image input C x H x W, got {fmt_shape(ins[0])}")
+    c = ins[0][0]
+    return {**attrs, "g": c, "out": c * attrs["m"]}
+
+
+register(OpSpec(
+    "dw", "conv", "Depthwise convolution: one k x k filter per channel (groups = channels).",
+    args=(Arg("m", "int", 1, "channel multiplier"), *_CONV_ARGS[2:]),
+    size="kernel", size_required=True, size_type="kernel", strided=True, module_name="dwconv", example="dw7",
+    shape=lambda a, ins: conv_shape(_dw_attrs(a, ins), ins),
+    params=lambda a, ins, out: conv_params(_dw_attrs(a, ins), ins, out),
+    macs=lambda a, ins, out: conv_macs(_dw_attrs(a, ins), ins, out),
+    build=lambda a, ins, out: conv_build(_dw_attrs(a, ins), ins, out),
+))
+
+register(OpSpec(
+    "pw", "conv", "Pointwise (1x1) convolution; same as `conv1`.",
+    args=_CONV_ARGS, strided=True, module_name="pwconv", width_default="out", example="pw(256)",
+    shape=lambda a, ins: conv_shape({**a, "kernel": 1}, ins),
+    params=lambda a, ins, out: conv_params({**a, "kernel": 1}, ins, out),
+    macs=lambda a, ins, out: conv_macs({**a, "kernel": 1}, ins, out),
+    build=lambda a, ins, out: conv_build({**a, "kernel": 1}, ins, out),
+))
+
+__all__ = ["auto_padding", "conv_out", "fmt_shape", "math"]

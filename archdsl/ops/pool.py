@@ -1,0 +1,92 @@
+"""Pooling: `maxpool`, `avgpool`, `gap` / `gmp` (global), `flatten`."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from archdsl.ops.conv import auto_padding, conv_out, fmt_shape
+from archdsl.ops.modules import GlobalPool
+from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
+
+
+def _pool_geometry(attrs, ins):
+    if len(ins[0]) != 3:
+        raise ShapeError(f"{attrs['_token']} needs an image input C x H x W, got {fmt_shape(ins[0])}")
+    c, h, w = ins[0]
+    k = attrs["kernel"]
+    k = (k, k) if isinstance(k, int) else k
+    s = attrs.get("stride") or k[0]
+    p = attrs["p"] if attrs.get("p") is not None else auto_padding(k, s, 1)
+    p = (p, p) if isinstance(p, int) else p
+    if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
+        raise ShapeError(f"padding {p} is more than half the kernel {k}")
+    sizes = []
+    for size, kk, pp in ((h, k[0], p[0]), (w, k[1], p[1])):
+        if attrs["ceil"]:
+            o = -(-(size + 2 * pp - kk) // s) + 1
+            if (o - 1) * s >= size + pp:
+                o -= 1
+        else:
+            o = conv_out(size, kk, s, pp, 1)
+        sizes.append(o)
+    if sizes[0] < 1 or sizes[1] < 1:
+        raise ShapeError(f"pool {k[0]}x{k[1]} with stride {s} does not fit a {h}x{w} input")
+    return c, k, s, p, sizes
+
+
+def _pool_shape(attrs, ins):
+    c, _, _, _, (ho, wo) = _pool_geometry(attrs, ins)
+    return (c, ho, wo)
+
+
+_POOL_ARGS = (Arg("p", "ints", None, "padding (default as for conv)"), Arg("ceil", "bool", False, "ceil mode"))
+
+register(OpSpec(
+    "maxpool", "pool", "Max pooling; stride defaults to the kernel size.",
+    args=_POOL_ARGS, size="kernel", size_required=True, size_type="kernel", strided=True,
+    module_name="maxpool", example="maxpool3/2", shape=_pool_shape,
+    build=lambda a, ins, out: nn.MaxPool2d(*_pool_geometry(a, ins)[1:4], ceil_mode=a["ceil"]),
+))
+
+register(OpSpec(
+    "avgpool", "pool", "Average pooling; stride defaults to the kernel size.",
+    args=(*_POOL_ARGS, Arg("count_pad", "bool", True, "count padded zeros in the average")),
+    size="kernel", size_required=True, size_type="kernel", strided=True,
+    module_name="avgpool", example="avgpool2/2", shape=_pool_shape,
+    build=lambda a, ins, out: nn.AvgPool2d(*_pool_geometry(a, ins)[1:4], ceil_mode=a["ceil"], count_include_pad=a["count_pad"]),
+))
+
+
+def _global_shape(attrs, ins):
+    if len(ins[0]) == 3:
+        return (ins[0][0],)
+    if len(ins[0]) == 2:
+        return (ins[0][1],)
+    raise ShapeError(f"{attrs['_token']} pools images (C x H x W) or tokens (L x C), got {fmt_shape(ins[0])}")
+
+
+register(OpSpec(
+    "gap", "pool", "Global average pooling: C x H x W (or L x C tokens) -> C.",
+    module_name="pool", example="gap", shape=_global_shape,
+    build=lambda a, ins, out: GlobalPool("avg", tokens=len(ins[0]) == 2),
+))
+
+register(OpSpec(
+    "gmp", "pool", "Global max pooling: C x H x W -> C.",
+    module_name="pool", example="gmp", shape=_global_shape,
+    build=lambda a, ins, out: GlobalPool("max", tokens=len(ins[0]) == 2),
+))
+
+
+def _flatten_shape(attrs, ins):
+    n = 1
+    for v in ins[0]:
+        n *= v
+    return (n,)
+
+
+register(OpSpec(
+    "flatten", "structure", "Flatten everything but the batch: C x H x W -> C*H*W.",
+    example="flatten", shape=_flatten_shape, forward=lambda a: (lambda x: torch.flatten(x, 1)),
+))

@@ -1,0 +1,132 @@
+"""The one registry of layer kinds.
+
+An `OpSpec` is everything the compiler knows about one kind of layer: the token that
+names it, its arguments, how it changes a shape, what it costs (parameters and
+multiply-accumulates), and how to construct it in torch. Adding a layer is one
+`register(OpSpec(...))` call; nothing else in the compiler names layer kinds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from archdsl.errors import did_you_mean
+
+Shape = tuple[int, ...]
+
+
+class ShapeError(Exception):
+    """Raised by shape rules; the compiler turns it into an ArchError at the node's token."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    type: str  # int | float | bool | act | any | ints (int or tuple of ints)
+    default: Any = None
+    doc: str = ""
+    positional: bool = False
+
+
+@dataclass
+class OpSpec:
+    name: str  # token base: `conv` in `conv7/2`
+    family: str  # conv | norm | act | pool | linear | attention | structure | regularization
+    doc: str
+    args: tuple[Arg, ...] = ()
+    size: str | None = None  # the attribute a numeric suffix sets: `kernel` in conv7
+    size_required: bool = False
+    size_type: str = "int"  # int | float | kernel (7 or 1x7)
+    strided: bool = False
+    module_name: str | None = None  # leaf module name; None for parameter-free functional ops
+    width_default: str | None = None  # argument that defaults to the enclosing width `c`
+    example: str = ""
+    user: bool = True  # a token users write (structural ops are created by the compiler)
+    shape: Callable[[dict, list[Shape]], Shape] = lambda attrs, ins: ins[0]
+    params: Callable[[dict, list[Shape], Shape], int] = lambda attrs, ins, out: 0
+    macs: Callable[[dict, list[Shape], Shape], int] = lambda attrs, ins, out: 0
+    # build(attrs, in_shapes, out_shape) -> nn.Module | nn.Parameter | None
+    build: Callable[[dict, list[Shape], Shape], Any] = lambda attrs, ins, out: None
+    # forward(attrs) -> callable(*inputs) (or callable(param, *inputs) when build gives a Parameter)
+    forward: Callable[[dict], Callable] | None = None
+    arg_names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.arg_names = tuple(a.name for a in self.args)
+
+    def arg(self, name: str) -> Arg | None:
+        return next((a for a in self.args if a.name == name), None)
+
+    @property
+    def positional(self) -> list[Arg]:
+        return [a for a in self.args if a.positional]
+
+
+REGISTRY: dict[str, OpSpec] = {}
+
+
+def register(spec: OpSpec) -> OpSpec:
+    if spec.name in REGISTRY:
+        raise ValueError(f"op `{spec.name}` registered twice")
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+def get(name: str) -> OpSpec:
+    return REGISTRY[name]
+
+
+_SUFFIX = re.compile(r"^([a-z_]*[a-z_])(\d+x\d+|\d+(?:\.\d+)?)$")
+
+
+def lookup(word: str) -> tuple[OpSpec, Any] | None:
+    """Split a layer word into (spec, size): `conv7` -> (conv, 7), `se0.25` -> (se, 0.25).
+
+    An exact registered name wins (`relu6` is its own op, not relu with size 6).
+    """
+    spec = REGISTRY.get(word)
+    if spec is not None and spec.user:
+        return spec, None
+    m = _SUFFIX.match(word)
+    if not m:
+        return None
+    spec = REGISTRY.get(m.group(1))
+    if spec is None or not spec.user or spec.size is None:
+        return None
+    text = m.group(2)
+    if "x" in text:
+        if spec.size_type != "kernel":
+            return None
+        h, w = (int(t) for t in text.split("x"))
+        return spec, (h, w)
+    if "." in text:
+        if spec.size_type != "float":
+            return None
+        return spec, float(text)
+    return spec, (float(text) if spec.size_type == "float" else int(text))
+
+
+def suggest(word: str) -> str | None:
+    """A did-you-mean hint for an unknown layer word."""
+    names = [s.name for s in REGISTRY.values() if s.user]
+    m = _SUFFIX.match(word)
+    if m and m.group(1) in REGISTRY and REGISTRY[m.group(1)].size is None:
+        return f"`{m.group(1)}` takes no size suffix"
+    candidates = set(names)
+    if m:  # keep the user's size: dw8 -> dw7? no: suggest bases with the same suffix
+        candidates |= {s.name + m.group(2) for s in REGISTRY.values() if s.user and s.size}
+    for s in REGISTRY.values():
+        if s.user and s.example:
+            candidates.add(s.example.split("(")[0].split("/")[0])
+    return did_you_mean(word, candidates)
+
+
+def user_ops() -> list[OpSpec]:
+    return [s for s in REGISTRY.values() if s.user]

@@ -1,0 +1,39 @@
+"""The compiler's passes, each a named function IR -> IR, run in a fixed order.
+
+    resolve_parameters   arch header + variant + overrides -> typed values
+    lower                AST -> IR graph (expands repeats, instantiates blocks)
+    infer_shapes         output shape of every op, checked against its rule
+    insert_projections   1x1 conv + bn on residual shortcuts that change shape
+    resolve_conv_bias    conv bias unless a bn follows
+    mark_inplace         activations that may overwrite their input
+    name_modules         module names inside each group
+
+`compile_program` runs them all, verifying the graph between passes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archdsl.ir.graph import Graph
+from archdsl.ir.lower import lower
+from archdsl.passes.modules import mark_inplace, name_modules, resolve_conv_bias
+from archdsl.passes.parameters import SetArg, resolve_parameters
+from archdsl.passes.shapes import infer_shapes, insert_projections
+from archdsl.passes.verify import verify
+from archdsl.syntax import ast
+
+GRAPH_PASSES = [infer_shapes, insert_projections, resolve_conv_bias, mark_inplace, name_modules]
+
+
+def compile_program(program: ast.Program, variant: str | None = None, overrides: dict[str, Any] | None = None,
+                    set_args: list[SetArg] | None = None, input_shape: tuple[int, ...] | None = None) -> Graph:
+    resolved = resolve_parameters(program, variant, overrides, set_args)
+    g = verify(lower(program, resolved, input_shape, variant))
+    for p in GRAPH_PASSES:
+        g = verify(p(g), shapes=True)
+    return g
+
+
+__all__ = ["GRAPH_PASSES", "SetArg", "compile_program", "infer_shapes", "insert_projections", "lower",
+           "mark_inplace", "name_modules", "resolve_conv_bias", "resolve_parameters", "verify"]

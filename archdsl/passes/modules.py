@@ -1,0 +1,51 @@
+"""Passes that settle per-op details the torch backend needs.
+
+- `resolve_conv_bias`: a conv gets a bias unless a `bn` directly follows it.
+- `mark_inplace`: activations may overwrite their input when nothing else reads it.
+- `name_modules`: leaf module names inside each group (`conv1`, `bn1`, `dwconv`, ...).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from archdsl import ops
+from archdsl.ir.graph import Graph
+
+
+def resolve_conv_bias(g: Graph) -> Graph:
+    for node in g:
+        if ops.get(node.op).family == "conv" and node.attrs.get("bias") is None:
+            users = list(g.graph.successors(node.id))
+            node.attrs["bias"] = not (len(users) == 1 and g.nodes[users[0]].op == "bn")
+    return g
+
+
+def mark_inplace(g: Graph) -> Graph:
+    for node in g:
+        if ops.get(node.op).family != "act" or not node.inputs:
+            continue
+        src = g.nodes[node.inputs[0]]
+        sole_reader = g.graph.out_degree(src.id) == 1
+        # Overwrite only values whose producer does not keep its output for backward
+        # (conv, norms, add, cat) and that nothing else reads.
+        safe_producer = ops.get(src.op).family in ("conv", "norm") or src.op in ("add", "cat")
+        node.attrs["_inplace"] = sole_reader and safe_producer and src.scope == node.scope
+    return g
+
+
+def name_modules(g: Graph) -> Graph:
+    """Name each module-owning node by its op (`conv`, `bn`, `dwconv`, `mlp`, `gamma`),
+    numbering from 1 where a name repeats inside the same container (tv's conv1/bn1 style)."""
+    owners = [n for n in g if ops.get(n.op).module_name]
+    counts = Counter((n.scope, n.sub, ops.get(n.op).module_name) for n in owners)
+    seen: Counter = Counter()
+    for n in owners:
+        base = ops.get(n.op).module_name
+        key = (n.scope, n.sub, base)
+        if counts[key] == 1:
+            n.name = base
+        else:
+            seen[key] += 1
+            n.name = f"{base}{seen[key]}"
+    return g

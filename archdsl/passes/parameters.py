@@ -1,0 +1,128 @@
+"""Pass `resolve_parameters`: the arch's declared parameters, a variant, and overrides -> values.
+
+Runs before lowering. Every value is type-checked against its declaration (explicit, or
+inferred from the default), and every failure points at the text that supplied it: the
+header default, the variant line, or the `--set` argument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from archdsl.errors import ArchError, Span, did_you_mean
+from archdsl.ir.values import TYPES, BlockRef, Env, conforms, describe, evaluate, infer_type
+from archdsl.syntax import ast
+
+
+@dataclass
+class SetArg:
+    """One `--set NAME=VALUE` from the command line, already parsed."""
+
+    name: str
+    value: ast.Expr
+    span: Span  # within the pseudo-file `--set`
+    text: str
+
+
+@dataclass
+class Resolved:
+    values: dict[str, Any]
+    types: dict[str, str]
+    spans: dict[str, Span]  # where each final value came from
+    implicit_depths: ast.Section | None  # the stage line whose x[...] is `depths`
+
+
+def implicit_depths_section(program: ast.Program) -> ast.Section | None:
+    """The single stage line whose trailing `x[...]` literal defines the `depths` parameter."""
+    found = []
+    for sec in program.sections:
+        if sec.kind != "stage":
+            continue
+        body = [it for it in sec.chain.items if not isinstance(it, ast.Option)]
+        if body and isinstance(body[-1], ast.Repeat) and body[-1].per_stage and isinstance(body[-1].count, ast.ListExpr):
+            found.append(sec)
+    return found[0] if len(found) == 1 else None
+
+
+def resolve_parameters(program: ast.Program, variant: str | None = None,
+                       overrides: dict[str, Any] | None = None, set_args: list[SetArg] | None = None) -> Resolved:
+    params = list(program.params)
+    implicit = implicit_depths_section(program)
+    declared = {p.name for p in params}
+    if implicit is not None:
+        rep = [it for it in implicit.chain.items if not isinstance(it, ast.Option)][-1]
+        if "depths" in declared:
+            raise ArchError("`depths` is declared in the header and also written on the stage line", rep.span,
+                            "write the counts once: either `x[3,3,9,3]` here, or `x(depths)` with the header default")
+        params.append(ast.Param("depths", "list[int]", rep.count, rep.span))
+
+    env = Env()
+    values: dict[str, Any] = {}
+    types: dict[str, str] = {}
+    spans: dict[str, Span] = {}
+    for p in params:
+        if p.default is None:  # pragma: no cover - the grammar requires defaults in the header
+            raise ArchError(f"parameter `{p.name}` needs a default", p.span)
+        v = evaluate(p.default, env, program.blocks)
+        if p.type is not None:
+            if p.type not in TYPES:
+                raise ArchError(f"unknown type `{p.type}`", p.span, did_you_mean(p.type, TYPES) or "types: " + ", ".join(TYPES))
+            typ = p.type
+        else:
+            typ = infer_type(v)
+        if not conforms(v, typ):
+            raise ArchError(f"default of `{p.name}` is {describe(v)}, not {typ}", p.default.span)
+        values[p.name] = v
+        types[p.name] = typ
+        spans[p.name] = p.default.span
+        env.values[p.name] = v
+
+    def assign(name: str, expr_or_value: Any, span: Span, source: str, value_span: Span | None = None) -> None:
+        if name not in values:
+            raise ArchError(f"unknown parameter `{name}` {source}", span,
+                            did_you_mean(name, values) or _param_list(values))
+        if isinstance(expr_or_value, ast.Expr.__args__):  # type: ignore[attr-defined]
+            v = evaluate(expr_or_value, env, program.blocks)
+            value_span = expr_or_value.span
+        else:
+            v = expr_or_value
+            if types[name] == "block" and isinstance(v, str):
+                if v not in program.blocks:
+                    raise ArchError(f"`{name}` must name a block, and `{v}` is not defined {source}", span,
+                                    did_you_mean(v, program.blocks) or "blocks: " + ", ".join(program.blocks))
+                v = BlockRef(v)
+            if isinstance(v, tuple):
+                v = list(v)
+        typ = types[name]
+        if typ == "float" and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        if not conforms(v, typ):
+            raise ArchError(f"`{name}` must be {typ}, got {describe(v)} {source}", value_span or span,
+                            f"the default is {_fmt(values[name])}")
+        values[name] = v
+        env.values[name] = v
+        spans[name] = value_span or span
+
+    if variant is not None:
+        if variant not in program.variants:
+            names = list(program.variants)
+            hint = did_you_mean(variant, names) or ("variants: " + ", ".join(names) if names else "this file defines no variants")
+            raise ArchError(f"unknown variant `{variant}` of `{program.name}`", program.span, hint)
+        for a in program.variants[variant].assigns:
+            assign(a.name, a.value, a.span, f"in variant `{variant}`")
+    for name, value in (overrides or {}).items():
+        assign(name, value, program.span, "in overrides")
+    for s in set_args or []:
+        assign(s.name, s.value, s.span, "in --set")
+    return Resolved(values, types, spans, implicit)
+
+
+def _param_list(values: dict[str, Any]) -> str:
+    return "parameters: " + ", ".join(values) if values else "this arch declares no parameters"
+
+
+def _fmt(v: Any) -> str:
+    from archdsl.ir.values import format_value
+
+    return format_value(v)

@@ -1,0 +1,219 @@
+"""AST dataclasses: what a `.arch` file says, before any value is computed.
+
+Every node carries the `Span` of the text it came from, so later stages can point at
+the token that caused a problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from archdsl.errors import Span
+
+
+# ---- expressions ------------------------------------------------------------
+@dataclass
+class Num:
+    value: int | float
+    span: Span
+
+
+@dataclass
+class Str:
+    value: str
+    span: Span
+
+
+@dataclass
+class Name:
+    id: str
+    span: Span
+
+
+@dataclass
+class ListExpr:
+    items: list["Expr"]
+    span: Span
+
+
+@dataclass
+class BinOp:
+    op: str  # + - * / // **
+    left: "Expr"
+    right: "Expr"
+    span: Span
+
+
+@dataclass
+class Neg:
+    operand: "Expr"
+    span: Span
+
+
+@dataclass
+class Index:
+    target: "Expr"
+    index: "Expr"
+    span: Span
+
+
+@dataclass
+class Call:
+    func: str
+    args: list["Expr"]
+    span: Span
+
+
+Expr = Union[Num, Str, Name, ListExpr, BinOp, Neg, Index, Call]
+
+
+# ---- layers and structure ----------------------------------------------------
+@dataclass
+class Layer:
+    """One layer token: `conv7/2(64, g=4)` -> word='conv7', stride=2, args=[64]."""
+
+    word: str
+    stride: Expr | None
+    args: list[Expr]
+    kwargs: dict[str, Expr]
+    span: Span  # the word itself
+    kwarg_spans: dict[str, Span] = field(default_factory=dict)
+
+
+@dataclass
+class Group:
+    """`[ ... ]`: a sub-chain (a branch, or a unit to repeat)."""
+
+    chain: "Chain"
+    span: Span
+
+
+@dataclass
+class Repeat:
+    """`item x3`, `item x(n)`, or on a stage line `x[3,3,9,3]`."""
+
+    item: "Item"
+    count: Expr
+    per_stage: bool  # written as a list: one count per stage
+    span: Span
+
+
+@dataclass
+class Option:
+    """`name=value` at the end of a stage line."""
+
+    name: str
+    value: Expr
+    span: Span
+
+
+@dataclass
+class Struct:
+    """`residual: ...`, `cat: [..] [..]`, `add: [..] [..]`, `dense: ...`."""
+
+    kind: str
+    args: list[Expr]
+    kwargs: dict[str, Expr]
+    body: list["Line"]
+    span: Span
+
+
+Item = Union[Layer, Group, Repeat, Option]
+
+
+@dataclass
+class Chain:
+    items: list[Item]
+    span: Span
+
+
+Line = Union[Chain, Struct]
+
+
+# ---- top level ------------------------------------------------------------------
+@dataclass
+class Param:
+    name: str
+    type: str | None  # "int", "float", "list[int]", ... or None (taken from default)
+    default: Expr | None  # None: a required block parameter
+    span: Span
+
+
+@dataclass
+class BlockDef:
+    name: str
+    params: list[Param]
+    body: list[Line]
+    span: Span
+
+
+@dataclass
+class Section:
+    kind: str  # stem | down | stage | head
+    chain: Chain
+    span: Span
+
+
+@dataclass
+class Assign:
+    name: str
+    value: Expr
+    span: Span
+
+
+@dataclass
+class Variant:
+    name: str
+    assigns: list[Assign]
+    span: Span
+
+
+@dataclass
+class Default:
+    layer: str
+    kwargs: dict[str, Expr]
+    span: Span
+
+
+@dataclass
+class Let:
+    name: str
+    value: Expr
+    span: Span
+
+
+@dataclass
+class InputDecl:
+    dims: list[Expr]
+    span: Span
+
+
+@dataclass
+class InitDecl:
+    scheme: str
+    args: list[Expr]
+    kwargs: dict[str, Expr]
+    span: Span
+
+
+@dataclass
+class Program:
+    """A parsed `.arch` file."""
+
+    file: str
+    source: str
+    name: str
+    params: list[Param]
+    input: InputDecl | None
+    init: InitDecl | None
+    defaults: list[Default]
+    lets: list[Let]
+    blocks: dict[str, BlockDef]
+    sections: list[Section]
+    variants: dict[str, Variant]
+    span: Span
+
+    @property
+    def variant_names(self) -> list[str]:
+        return list(self.variants)

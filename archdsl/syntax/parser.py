@@ -1,0 +1,422 @@
+"""Text -> AST: the Lark parser for `grammars/arch.lark` and the tree-to-dataclass step.
+
+Lark errors never leave this module: each becomes an `ArchError` pointing at the
+offending character, with a human message for the common mistakes.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+
+import lark
+from lark import Lark, Token, Tree
+from lark.indenter import DedentError, Indenter
+
+from archdsl.errors import ArchError, Span
+from archdsl.syntax import ast
+
+SECTION_KINDS = ("stem", "down", "stage", "head")
+STRUCT_KINDS = ("residual", "cat", "add", "dense")
+
+# Friendly names for terminals in "expected ..." messages.
+_TERMINAL_NAMES = {
+    "NAME": "a name",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "STRING": "a string",
+    "SHAPE": "a shape like 3x224x224",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "COMMA": "`,`",
+    "COLON": "`:`",
+    "EQUAL": "`=`",
+    "SLASH": "`/`",
+    "_NL": "end of line",
+    "_INDENT": "an indented line",
+    "_DEDENT": "end of block",
+    "REPEAT": "a repeat like x3",
+    "XREP": "a repeat like x[3,3,9,3]",
+    "SECTION": "stem/down/stage/head",
+    "$END": "end of file",
+}
+
+
+class _ArchIndenter(Indenter):
+    NL_type = "_NL"
+    OPEN_PAREN_types = ["LPAR", "LSQB"]
+    CLOSE_PAREN_types = ["RPAR", "RSQB"]
+    INDENT_type = "_INDENT"
+    DEDENT_type = "_DEDENT"
+    tab_len = 8
+
+    def _process(self, stream):
+        # Lark's Indenter uses a bare assert for an unmatched closer; turn it into a
+        # located error instead.
+        for token in stream:
+            if token.type in self.CLOSE_PAREN_types and self.paren_level == 0:
+                raise _UnmatchedCloser(token)
+            if token.type == self.NL_type:
+                yield from self.handle_NL(token)
+            else:
+                yield token
+            if token.type in self.OPEN_PAREN_types:
+                self.paren_level += 1
+            elif token.type in self.CLOSE_PAREN_types:
+                self.paren_level -= 1
+        while len(self.indent_level) > 1:
+            self.indent_level.pop()
+            yield Token(self.DEDENT_type, "")
+
+
+class _UnmatchedCloser(Exception):
+    def __init__(self, token: Token):
+        self.token = token
+
+
+def _grammar_text() -> str:
+    try:
+        return resources.files("archdsl.grammars").joinpath("arch.lark").read_text()
+    except (ModuleNotFoundError, FileNotFoundError):  # running from a source checkout
+        return (Path(__file__).resolve().parents[2] / "grammars" / "arch.lark").read_text()
+
+
+@functools.lru_cache(maxsize=1)
+def _lark() -> Lark:
+    return Lark(
+        _grammar_text(),
+        parser="lalr",
+        postlex=_ArchIndenter(),
+        propagate_positions=True,
+        maybe_placeholders=True,
+        cache=False,
+    )
+
+
+def parse_text(text: str, file: str = "<string>") -> ast.Program:
+    """Parse `.arch` source text into an `ast.Program`."""
+    if "\x00" in text:
+        pos = text.index("\x00")
+        line = text.count("\n", 0, pos) + 1
+        col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        raise ArchError("binary data in source file", _span(file, text, line, col), "an .arch file is plain text")
+    if not text.endswith("\n"):
+        text += "\n"
+    try:
+        tree = _lark().parse(text)
+    except _UnmatchedCloser as e:
+        tok = e.token
+        raise ArchError(f"unmatched `{tok}`", _span(file, text, tok.line, tok.column), "remove it, or add the opening bracket") from None
+    except DedentError as e:
+        line = _dedent_line(text)
+        raise ArchError("inconsistent indentation", _span(file, text, line, 1), "indent block bodies with the same number of spaces") from None
+    except lark.exceptions.UnexpectedInput as e:
+        raise _syntax_error(e, text, file) from None
+    return _Builder(file, text).program(tree)
+
+
+def _dedent_line(text: str) -> int:
+    """Best guess at the line whose dedent did not match any enclosing indent."""
+    levels = [0]
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        ind = len(line.expandtabs(8)) - len(line.expandtabs(8).lstrip())
+        if ind > levels[-1]:
+            levels.append(ind)
+        else:
+            while ind < levels[-1]:
+                levels.pop()
+            if ind != levels[-1]:
+                return n
+    return 1
+
+
+def _span(file: str, text: str, line: int, column: int, length: int = 1) -> Span:
+    lines = text.splitlines()
+    src = lines[line - 1] if 0 < line <= len(lines) else ""
+    return Span(file, line, column, length, src)
+
+
+def _syntax_error(e: lark.exceptions.UnexpectedInput, text: str, file: str) -> ArchError:
+    line, col = getattr(e, "line", 1) or 1, getattr(e, "column", 1) or 1
+    if isinstance(e, lark.exceptions.UnexpectedCharacters):
+        ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else "?"
+        hint = None
+        if ch == "\t":
+            hint = "use spaces"
+        elif ch in "{}":
+            hint = "blocks are indented, not braced; lists use [ ]"
+        elif ch == '"':
+            hint = "strings end on the same line with a closing `\"`"
+        msg = f"unexpected character `{ch}`" if ch.isprintable() else f"unexpected character {ch!r}"
+        return ArchError(msg, _span(file, text, line, col), hint)
+    if isinstance(e, lark.exceptions.UnexpectedEOF):
+        lines = text.rstrip("\n").splitlines() or [""]
+        return ArchError("unexpected end of file", _span(file, text, len(lines), len(lines[-1]) + 1), "a bracket or block is not closed")
+    assert isinstance(e, lark.exceptions.UnexpectedToken)
+    tok = e.token
+    if tok.type == "$END":
+        lines = text.rstrip("\n").splitlines() or [""]
+        return ArchError("unexpected end of file", _span(file, text, len(lines), len(lines[-1]) + 1), "a bracket or block is not closed")
+    expected = sorted({_TERMINAL_NAMES.get(t, f"`{t.lower()}`") for t in e.expected if not t.startswith("__")})
+    what = _describe_token(tok)
+    hint = _hint_for(tok, e.expected)
+    if hint is None and expected:
+        hint = "expected " + ", ".join(expected[:6]) + (" or more" if len(expected) > 6 else "")
+    length = max(1, len(str(tok))) if tok.type not in ("_NL", "_INDENT", "_DEDENT") else 1
+    if tok.type == "_NL":  # point after the last character of the line
+        line = tok.line
+        src = text.splitlines()[line - 1] if line <= len(text.splitlines()) else ""
+        col = len(src.rstrip()) + 1
+    return ArchError(f"unexpected {what}", _span(file, text, line, col, length), hint)
+
+
+def _describe_token(tok: Token) -> str:
+    if tok.type == "_NL":
+        return "end of line"
+    if tok.type == "_INDENT":
+        return "indentation"
+    if tok.type == "_DEDENT":
+        return "end of block"
+    return f"`{tok}`"
+
+
+def _hint_for(tok: Token, expected: set[str]) -> str | None:
+    if tok.type == "_INDENT":
+        return "only block bodies (after `block NAME:` or `residual:`) are indented"
+    if tok.type == "COMMA" and "RSQB" not in expected and "RPAR" not in expected:
+        return "layers in a chain are separated by spaces, not commas"
+    if tok.type == "_NL" and "COLON" in expected:
+        return "a block header ends with `:`"
+    if tok.type == "_NL" and ("RPAR" in expected or "RSQB" in expected):
+        return "a bracket is not closed"
+    if tok.type == "COLON":
+        return "`:` follows `block NAME(...)` or a structure word: residual, cat, add, dense"
+    return None
+
+
+# ---- tree -> AST ------------------------------------------------------------
+class _Builder:
+    def __init__(self, file: str, text: str):
+        self.file = file
+        self.text = text
+        self.lines = text.splitlines()
+
+    def span_tok(self, tok: Token) -> Span:
+        return Span(self.file, tok.line, tok.column, max(1, len(str(tok))), self._line(tok.line))
+
+    def span_tree(self, tree: Tree) -> Span:
+        meta = tree.meta
+        if getattr(meta, "empty", True):
+            return Span(self.file, 1, 1, 1, self._line(1))
+        length = meta.end_column - meta.column if meta.end_line == meta.line else len(self._line(meta.line)) - meta.column + 1
+        return Span(self.file, meta.line, meta.column, max(1, length), self._line(meta.line))
+
+    def _line(self, n: int) -> str:
+        return self.lines[n - 1] if 0 < n <= len(self.lines) else ""
+
+    def span_of(self, node) -> Span:
+        return self.span_tok(node) if isinstance(node, Token) else self.span_tree(node)
+
+    # -- program
+    def program(self, tree: Tree) -> ast.Program:
+        name, params, inp, init = None, [], None, None
+        defaults, lets, blocks, sections, variants = [], [], {}, [], {}
+        arch_span = Span(self.file, 1, 1, 1, self._line(1))
+        for st in tree.children:
+            kind = st.data
+            if kind == "arch_decl":
+                if name is not None:
+                    raise ArchError("second `arch` header", self.span_tree(st), "one file describes one architecture")
+                name_tok = st.children[0]
+                name = str(name_tok)
+                arch_span = self.span_tok(name_tok)
+                params = [self.param(p) for p in st.children[1:] if p is not None]
+                seen: dict[str, ast.Param] = {}
+                for p in params:
+                    if p.name in seen:
+                        raise ArchError(f"parameter `{p.name}` declared twice", p.span, f"first declared at line {seen[p.name].span.line}")
+                    seen[p.name] = p
+            elif kind == "input_decl":
+                if inp is not None:
+                    raise ArchError("second `input` line", self.span_tree(st), "declare the input shape once")
+                inp = self.input_decl(st)
+            elif kind == "init_decl":
+                args, kwargs, _ = self.call_args(st.children[1]) if st.children[1] is not None else ([], {}, {})
+                init = ast.InitDecl(str(st.children[0]), args, kwargs, self.span_tok(st.children[0]))
+            elif kind == "default_decl":
+                args, kwargs, _ = self.call_args(st.children[1])
+                if args:
+                    raise ArchError("`default` takes keyword values only", self.span_tree(st.children[1]), "write e.g. `default ln(eps=1e-6)`")
+                defaults.append(ast.Default(str(st.children[0]), kwargs, self.span_tok(st.children[0])))
+            elif kind == "let_decl":
+                lets.append(ast.Let(str(st.children[0]), self.expr(st.children[1]), self.span_tok(st.children[0])))
+            elif kind == "block_def":
+                b = self.block_def(st)
+                if b.name in blocks:
+                    raise ArchError(f"block `{b.name}` defined twice", b.span, f"first defined at line {blocks[b.name].span.line}")
+                blocks[b.name] = b
+            elif kind == "section":
+                sections.append(self.section(st))
+            elif kind == "variant":
+                v = self.variant(st)
+                if v.name in variants:
+                    raise ArchError(f"variant `{v.name}` defined twice", v.span, f"first defined at line {variants[v.name].span.line}")
+                variants[v.name] = v
+            else:  # pragma: no cover - grammar and builder out of sync
+                raise RuntimeError(f"unhandled statement {kind}")
+        if name is None:
+            first = next((i for i, l in enumerate(self.lines, 1) if l.strip() and not l.strip().startswith("#")), 1)
+            raise ArchError("missing `arch NAME(...)` header", Span(self.file, first, 1, 1, self._line(first)),
+                            "start the file with e.g. `arch mynet(classes=1000)`")
+        return ast.Program(self.file, self.text, name, params, inp, init, defaults, lets, blocks, sections, variants, arch_span)
+
+    def param(self, t: Tree) -> ast.Param:
+        if t.data == "required_param":
+            tok = t.children[0]
+            return ast.Param(str(tok), None, None, self.span_tok(tok))
+        name_tok, type_tree, default = t.children
+        typ = None
+        if type_tree is not None:
+            base, inner = type_tree.children
+            typ = f"{base}[{inner}]" if inner is not None else str(base)
+        return ast.Param(str(name_tok), typ, self.expr(default), self.span_tok(name_tok))
+
+    def input_decl(self, t: Tree) -> ast.InputDecl:
+        kids = [k for k in t.children if k is not None]
+        if len(kids) == 1 and isinstance(kids[0], Token) and kids[0].type == "SHAPE":
+            tok = kids[0]
+            parts = str(tok).split("x")
+            span = self.span_tok(tok)
+            dims: list[ast.Expr] = []
+            col = tok.column
+            for p in parts:
+                dims.append(ast.Num(int(p), Span(self.file, tok.line, col, len(p), span.source_line)))
+                col += len(p) + 1
+            return ast.InputDecl(dims, span)
+        return ast.InputDecl([self.expr(k) for k in kids], self.span_tree(t))
+
+    def block_def(self, t: Tree) -> ast.BlockDef:
+        name_tok = t.children[0]
+        params, body = [], []
+        for c in t.children[1:]:
+            if c is None:
+                continue
+            if c.data in ("required_param", "param"):
+                params.append(self.param(c))
+            else:
+                body.append(self.line(c))
+        return ast.BlockDef(str(name_tok), params, body, self.span_tok(name_tok))
+
+    def line(self, t: Tree) -> ast.Line:
+        if t.data == "chain_line":
+            return self.chain(t.children[0])
+        name_tok, args_tree = t.children[0], t.children[1]
+        args, kwargs, _ = self.call_args(args_tree) if args_tree is not None else ([], {}, {})
+        if t.data == "struct_inline":
+            body = [self.chain(t.children[2])]
+        else:
+            body = [self.line(c) for c in t.children[2:]]
+        kind = str(name_tok)
+        if kind not in STRUCT_KINDS:
+            from archdsl.errors import did_you_mean
+
+            raise ArchError(f"unknown structure `{kind}:`", self.span_tok(name_tok),
+                            did_you_mean(kind, STRUCT_KINDS) or "structures are " + ", ".join(f"`{k}:`" for k in STRUCT_KINDS))
+        return ast.Struct(kind, args, kwargs, body, self.span_tok(name_tok))
+
+    def section(self, t: Tree) -> ast.Section:
+        kind_tok = t.children[0]
+        return ast.Section(str(kind_tok), self.chain(t.children[1]), self.span_tok(kind_tok))
+
+    def variant(self, t: Tree) -> ast.Variant:
+        name_tok = t.children[0]
+        assigns = []
+        for a in t.children[1:]:
+            assigns.append(ast.Assign(str(a.children[0]), self.expr(a.children[1]), self.span_tok(a.children[0])))
+        return ast.Variant(str(name_tok), assigns, self.span_tok(name_tok))
+
+    # -- chains
+    def chain(self, t: Tree) -> ast.Chain:
+        return ast.Chain([self.item(c) for c in t.children], self.span_tree(t))
+
+    def item(self, t: Tree) -> ast.Item:
+        if t.data in ("layer", "layer_late_stride"):
+            return self.layer(t)
+        if t.data == "group":
+            inner = t.children[0]
+            chain = self.chain(inner) if inner is not None else ast.Chain([], self.span_tree(t))
+            return ast.Group(chain, self.span_tree(t))
+        if t.data == "repeated":
+            item = self.item(t.children[0])
+            rep = t.children[1]
+            if isinstance(rep, Token):  # REPEAT: x3
+                count = ast.Num(int(str(rep)[1:]), self.span_tok(rep))
+                return ast.Repeat(item, count, False, self.span_tok(rep))
+            count = self.expr(rep.children[1])
+            return ast.Repeat(item, count, rep.data == "repeat_list", self.span_tree(rep))
+        if t.data == "option":
+            return ast.Option(str(t.children[0]), self.expr(t.children[1]), self.span_tok(t.children[0]))
+        raise RuntimeError(f"unhandled item {t.data}")  # pragma: no cover
+
+    def layer(self, t: Tree) -> ast.Layer:
+        word = t.children[0]
+        if t.data == "layer":
+            stride_t, args_t = t.children[1], t.children[2]
+        else:
+            args_t, stride_t = t.children[1], t.children[2]
+        stride = None
+        if stride_t is not None:
+            s = stride_t.children[0]
+            stride = ast.Num(int(s), self.span_tok(s)) if s.type == "INT" else ast.Name(str(s), self.span_tok(s))
+        args, kwargs, kwspans = self.call_args(args_t) if args_t is not None else ([], {}, {})
+        return ast.Layer(str(word), stride, args, kwargs, self.span_tok(word), kwspans)
+
+    def call_args(self, t: Tree):
+        args, kwargs, spans = [], {}, {}
+        for a in t.children:
+            if a is None:
+                continue
+            if isinstance(a, Tree) and a.data == "kwarg":
+                k = str(a.children[0])
+                if k in kwargs:
+                    raise ArchError(f"argument `{k}` given twice", self.span_tok(a.children[0]))
+                kwargs[k] = self.expr(a.children[1])
+                spans[k] = self.span_tok(a.children[0])
+            else:
+                if kwargs:
+                    raise ArchError("positional argument after a keyword argument", self.span_of(a), "put positional values first")
+                args.append(self.expr(a))
+        return args, kwargs, spans
+
+    # -- expressions
+    _BINOPS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "pow": "**"}
+
+    def expr(self, t) -> ast.Expr:
+        if isinstance(t, Token):  # bare NAME tokens appear in a few places
+            return ast.Name(str(t), self.span_tok(t))
+        d = t.data
+        if d == "int_lit":
+            return ast.Num(int(t.children[0]), self.span_tok(t.children[0]))
+        if d == "float_lit":
+            return ast.Num(float(t.children[0]), self.span_tok(t.children[0]))
+        if d == "str_lit":
+            tok = t.children[0]
+            return ast.Str(str(tok)[1:-1], self.span_tok(tok))
+        if d == "name":
+            return ast.Name(str(t.children[0]), self.span_tok(t.children[0]))
+        if d == "list":
+            return ast.ListExpr([self.expr(c) for c in t.children if c is not None], self.span_tree(t))
+        if d in self._BINOPS:
+            return ast.BinOp(self._BINOPS[d], self.expr(t.children[0]), self.expr(t.children[1]), self.span_tree(t))
+        if d == "neg":
+            return ast.Neg(self.expr(t.children[0]), self.span_tree(t))
+        if d == "index":
+            return ast.Index(self.expr(t.children[0]), self.expr(t.children[1]), self.span_tree(t))
+        if d == "call":
+            return ast.Call(str(t.children[0]), [self.expr(c) for c in t.children[1:] if c is not None], self.span_tok(t.children[0]))
+        raise RuntimeError(f"unhandled expression {d}")  # pragma: no cover
