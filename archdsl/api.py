@@ -31,7 +31,8 @@ def read_source(path: str | os.PathLike) -> str:
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise ArchError("not UTF-8 text (binary data?)", Span(str(path), line, col), "an .arch file is plain text") from None
+        shown = data.split(b"\n")[line - 1].decode("utf-8", "replace")
+        raise ArchError("not UTF-8 text (binary data?)", Span(str(path), line, col, 1, shown), "an .arch file is plain text") from None
 
 
 def _looks_like_path(text_or_path: str | os.PathLike) -> bool:

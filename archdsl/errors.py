@@ -47,8 +47,9 @@ class ArchError(Exception):
             lines = [f"error: {self.message}"]
         else:
             lines = [f"{self.span}: error: {self.message}"]
-            if self.span.source_line:
+            if True:  # the source line (possibly empty) and a caret, always
                 text = self.span.source_line.rstrip("\r\n").expandtabs(1)
+                text = "".join(ch if ch.isprintable() else "?" for ch in text)
                 if len(text) > 200:  # keep very long lines readable around the caret
                     start = max(0, self.span.column - 100)
                     text = text[start : start + 200]

@@ -37,7 +37,7 @@ class _StagePlan:
 
 def lower(program: ast.Program, resolved: "Resolved", input_shape: tuple[int, ...] | None = None,
           variant: str | None = None) -> Graph:
-    return _Lowering(program, resolved, variant).run(input_shape)
+    return _Lowering(program, resolved, resolved.variant).run(input_shape)
 
 
 class _Lowering:

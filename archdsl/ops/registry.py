@@ -125,7 +125,12 @@ def suggest(word: str) -> str | None:
     for s in REGISTRY.values():
         if s.user and s.example:
             candidates.add(s.example.split("(")[0].split("/")[0])
-    return did_you_mean(word, candidates)
+    close = did_you_mean(word, candidates)
+    if close is None:  # `lnorm` -> `ln`, `relu_` -> `relu`: a known token that starts the word
+        prefixes = sorted((n for n in names if len(n) >= 2 and word.startswith(n)), key=len, reverse=True)
+        if prefixes:
+            return f"did you mean `{prefixes[0]}`?"
+    return close
 
 
 def user_ops() -> list[OpSpec]:

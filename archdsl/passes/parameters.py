@@ -31,6 +31,7 @@ class Resolved:
     types: dict[str, str]
     spans: dict[str, Span]  # where each final value came from
     implicit_depths: ast.Section | None  # the stage line whose x[...] is `depths`
+    variant: str | None = None  # the variant applied (the first one when none was asked for)
 
 
 def implicit_depths_section(program: ast.Program) -> ast.Section | None:
@@ -104,6 +105,8 @@ def resolve_parameters(program: ast.Program, variant: str | None = None,
         env.values[name] = v
         spans[name] = value_span or span
 
+    if variant is None and program.variants:  # the first variant is the file's default model
+        variant = next(iter(program.variants))
     if variant is not None:
         if variant not in program.variants:
             names = list(program.variants)
@@ -115,7 +118,7 @@ def resolve_parameters(program: ast.Program, variant: str | None = None,
         assign(name, value, program.span, "in overrides")
     for s in set_args or []:
         assign(s.name, s.value, s.span, "in --set")
-    return Resolved(values, types, spans, implicit)
+    return Resolved(values, types, spans, implicit, variant)
 
 
 def _param_list(values: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ def _origin(g: Graph, node_id: int) -> str:
     n = g.nodes[node_id]
     if n.op == "input":
         return f"the input ({fmt_shape(n.shape)})"
-    return f"`{n.token}` at line {n.span.line}"
+    return f"`{n.token}` at {n.span.line}:{n.span.column}"
 
 
 def infer_shapes(g: Graph) -> Graph:

@@ -1,5 +1,5 @@
 """Front end: `.arch` text to AST (`archdsl.syntax.ast`), with source spans."""
 
-from archdsl.syntax.parser import parse_text
+from archdsl.syntax.parser import parse_set_arg, parse_text
 
-__all__ = ["parse_text"]
+__all__ = ["parse_set_arg", "parse_text"]

@@ -92,6 +92,7 @@ def _lark() -> Lark:
         postlex=_ArchIndenter(),
         propagate_positions=True,
         maybe_placeholders=True,
+        start=["start", "set_arg"],
         cache=False,
     )
 
@@ -106,7 +107,7 @@ def parse_text(text: str, file: str = "<string>") -> ast.Program:
     if not text.endswith("\n"):
         text += "\n"
     try:
-        tree = _lark().parse(text)
+        tree = _lark().parse(text, start="start")
     except _UnmatchedCloser as e:
         tok = e.token
         raise ArchError(f"unmatched `{tok}`", _span(file, text, tok.line, tok.column), "remove it, or add the opening bracket") from None
@@ -116,6 +117,23 @@ def parse_text(text: str, file: str = "<string>") -> ast.Program:
     except lark.exceptions.UnexpectedInput as e:
         raise _syntax_error(e, text, file) from None
     return _Builder(file, text).program(tree)
+
+
+def parse_set_arg(text: str) -> tuple[str, ast.Expr, Span]:
+    """Parse one `--set NAME=VALUE` argument; errors point into the pseudo-file `--set`."""
+    file = "--set"
+    if "=" not in text:
+        raise ArchError(f"`--set {text}` needs the form NAME=VALUE", Span(file, 1, 1, max(1, len(text)), text),
+                        "e.g. --set depths=[2,2,6,2] or --set classes=10")
+    try:
+        tree = _lark().parse(text + "\n", start="set_arg")
+    except _UnmatchedCloser as e:
+        raise ArchError(f"unmatched `{e.token}`", _span(file, text, 1, e.token.column)) from None
+    except lark.exceptions.UnexpectedInput as e:
+        raise _syntax_error(e, text + "\n", file) from None
+    b = _Builder(file, text)
+    name_tok = tree.children[0]
+    return str(name_tok), b.expr(tree.children[1]), b.span_tok(name_tok)
 
 
 def _dedent_line(text: str) -> int:
@@ -168,6 +186,10 @@ def _syntax_error(e: lark.exceptions.UnexpectedInput, text: str, file: str) -> A
     if hint is None and expected:
         hint = "expected " + ", ".join(expected[:6]) + (" or more" if len(expected) > 6 else "")
     length = max(1, len(str(tok))) if tok.type not in ("_NL", "_INDENT", "_DEDENT") else 1
+    if tok.type == "_INDENT":  # point at the indented line itself
+        line = min(tok.line + 1, len(text.splitlines()))
+        src = text.splitlines()[line - 1]
+        col, length = 1, max(1, len(src) - len(src.lstrip()))
     if tok.type == "_NL":  # point after the last character of the line
         line = tok.line
         src = text.splitlines()[line - 1] if line <= len(text.splitlines()) else ""
@@ -188,7 +210,9 @@ def _describe_token(tok: Token) -> str:
 def _hint_for(tok: Token, expected: set[str]) -> str | None:
     if tok.type == "_INDENT":
         return "only block bodies (after `block NAME:` or `residual:`) are indented"
-    if tok.type == "COMMA" and "RSQB" not in expected and "RPAR" not in expected:
+    if tok.type in ("RPAR", "RSQB") and tok.type not in expected:
+        return "this closing bracket has no opening one"
+    if tok.type == "COMMA" and "COMMA" not in expected:
         return "layers in a chain are separated by spaces, not commas"
     if tok.type == "_NL" and "COLON" in expected:
         return "a block header ends with `:`"

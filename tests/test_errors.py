@@ -1,0 +1,54 @@
+"""Bad-input corpus: each tests/errors/NAME.arch must fail with exactly NAME.err.
+
+`NAME.args` (optional) holds extra command-line arguments; `@missing` in it means
+"run on a file that does not exist". Run with ARCHDSL_ACCEPT=1 to rewrite the .err files
+(then read the diff: the messages are part of the product).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+import pytest
+
+from archdsl.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = sorted((ROOT / "tests" / "errors").glob("*.arch"))
+
+
+def run_case(case: Path, capsys) -> tuple[int, str, str]:
+    rel = case.relative_to(ROOT)
+    args_file = case.with_suffix(".args")
+    extra = shlex.split(args_file.read_text()) if args_file.exists() else []
+    if extra == ["@missing"]:
+        rel, extra = rel.with_name("does_not_exist.arch"), []
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        rc = main(["compile", str(rel), *extra])
+    finally:
+        os.chdir(cwd)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_error_message(case: Path, capsys):
+    rc, out, err = run_case(case, capsys)
+    expected_file = case.with_suffix(".err")
+    if os.environ.get("ARCHDSL_ACCEPT"):
+        expected_file.write_text(err)
+    assert rc == 1, f"exit status {rc}\n{err}"
+    assert out == ""
+    assert "Traceback" not in err and "internal error" not in err
+    first = err.splitlines()[0]
+    assert first.split(":")[1].isdigit() and first.split(":")[2].isdigit(), "message must start FILE:LINE:COL"
+    assert "^" in err, "message must show a caret under the source"
+    assert err == expected_file.read_text()
+
+
+def test_corpus_is_large_enough():
+    assert len(CASES) >= 20
