@@ -102,14 +102,12 @@ def cmd_check(args) -> int:
 
 
 def zoo_files() -> list[Path]:
-    try:
-        root = resources.files("archdsl.zoo")
-        files = sorted((Path(str(root)) / f.name) for f in root.iterdir() if f.name.endswith(".arch"))
-        if files:
-            return files
-    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
-        pass
-    return sorted((Path(__file__).resolve().parents[1] / "zoo").glob("*.arch"))
+    """The zoo: a source checkout's zoo/ if there is one, else the installed `archdsl.zoo`."""
+    source = Path(__file__).resolve().parents[1] / "zoo"
+    if source.is_dir():
+        return sorted(source.glob("*.arch"))
+    root = resources.files("archdsl.zoo")
+    return sorted(Path(str(root)) / f.name for f in root.iterdir() if f.name.endswith(".arch"))
 
 
 def reference_of(source: str) -> str:

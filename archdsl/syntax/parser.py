@@ -78,10 +78,12 @@ class _UnmatchedCloser(Exception):
 
 
 def _grammar_text() -> str:
-    try:
-        return resources.files("archdsl.grammars").joinpath("arch.lark").read_text()
-    except (ModuleNotFoundError, FileNotFoundError):  # running from a source checkout
-        return (Path(__file__).resolve().parents[2] / "grammars" / "arch.lark").read_text()
+    # A source checkout's grammars/ wins (so a work tree tests its own grammar); an
+    # installed wheel carries the file as the package `archdsl.grammars`.
+    source = Path(__file__).resolve().parents[2] / "grammars" / "arch.lark"
+    if source.exists():
+        return source.read_text()
+    return resources.files("archdsl.grammars").joinpath("arch.lark").read_text()
 
 
 @functools.lru_cache(maxsize=1)
