@@ -1,0 +1,57 @@
+"""Layout changes between image tensors (C x H x W) and token sequences (L x C)."""
+
+from __future__ import annotations
+
+import math
+
+from archdsl.ops.conv import fmt_shape
+from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
+
+
+def _tokens_shape(attrs, ins):
+    if len(ins[0]) != 3:
+        raise ShapeError(f"`tokens` turns an image C x H x W into H*W tokens, got {fmt_shape(ins[0])}")
+    c, h, w = ins[0]
+    return (h * w, c)
+
+
+register(OpSpec(
+    "tokens", "structure", "Image to token sequence: C x H x W -> (H*W) x C, row-major (ViT's flatten(2).transpose(1, 2)).",
+    example="tokens", shape=_tokens_shape,
+    forward=lambda a: (lambda x: x.flatten(2).transpose(1, 2)),
+))
+
+
+def _grid_hw(attrs, ins) -> tuple[int, int]:
+    if len(ins[0]) != 2:
+        raise ShapeError(f"`grid` turns tokens L x C back into an image, got {fmt_shape(ins[0])}")
+    n = ins[0][0]
+    h = attrs.get("h")
+    if h is None:
+        h = math.isqrt(n)
+        if h * h != n:
+            raise ShapeError(f"{n} tokens do not form a square grid", "give the height: grid(h=...)")
+    if h < 1 or n % h:
+        raise ShapeError(f"{n} tokens do not form a grid of height {h}")
+    return h, n // h
+
+
+def _grid_shape(attrs, ins):
+    h, w = _grid_hw(attrs, ins)
+    return (ins[0][1], h, w)
+
+
+def _grid_forward(attrs):
+    def fn(x, _h=attrs.get("h")):
+        n, length, c = x.shape
+        h = _h if _h is not None else math.isqrt(length)
+        return x.transpose(1, 2).reshape(n, c, h, length // h)
+
+    return fn
+
+
+register(OpSpec(
+    "grid", "structure", "Token sequence to image: L x C -> C x H x W (square unless `h` is given).",
+    args=(Arg("h", "int", None, "grid height (default: square)"),),
+    example="grid", shape=_grid_shape, forward=_grid_forward,
+))
