@@ -15,7 +15,6 @@ import json
 import re
 import sys
 import traceback
-from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
@@ -103,11 +102,11 @@ def cmd_check(args) -> int:
 
 def zoo_files() -> list[Path]:
     """The zoo: a source checkout's zoo/ if there is one, else the installed `archdsl.zoo`."""
-    source = Path(__file__).resolve().parents[1] / "zoo"
-    if source.is_dir():
+    here = Path(__file__).resolve()
+    source = here.parents[1] / "zoo"
+    if source.is_dir() and (here.parents[1] / "pyproject.toml").exists():
         return sorted(source.glob("*.arch"))
-    root = resources.files("archdsl.zoo")
-    return sorted(Path(str(root)) / f.name for f in root.iterdir() if f.name.endswith(".arch"))
+    return sorted((here.parent / "zoo").glob("*.arch"))
 
 
 def reference_of(source: str) -> str:

@@ -7,7 +7,6 @@ offending character, with a human message for the common mistakes.
 from __future__ import annotations
 
 import functools
-from importlib import resources
 from pathlib import Path
 
 import lark
@@ -80,10 +79,11 @@ class _UnmatchedCloser(Exception):
 def _grammar_text() -> str:
     # A source checkout's grammars/ wins (so a work tree tests its own grammar); an
     # installed wheel carries the file as the package `archdsl.grammars`.
-    source = Path(__file__).resolve().parents[2] / "grammars" / "arch.lark"
+    here = Path(__file__).resolve()
+    source = here.parents[2] / "grammars" / "arch.lark"
     if source.exists():
         return source.read_text()
-    return resources.files("archdsl.grammars").joinpath("arch.lark").read_text()
+    return (here.parents[1] / "grammars" / "arch.lark").read_text()
 
 
 @functools.lru_cache(maxsize=1)
