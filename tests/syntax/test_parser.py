@@ -1,0 +1,71 @@
+"""Parsing: AST shape and source spans."""
+
+from __future__ import annotations
+
+import pytest
+
+from archdsl.errors import ArchError
+from archdsl.syntax import ast, parse_set_arg, parse_text
+
+SRC = """arch net(dims=[16,32], classes: int = 10)
+input 3x32x32
+block unit(c, s=1):
+    residual: conv3/s(c) bn relu conv3(c) bn
+    relu
+stem conv3(dims[0]) bn relu
+stage unit x[2,2] heads=[1,2]
+head gap fc(classes)
+variant big dims=[32,64]
+"""
+
+
+def test_program_structure():
+    p = parse_text(SRC, "net.arch")
+    assert p.name == "net"
+    assert [x.name for x in p.params] == ["dims", "classes"]
+    assert p.params[1].type == "int"
+    assert list(p.blocks) == ["unit"]
+    assert [s.kind for s in p.sections] == ["stem", "stage", "head"]
+    assert list(p.variants) == ["big"]
+
+
+def test_spans_point_at_tokens():
+    p = parse_text(SRC, "net.arch")
+    relu = p.sections[0].chain.items[2]
+    assert isinstance(relu, ast.Layer) and relu.word == "relu"
+    assert (relu.span.line, relu.span.column, relu.span.length) == (6, 24, 4)
+    assert relu.span.source_line == "stem conv3(dims[0]) bn relu"
+
+
+def test_stride_and_args():
+    p = parse_text(SRC, "net.arch")
+    res = p.blocks["unit"].body[0]
+    assert isinstance(res, ast.Struct) and res.kind == "residual"
+    conv = res.body[0].items[0]
+    assert conv.word == "conv3" and isinstance(conv.stride, ast.Name) and conv.stride.id == "s"
+    assert isinstance(conv.args[0], ast.Name)
+
+
+def test_stage_repeat_and_options():
+    p = parse_text(SRC, "net.arch")
+    items = p.sections[1].chain.items
+    assert isinstance(items[0], ast.Repeat) and items[0].per_stage
+    assert isinstance(items[1], ast.Option) and items[1].name == "heads"
+
+
+def test_decimal_size_words_and_shapes():
+    p = parse_text("arch t()\ninput 3x8x8\nstem conv1x7(4) se0.25\n")
+    words = [i.word for i in p.sections[0].chain.items]
+    assert words == ["conv1x7", "se0.25"]
+
+
+def test_set_arg():
+    name, expr, span = parse_set_arg("depths=[2,2,6,2]")
+    assert name == "depths" and isinstance(expr, ast.ListExpr) and span.file == "--set"
+
+
+@pytest.mark.parametrize("text", ["arch t(\n", "arch t()\nstem conv3(\n", "arch t()\nstem ]\n"])
+def test_syntax_errors_are_arch_errors(text):
+    with pytest.raises(ArchError) as e:
+        parse_text(text, "t.arch")
+    assert e.value.span.file == "t.arch"
