@@ -68,3 +68,10 @@ def test_params_rule_equals_built_module():
         with torch.device("meta"):
             m = archdsl.build(zoo(f), v)
         assert sum(p.numel() for p in m.parameters()) == archdsl.summary(zoo(f), v)["params"]
+
+
+def test_empty_branch_is_identity():
+    # found by fuzzing: `[]` crashed the parser
+    g = archdsl.compile_graph("arch t()\ninput 4x8x8\nblock b():\n    add: [] [conv3 bn]\nstem b()\n")
+    add = [n for n in g if n.op == "add"][0]
+    assert g.nodes[add.inputs[0]].op == "input"

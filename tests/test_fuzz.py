@@ -1,0 +1,76 @@
+"""Fuzzing: mutated zoo files either compile (and build on the meta device) or fail with
+an ArchError — never another exception, a hang, or a huge allocation.
+
+500 cases in the default suite; the slow job runs 5,000.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import archdsl
+from archdsl.backends.torch_module import build_module
+from archdsl.errors import ArchError
+from tests.conftest import ZOO
+
+SOURCES = {p.name: p.read_text() for p in sorted(ZOO.glob("*.arch"))}
+TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*|\d+(?:\.\d+)?(?:e-?\d+)?|\s+|.", re.S)
+VOCAB = sorted({t for s in SOURCES.values() for t in TOKEN.findall(s) if t.strip()})
+NUMBERS = st.sampled_from(["0", "-1", "1", "2", "3", "7", "1000", "99999999", "1e9", "0.5", "[]", "[0]", "[1,2]"])
+
+
+@st.composite
+def mutated(draw):
+    name = draw(st.sampled_from(sorted(SOURCES)))
+    toks = TOKEN.findall(SOURCES[name])
+    for _ in range(draw(st.integers(1, 3))):
+        if not toks:
+            break
+        k = draw(st.integers(0, len(toks) - 1))
+        kind = draw(st.sampled_from(["delete", "dup", "swap", "number", "word", "byte", "newline"]))
+        if kind == "delete":
+            del toks[k]
+        elif kind == "dup":
+            toks.insert(k, toks[k])
+        elif kind == "swap":
+            j = draw(st.integers(0, len(toks) - 1))
+            toks[k], toks[j] = toks[j], toks[k]
+        elif kind == "number":
+            toks[k] = draw(NUMBERS)
+        elif kind == "word":
+            toks[k] = draw(st.sampled_from(VOCAB))
+        elif kind == "byte":
+            toks.insert(k, draw(st.sampled_from(["\x00", "\t", "\\", '"', "'", "{", "é", "\x7f", ":", "=", "(", "]"])))
+        else:
+            toks.insert(k, "\n" + " " * draw(st.integers(0, 9)))
+    return name, "".join(toks)
+
+
+def check_one(text: str) -> None:
+    try:
+        g = archdsl.compile_graph(text)
+        with torch.device("meta"):
+            build_module(g)
+    except ArchError as e:
+        e.format()  # formatting a message must not fail either
+
+
+COMMON = dict(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+
+
+@settings(max_examples=500, **COMMON)
+@given(mutated())
+def test_mutations_compile_or_fail_cleanly(case):
+    check_one(case[1])
+
+
+@pytest.mark.slow
+@settings(max_examples=5000, **COMMON)
+@given(mutated())
+def test_mutations_compile_or_fail_cleanly_many(case):
+    check_one(case[1])
