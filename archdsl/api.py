@@ -8,7 +8,7 @@ from typing import Any
 
 from archdsl.errors import ArchError, Span
 from archdsl.ir.graph import Graph
-from archdsl.passes import SetArg, compile_program
+from archdsl.passes import DEFAULT_MAX_PARAMS, SetArg, compile_program
 from archdsl.syntax import ast, parse_text
 
 MAX_SOURCE_BYTES = 1_000_000
@@ -50,18 +50,18 @@ def parse(text_or_path: str | os.PathLike) -> ast.Program:
 
 def compile_graph(path_or_text: str | os.PathLike | ast.Program, variant: str | None = None,
                   set_args: list[SetArg] | None = None, input_shape: tuple[int, ...] | None = None,
-                  **overrides: Any) -> Graph:
+                  max_params: int = DEFAULT_MAX_PARAMS, **overrides: Any) -> Graph:
     """Parse, resolve and check: the IR graph every backend starts from."""
     program = path_or_text if isinstance(path_or_text, ast.Program) else parse(path_or_text)
-    return compile_program(program, variant, overrides, set_args, input_shape)
+    return compile_program(program, variant, overrides, set_args, input_shape, max_params)
 
 
 def build(path_or_text: str | os.PathLike | ast.Program, variant: str | None = None, *,
-          input_shape: tuple[int, ...] | None = None, **overrides: Any):
+          input_shape: tuple[int, ...] | None = None, max_params: int = DEFAULT_MAX_PARAMS, **overrides: Any):
     """Build the torch `nn.Module` for an architecture (optionally a variant, with overrides)."""
     from archdsl.backends.torch_module import build_module
 
-    return build_module(compile_graph(path_or_text, variant, input_shape=input_shape, **overrides))
+    return build_module(compile_graph(path_or_text, variant, input_shape=input_shape, max_params=max_params, **overrides))
 
 
 def summary(path_or_text: str | os.PathLike | ast.Program, variant: str | None = None, *,

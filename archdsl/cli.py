@@ -36,6 +36,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                    help="override a declared parameter (repeatable), e.g. --set depths=[2,2,6,2]")
     p.add_argument("--input", dest="input_shape", metavar="CxHxW", help="input shape, e.g. 3x160x160")
+    p.add_argument("--max-params", type=_count, default=None, metavar="N",
+                   help="refuse networks with more parameters (default 10 billion; 1e9 and 500M are accepted)")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -49,6 +51,14 @@ def make_parser() -> argparse.ArgumentParser:
     _common(k)
     sub.add_parser("zoo", help="table of zoo models and variants")
     return p
+
+
+def _count(text: str) -> int:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?(?:e\d+)?)([kMGB]?)", text.strip())
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a count: {text!r} (e.g. 25000000, 25M, 1e9)")
+    scale = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "B": 10**9}[m.group(2)]
+    return int(float(m.group(1)) * scale)
 
 
 def parse_input_shape(text: str) -> tuple[int, ...]:
@@ -70,7 +80,10 @@ def _graph(args):
         sets.append(SetArg(name, expr, span, text))
     shape = parse_input_shape(args.input_shape) if args.input_shape else None
     program = parse(Path(args.file))
-    return compile_graph(program, args.variant, set_args=sets, input_shape=shape)
+    from archdsl.passes import DEFAULT_MAX_PARAMS
+
+    budget = args.max_params if args.max_params is not None else DEFAULT_MAX_PARAMS
+    return compile_graph(program, args.variant, set_args=sets, input_shape=shape, max_params=budget)
 
 
 def cmd_compile(args) -> int:

@@ -21,7 +21,10 @@ from archdsl.syntax import ast
 if TYPE_CHECKING:
     from archdsl.passes.parameters import Resolved
 
-MAX_NODES = 2_000_000  # refuse absurd programs before they eat memory
+# Refuse absurd programs up front, before they take time or memory.
+MAX_NODES = 200_000  # ops in one network
+MAX_REPEAT = 10_000  # one repeat count
+MAX_BLOCKS = 10_000  # stage blocks in all stages
 MAX_DEPTH = 64  # nesting of block calls
 
 
@@ -173,6 +176,9 @@ class _Lowering:
                     what = f"`depths` = {format_value(per_stage)}" if src else f"repeat {format_value(per_stage)}"
                     raise ArchError(f"{what}: every stage needs a whole number of blocks >= 1, got {describe(c)}", rep_span)
             n = len(per_stage)
+            if sum(per_stage) + sum(p.depth for p in plans) > MAX_BLOCKS:
+                raise ArchError(f"{sum(per_stage) + sum(p.depth for p in plans):,} stage blocks is more than the limit of {MAX_BLOCKS:,}",
+                                rep_span, "check the repeat counts")
             if isinstance(dims, list) and len(per_stage) > 1 and index + n > len(dims):
                 what = f"`depths` = {format_value(per_stage)}" if src else f"x{format_value(per_stage)}"
                 raise ArchError(f"{what} gives {index + n} stages but `dims` has {len(dims)} entries", rep_span,
@@ -308,8 +314,8 @@ class _Lowering:
                 raise ArchError("per-stage repeats `x[...]` go at the end of a stage line", it.span,
                                 "inside a chain repeat with a number: `[conv3 bn relu] x2`")
             n = self._int(it.count, env, "repeat count", minimum=0)
-            if n * max(1, len(self.g.nodes)) > MAX_NODES * 4 or n > MAX_NODES:
-                raise ArchError(f"repeat count {n} is too large", it.span)
+            if n > MAX_REPEAT:
+                raise ArchError(f"repeat count {n:,} is more than the limit of {MAX_REPEAT:,}", it.span)
             for _ in range(n):
                 x = self._item(it.item, x, env, scope)
             return x

@@ -3,6 +3,7 @@
     resolve_parameters   arch header + variant + overrides -> typed values
     lower                AST -> IR graph (expands repeats, instantiates blocks)
     infer_shapes         output shape of every op, checked against its rule
+    check_budget         refuse networks over the parameter budget (before any allocation)
     insert_projections   1x1 conv + bn on residual shortcuts that change shape
     resolve_conv_bias    conv bias unless a bn follows
     mark_inplace         activations that may overwrite their input
@@ -17,6 +18,7 @@ from typing import Any
 
 from archdsl.ir.graph import Graph
 from archdsl.ir.lower import lower
+from archdsl.passes.limits import DEFAULT_MAX_PARAMS, check_budget
 from archdsl.passes.modules import mark_inplace, name_modules, resolve_conv_bias
 from archdsl.passes.parameters import SetArg, resolve_parameters
 from archdsl.passes.shapes import infer_shapes, insert_projections
@@ -27,13 +29,16 @@ GRAPH_PASSES = [infer_shapes, insert_projections, resolve_conv_bias, mark_inplac
 
 
 def compile_program(program: ast.Program, variant: str | None = None, overrides: dict[str, Any] | None = None,
-                    set_args: list[SetArg] | None = None, input_shape: tuple[int, ...] | None = None) -> Graph:
+                    set_args: list[SetArg] | None = None, input_shape: tuple[int, ...] | None = None,
+                    max_params: int = DEFAULT_MAX_PARAMS) -> Graph:
     resolved = resolve_parameters(program, variant, overrides, set_args)
     g = verify(lower(program, resolved, input_shape, variant))
     for p in GRAPH_PASSES:
         g = verify(p(g), shapes=True)
+        if p is infer_shapes:
+            g = check_budget(g, max_params)
     return g
 
 
-__all__ = ["GRAPH_PASSES", "SetArg", "compile_program", "infer_shapes", "insert_projections", "lower",
+__all__ = ["DEFAULT_MAX_PARAMS", "GRAPH_PASSES", "check_budget", "SetArg", "compile_program", "infer_shapes", "insert_projections", "lower",
            "mark_inplace", "name_modules", "resolve_conv_bias", "resolve_parameters", "verify"]

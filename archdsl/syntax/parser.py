@@ -108,6 +108,7 @@ def parse_text(text: str, file: str = "<string>") -> ast.Program:
         raise ArchError("binary data in source file", _span(file, text, line, col), "an .arch file is plain text")
     if not text.endswith("\n"):
         text += "\n"
+    _check_nesting(text, file)
     try:
         tree = _lark().parse(text, start="start")
     except _UnmatchedCloser as e:
@@ -118,7 +119,33 @@ def parse_text(text: str, file: str = "<string>") -> ast.Program:
         raise ArchError("inconsistent indentation", _span(file, text, line, 1), "indent block bodies with the same number of spaces") from None
     except lark.exceptions.UnexpectedInput as e:
         raise _syntax_error(e, text, file) from None
-    return _Builder(file, text).program(tree)
+    try:
+        return _Builder(file, text).program(tree)
+    except RecursionError:
+        raise ArchError("the program nests too deeply", _span(file, text, 1, 1), "split long expressions with `let`") from None
+
+
+MAX_NESTING = 64
+
+
+def _check_nesting(text: str, file: str) -> None:
+    """Refuse absurdly nested brackets up front (the tree builder is recursive)."""
+    depth, line, col, in_comment = 0, 1, 0, False
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col, in_comment = line + 1, 0, False
+        elif in_comment:
+            continue
+        elif ch == "#":
+            in_comment = True
+        elif ch in "([":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise ArchError(f"brackets nest deeper than {MAX_NESTING} levels", _span(file, text, line, col),
+                                "flatten the expression, or name parts of it with `let`")
+        elif ch in ")]":
+            depth -= 1
 
 
 def parse_set_arg(text: str) -> tuple[str, ast.Expr, Span]:
@@ -380,6 +407,8 @@ class _Builder:
         if t.data == "repeated":
             item = self.item(t.children[0])
             rep = t.children[1]
+            if isinstance(rep, Tree) and rep.data == "repeat_int":
+                rep = rep.children[0]
             if isinstance(rep, Token):  # REPEAT: x3
                 count = ast.Num(int(str(rep)[1:]), self.span_tok(rep))
                 return ast.Repeat(item, count, False, self.span_tok(rep))
