@@ -50,6 +50,9 @@ def make_parser() -> argparse.ArgumentParser:
     k = sub.add_parser("check", help="parse and shape-check only (fast)")
     _common(k)
     sub.add_parser("zoo", help="table of zoo models and variants")
+    f = sub.add_parser("fmt", help="rewrite files in the canonical layout")
+    f.add_argument("files", nargs="+", help=".arch files")
+    f.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is not formatted")
     return p
 
 
@@ -144,7 +147,44 @@ def cmd_zoo(args) -> int:
     return 0
 
 
-COMMANDS = {"compile": cmd_compile, "check": cmd_check, "zoo": cmd_zoo}
+def cmd_fmt(args) -> int:
+    from archdsl.api import read_source
+    from archdsl.syntax.format import format_source
+
+    unformatted = []
+    for name in args.files:
+        text = read_source(name)
+        new = format_source(text, name)
+        if new == text:
+            continue
+        unformatted.append(name)
+        if not args.check:
+            write_atomic(Path(name), new)
+            print(f"formatted {name}")
+    if args.check and unformatted:
+        for name in unformatted:
+            print(f"{name}:1:1: error: not formatted (run `archdsl fmt {name}`)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder and rename: never a half-written file."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+COMMANDS = {"compile": cmd_compile, "check": cmd_check, "zoo": cmd_zoo, "fmt": cmd_fmt}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

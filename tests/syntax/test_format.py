@@ -1,0 +1,84 @@
+"""`archdsl fmt`: meaning-preserving, idempotent, and every zoo file is already formatted."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from archdsl.cli import main
+from archdsl.errors import ArchError, Span
+from archdsl.syntax import parse_text
+from archdsl.syntax.format import format_source
+from tests.conftest import ZOO
+from tests.test_fuzz import mutated
+
+ZOO_FILES = sorted(ZOO.glob("*.arch"))
+
+
+def meaning(node):
+    """An AST with positions and source text removed: what the program says."""
+    if isinstance(node, Span):
+        return None
+    if dataclasses.is_dataclass(node):
+        return (type(node).__name__,) + tuple(
+            (f.name, meaning(getattr(node, f.name))) for f in dataclasses.fields(node) if f.name not in ("span", "source", "file", "kwarg_spans")
+        )
+    if isinstance(node, dict):
+        return tuple((k, meaning(v)) for k, v in node.items())
+    if isinstance(node, (list, tuple)):
+        return tuple(meaning(v) for v in node)
+    return node
+
+
+@pytest.mark.parametrize("path", ZOO_FILES, ids=[p.name for p in ZOO_FILES])
+def test_zoo_file_is_formatted_and_meaning_kept(path):
+    text = path.read_text()
+    out = format_source(text)
+    assert out == text, f"run: archdsl fmt {path}"
+    assert meaning(parse_text(out)) == meaning(parse_text(text))
+
+
+def test_messy_file_is_normalised():
+    messy = "arch  t( a = 1,b=[1, 2] )\ninput 3x8x8\n\n\n\nblock u( c ):\n  residual :  conv3( c ) bn\n  relu\nstem   u( 4 )   # note\nhead gap  fc( 10 )\nvariant x   a=2\nvariant yy a = 3\n"
+    out = format_source(messy)
+    assert out == (
+        "arch t(a=1, b=[1,2])\ninput 3x8x8\n\nblock u(c):\n    residual: conv3(c) bn\n    relu\n"
+        "stem  u(4)  # note\nhead  gap fc(10)\nvariant x   a=2\nvariant yy  a=3\n"
+    )
+    assert meaning(parse_text(out)) == meaning(parse_text(messy))
+    assert format_source(out) == out
+
+
+def test_let_and_typed_params_keep_spaced_equals():
+    out = format_source("arch t(n: int=3)\nlet w=n*2+1\ninput 3x8x8\nstem conv3(w)\n")
+    assert "arch t(n: int = 3)" in out and "let w = n * 2 + 1" in out
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(mutated())
+def test_fuzzed_inputs_keep_meaning(case):
+    try:
+        before = parse_text(case[1])
+    except ArchError:
+        return
+    out = format_source(case[1])
+    assert meaning(parse_text(out)) == meaning(before)
+    assert format_source(out) == out
+
+
+def test_fmt_check_cli(tmp_path, capsys):
+    p = tmp_path / "a.arch"
+    p.write_text("arch t()\ninput 3x8x8\nstem   conv3(4)\n")
+    assert main(["fmt", "--check", str(p)]) == 1
+    assert main(["fmt", str(p)]) == 0
+    assert p.read_text() == "arch t()\ninput 3x8x8\nstem  conv3(4)\n"
+    assert main(["fmt", "--check", str(p)]) == 0
+
+
+def test_fmt_leaves_bad_file_untouched(tmp_path, capsys):
+    p = tmp_path / "bad.arch"
+    p.write_text("arch t(\n")
+    assert main(["fmt", str(p)]) == 1
+    assert p.read_text() == "arch t(\n"
