@@ -57,11 +57,17 @@ def compile_graph(path_or_text: str | os.PathLike | ast.Program, variant: str | 
 
 
 def build(path_or_text: str | os.PathLike | ast.Program, variant: str | None = None, *,
-          input_shape: tuple[int, ...] | None = None, max_params: int = DEFAULT_MAX_PARAMS, **overrides: Any):
-    """Build the torch `nn.Module` for an architecture (optionally a variant, with overrides)."""
-    from archdsl.backends.torch_module import build_module
+          input_shape: tuple[int, ...] | None = None, max_params: int = DEFAULT_MAX_PARAMS,
+          features: bool = False, **overrides: Any):
+    """Build the torch `nn.Module` for an architecture (optionally a variant, with overrides).
 
-    return build_module(compile_graph(path_or_text, variant, input_shape=input_shape, max_params=max_params, **overrides))
+    `features=True` returns the stem and stages only, giving every stage's output (with
+    `feature_info`: channels and strides), for detection and segmentation necks.
+    """
+    from archdsl.backends.torch_module import build_features, build_module
+
+    g = compile_graph(path_or_text, variant, input_shape=input_shape, max_params=max_params, **overrides)
+    return build_features(g) if features else build_module(g)
 
 
 def summary(path_or_text: str | os.PathLike | ast.Program, variant: str | None = None, *,

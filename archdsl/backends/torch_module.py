@@ -67,12 +67,126 @@ class GraphModule(nn.Module):
         return self.label
 
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
 class ArchNet(GraphModule):
-    """The root module of a built network, with the metadata of its build."""
+    """The root module of a built network: the timm model interface plus build metadata.
+
+    `forward_features` runs everything before the `head` group, `forward_head` the head
+    (`pre_logits=True` stops before the classifier, the head's last Linear);
+    `reset_classifier(n)` swaps the classifier; `num_features`, `num_classes` and
+    `pretrained_cfg` are what timm training scripts read.
+    """
 
     def __init__(self, label: str, info: dict[str, Any]):
         super().__init__(label)
         self.arch_info = info
+        self.pretrained_cfg = {
+            "architecture": label,
+            "input_size": tuple(info["input_shape"]),
+            "mean": IMAGENET_MEAN,
+            "std": IMAGENET_STD,
+            "crop_pct": 0.875,
+            "interpolation": "bicubic",
+        }
+
+    @property
+    def default_cfg(self) -> dict[str, Any]:
+        return self.pretrained_cfg
+
+    def _split(self) -> int:
+        if self._chain is None or ("head",) not in self._chain:
+            raise AttributeError(f"{self.label}: forward_features/forward_head need a chain-shaped network with a `head`")
+        return self._chain.index(("head",))
+
+    def _classifier(self) -> tuple[GraphModule, int]:
+        head = self.head
+        chain = head._chain if head._chain is not None else [st[1] for st in head._steps]
+        for k in range(len(chain) - 1, -1, -1):
+            if isinstance(head.get_submodule(".".join(chain[k])), (nn.Linear, nn.Identity)) and len(chain[k]) == 1:
+                return head, k
+        raise AttributeError(f"{self.label}: the head has no Linear classifier")
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        for path in self._chain[: self._split()]:
+            x = self.get_submodule(".".join(path))(x)
+        return x
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        if not pre_logits:
+            return self.head(x)
+        head, k = self._classifier()
+        for path in head._chain[:k]:
+            x = head.get_submodule(".".join(path))(x)
+        return x
+
+    @property
+    def classifier_name(self) -> str:
+        head, k = self._classifier()
+        return "head." + head._chain[k][0]
+
+    @property
+    def num_features(self) -> int:
+        head, k = self._classifier()
+        fc = getattr(head, head._chain[k][0])
+        return fc.in_features if isinstance(fc, nn.Linear) else self.arch_info.get("num_features", 0)
+
+    @property
+    def num_classes(self) -> int:
+        head, k = self._classifier()
+        fc = getattr(head, head._chain[k][0])
+        return fc.out_features if isinstance(fc, nn.Linear) else 0
+
+    def get_classifier(self) -> nn.Module:
+        head, k = self._classifier()
+        return getattr(head, head._chain[k][0])
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        head, k = self._classifier()
+        name = head._chain[k][0]
+        old = getattr(head, name)
+        features = old.in_features if isinstance(old, nn.Linear) else self.arch_info["num_features"]
+        self.arch_info["num_features"] = features
+        new = nn.Linear(features, num_classes) if num_classes > 0 else nn.Identity()
+        if isinstance(old, nn.Linear):
+            new = new.to(device=old.weight.device, dtype=old.weight.dtype)
+        setattr(head, name, new)
+        self.pretrained_cfg["num_classes"] = num_classes
+
+
+class FeatureNet(nn.Module):
+    """`features=True`: the stem and stages of a network, returning every stage's output
+    (for detection and segmentation necks). `feature_info` gives channels and strides."""
+
+    def __init__(self, net: ArchNet, info: list[dict[str, Any]]):
+        super().__init__()
+        self.stem = net.stem
+        self.stages = net.stages
+        self.feature_info = info
+        self.arch_info = net.arch_info
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = self.stem(x)
+        out = []
+        for stage in self.stages:
+            x = stage(x)
+            out.append(x)
+        return out
+
+
+def build_features(g: Graph) -> FeatureNet:
+    net = build_module(g)
+    if not hasattr(net, "stem") or not hasattr(net, "stages"):
+        raise ArchError("features=True needs a network with `stem` and `stage` lines", None)
+    h = g.input_shape[1]
+    info = []
+    for path, grp in sorted((p, gr) for p, gr in g.groups.items() if gr.kind == "stage"):
+        last = max((n for n in g if n.scope[:2] == path), key=lambda n: g.order.index(n.id))
+        shape = last.shape
+        info.append({"module": f"stages.{path[1]}", "num_chs": shape[0], "reduction": h // shape[1] if len(shape) == 3 else None})
+    return FeatureNet(net, info)
 
 
 def build_module(g: Graph) -> ArchNet:
@@ -87,6 +201,7 @@ def build_module(g: Graph) -> ArchNet:
 
         raise ArchError(f"unknown init scheme `{scheme}`", None, did_you_mean(scheme, INIT_SCHEMES) or "schemes: " + ", ".join(INIT_SCHEMES))
     INIT_SCHEMES[scheme](root, **kwargs)
+    root.pretrained_cfg["num_classes"] = g.nodes[g.output_id].shape[-1]
     return root
 
 

@@ -1,0 +1,44 @@
+"""The timm model interface on built networks, and features=True."""
+
+from __future__ import annotations
+
+import torch
+
+import archdsl
+from tests.conftest import zoo
+
+
+def test_forward_features_then_head_equals_forward():
+    m = archdsl.build(zoo("convnext.arch"), "tiny", depths=[1, 1, 1, 1]).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        f = m.forward_features(x)
+        assert f.shape == (2, 768, 2, 2)
+        torch.testing.assert_close(m.forward_head(f), m(x))
+        pre = m.forward_head(f, pre_logits=True)
+    assert pre.shape == (2, m.num_features) and m.num_features == 768
+
+
+def test_reset_classifier():
+    m = archdsl.build(zoo("resnet.arch"), "resnet18")
+    assert m.num_classes == 1000 and m.classifier_name == "head.fc"
+    m.reset_classifier(10)
+    assert m(torch.randn(1, 3, 64, 64)).shape == (1, 10) and m.num_classes == 10
+    m.reset_classifier(0)
+    assert m(torch.randn(1, 3, 64, 64)).shape == (1, 512)
+
+
+def test_pretrained_cfg():
+    m = archdsl.build(zoo("convnext.arch"), "tiny", input_shape=(3, 160, 160))
+    cfg = m.pretrained_cfg
+    assert cfg["input_size"] == (3, 160, 160) and cfg["num_classes"] == 1000
+    assert len(cfg["mean"]) == 3 and m.default_cfg is cfg
+
+
+def test_features_only():
+    m = archdsl.build(zoo("resnet.arch"), "resnet50", features=True).eval()
+    assert [f["num_chs"] for f in m.feature_info] == [256, 512, 1024, 2048]
+    assert [f["reduction"] for f in m.feature_info] == [4, 8, 16, 32]
+    outs = m(torch.randn(1, 3, 64, 64))
+    assert [o.shape[1] for o in outs] == [256, 512, 1024, 2048]
+    assert outs[-1].shape[-1] == 2
