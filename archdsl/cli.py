@@ -50,6 +50,15 @@ def make_parser() -> argparse.ArgumentParser:
     k = sub.add_parser("check", help="parse and shape-check only (fast)")
     _common(k)
     sub.add_parser("zoo", help="table of zoo models and variants")
+    b = sub.add_parser("bench", help="measure build time, throughput and memory against timm/torchvision")
+    b.add_argument("file")
+    b.add_argument("--variant", "-v")
+    b.add_argument("--against", required=True, metavar="timm:NAME|torchvision:NAME")
+    b.add_argument("--batch", type=int, default=8)
+    b.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    b.add_argument("--compile", action="store_true", help="also measure torch.compile (inductor)")
+    b.add_argument("--repeats", type=int, default=5)
+    b.add_argument("--json", action="store_true")
     f = sub.add_parser("fmt", help="rewrite files in the canonical layout")
     f.add_argument("files", nargs="+", help=".arch files")
     f.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is not formatted")
@@ -168,6 +177,18 @@ def cmd_fmt(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from archdsl.bench import format_result, run
+
+    try:
+        r = run(args.file, args.variant, args.against, batch=args.batch, device=args.device, compile=args.compile,
+                repeats=args.repeats)
+    except ValueError as e:
+        raise ArchError(str(e), Span("--against", 1, 1, len(args.against), args.against)) from None
+    print(json.dumps(r) if args.json else format_result(r))
+    return 0
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file in the same folder and rename: never a half-written file."""
     import os
@@ -184,7 +205,7 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-COMMANDS = {"compile": cmd_compile, "check": cmd_check, "zoo": cmd_zoo, "fmt": cmd_fmt}
+COMMANDS = {"compile": cmd_compile, "check": cmd_check, "zoo": cmd_zoo, "fmt": cmd_fmt, "bench": cmd_bench}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

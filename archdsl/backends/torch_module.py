@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from archdsl import ops
-from archdsl.backends.init import INIT_SCHEMES
+from archdsl.backends.init import INIT_SCHEMES, OVERWRITES, skipping_default_init
 from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph, Path
 
@@ -194,12 +194,13 @@ def build_module(g: Graph) -> ArchNet:
     info = {"name": g.name, "variant": g.variant, "params": dict(g.params), "input_shape": list(g.input_shape),
             "source": g.source_file}
     root = ArchNet(g.name if not g.variant else f"{g.name}/{g.variant}", info)
-    _fill(g, (), root, members)
     scheme, kwargs = g.init
     if scheme not in INIT_SCHEMES:
         from archdsl.errors import did_you_mean
 
         raise ArchError(f"unknown init scheme `{scheme}`", None, did_you_mean(scheme, INIT_SCHEMES) or "schemes: " + ", ".join(INIT_SCHEMES))
+    with skipping_default_init(OVERWRITES.get(scheme, ())):
+        _fill(g, (), root, members)
     INIT_SCHEMES[scheme](root, **kwargs)
     root.pretrained_cfg["num_classes"] = g.nodes[g.output_id].shape[-1]
     return root

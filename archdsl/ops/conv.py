@@ -6,6 +6,7 @@ import math
 
 from torch import nn
 
+from archdsl.backends.init import new_module
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 
 
@@ -70,7 +71,7 @@ def conv_macs(attrs, ins, out) -> int:
 
 def conv_build(attrs, ins, out):
     _, k, s, p, d, _, _ = _conv_geometry(attrs, ins)
-    return nn.Conv2d(ins[0][0], out[0], k, stride=s, padding=p, dilation=d, groups=attrs["g"], bias=bool(attrs["bias"]))
+    return new_module(nn.Conv2d, ins[0][0], out[0], k, stride=s, padding=p, dilation=d, groups=attrs["g"], bias=bool(attrs["bias"]))
 
 
 _CONV_ARGS = (

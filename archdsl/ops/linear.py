@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from archdsl.backends.init import new_module
 from archdsl.ops.activation import ACTIVATIONS, make_activation
 from archdsl.ops.conv import fmt_shape
 from archdsl.ops.modules import Mlp
@@ -38,7 +39,7 @@ register(OpSpec(
     module_name="fc", example="fc(1000)", shape=_fc_shape,
     params=lambda a, ins, out: ins[0][-1] * a["out"] + (a["out"] if a["bias"] else 0),
     macs=lambda a, ins, out: _positions(ins[0]) * ins[0][-1] * a["out"],
-    build=lambda a, ins, out: nn.Linear(ins[0][-1], a["out"], bias=a["bias"]),
+    build=lambda a, ins, out: new_module(nn.Linear, ins[0][-1], a["out"], bias=a["bias"]),
 ))
 
 

@@ -22,9 +22,11 @@ class Mlp(nn.Module):
     def __init__(self, in_features: int, hidden: int, out_features: int, act: nn.Module, bias: bool = True, channels_first: bool = False):
         super().__init__()
         self.channels_first = channels_first
-        self.fc1 = nn.Linear(in_features, hidden, bias=bias)
+        from archdsl.backends.init import new_module
+
+        self.fc1 = new_module(nn.Linear, in_features, hidden, bias=bias)
         self.act = act
-        self.fc2 = nn.Linear(hidden, out_features, bias=bias)
+        self.fc2 = new_module(nn.Linear, hidden, out_features, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.channels_first:

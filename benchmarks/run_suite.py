@@ -1,0 +1,98 @@
+"""Benchmark suite: each model against its reference in the same run; writes a markdown
+table of ratios (ours / reference) to docs/performance.md (or --out).
+
+    python benchmarks/run_suite.py [--threads 2] [--batch 8] [--compile] [--out docs/performance.md]
+
+Models whose zoo file does not exist yet are listed as skipped, not silently dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SUITE = [
+    ("zoo/convnext.arch", "tiny", "torchvision:convnext_tiny"),
+    ("zoo/resnet.arch", "resnet50", "torchvision:resnet50"),
+    ("zoo/mobilenet_v3.arch", "large", "torchvision:mobilenet_v3_large"),
+    ("zoo/efficientnet.arch", "b0", "torchvision:efficientnet_b0"),
+    ("zoo/vit.arch", "small", "timm:vit_small_patch16_224"),
+    ("zoo/swin.arch", "tiny", "torchvision:swin_t"),
+]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    return f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}, torch {torch.__version__}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
+    args = ap.parse_args()
+
+    import torch
+
+    from archdsl.bench import run
+
+    torch.set_num_threads(args.threads)
+    rows, skipped = [], []
+    for file, variant, against in SUITE:
+        if not (ROOT / file).exists():
+            skipped.append(f"{file} ({variant}): zoo file not written yet")
+            continue
+        r = run(str(ROOT / file), variant, against, batch=args.batch, compile=args.compile, repeats=args.repeats)
+        print(r, flush=True)
+        rows.append(r)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    lines = [
+        "# Performance",
+        "",
+        f"Measured by `python benchmarks/run_suite.py --threads {args.threads} --batch {args.batch}"
+        + (" --compile" if args.compile else "") + f"` at commit {commit}.",
+        f"Machine: {machine()}; CPU, {args.threads} threads, batch {args.batch}, float32, eval mode.",
+        "Each ratio is ours / reference measured in the same run (medians of interleaved repeats after warm-up):",
+        "throughput ratios above 1 mean we are faster; build-time and memory ratios below 1 mean we are cheaper.",
+        "",
+        "| model | reference | build time | eager throughput | " + ("compiled throughput | " if args.compile else "") + "peak memory |",
+        "|---|---|---|---|" + ("---|" if args.compile else "") + "---|",
+    ]
+    for r in rows:
+        name = f"{Path(r['file']).stem} {r['variant']}"
+        b, e, m = r["build_s"], r["eager_ips"], r["peak_mb"]
+        cells = [name, r["against"], f"{b['ratio']:.2f} ({b['ours']:.2f}s / {b['ref']:.2f}s)",
+                 f"{e['ratio']:.2f} ({e['ours']:.1f} / {e['ref']:.1f} img/s)"]
+        if args.compile:
+            c = r["compiled_ips"]
+            cells.append(f"{c['ratio']:.2f} ({c['ours']:.1f} / {c['ref']:.1f} img/s)")
+        cells.append(f"{m['ratio']:.2f} ({m['ours']:.0f} / {m['ref']:.0f} MB)")
+        lines.append("| " + " | ".join(cells) + " |")
+    if skipped:
+        lines += ["", "Not measured: " + "; ".join(skipped) + "."]
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
