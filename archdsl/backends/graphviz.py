@@ -64,7 +64,8 @@ OTHER_COLOR = "#ffffff"
 EDGE_COLOR = "#555555"
 SHORTCUT_COLOR = "#8a8a8a"
 FONT = "Helvetica"
-MAX_CELLS = 16  # depth 0: a section listing more layers than this shows a count instead
+MAX_CELLS = 48  # depth 0: a section with more ops than this shows their count instead
+ROW_CELLS = 12  # depth 0: at most this many op cells on one row
 
 INSTALL_HINT = ("install Graphviz (`apt install graphviz`, `brew install graphviz` or "
                 "`conda install -c conda-forge graphviz`), or write DOT text with `-o FILE.dot`")
@@ -330,9 +331,11 @@ def _section_label(lay: _Layout, key: tuple, nodes: list[Node], families: set[st
 
 
 def _cells_row(parts: list[tuple[str | None, list[Node]]], families: set[str]) -> str:
-    """The layers of a section as one row of coloured cells (Graphviz stretches the cells
-    of a shorter row to the longest one, so everything goes on one row); a section with
-    more than MAX_CELLS layers shows its op count instead."""
+    """The layers of a section as rows of coloured cells, one cell per op.
+
+    Graphviz stretches the cells of a shorter row to the width of the longest, so long
+    sections are split into rows of nearly equal length; a section with more than
+    MAX_CELLS ops shows its op count instead."""
     cells = []
     total = sum(len(nodes) for _, nodes in parts)
     for prefix, nodes in parts:
@@ -344,7 +347,11 @@ def _cells_row(parts: list[tuple[str | None, list[Node]]], families: set[str]) -
             continue
         for n in nodes:
             cells.append(f'<td border="1" color="#777777" bgcolor="{_color(_family(n))}" cellpadding="3">{_esc(op_text(n))}</td>')
-    return '<tr><td><table border="0" cellborder="0" cellspacing="2"><tr>' + "".join(cells) + "</tr></table></td></tr>"
+    n_rows = -(-len(cells) // ROW_CELLS)
+    per_row = -(-len(cells) // max(1, n_rows))
+    rows = [cells[k:k + per_row] for k in range(0, len(cells), per_row)]
+    return "".join('<tr><td><table border="0" cellborder="0" cellspacing="2"><tr>' + "".join(r) + "</tr></table></td></tr>"
+                   for r in rows)
 
 
 # ---- depth 1 and full ------------------------------------------------------------------
