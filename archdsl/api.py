@@ -76,3 +76,17 @@ def summary(path_or_text: str | os.PathLike | ast.Program, variant: str | None =
     from archdsl.backends.summary import summarize
 
     return summarize(compile_graph(path_or_text, variant, input_shape=input_shape, **overrides))
+
+
+def render(path_or_text: str | os.PathLike | ast.Program | Graph, variant: str | None = None, *, depth: int | str = 1,
+           rankdir: str = "TB", input_shape: tuple[int, ...] | None = None, **overrides: Any):
+    """The architecture diagram as a `graphviz.Digraph` (displays inline in notebooks).
+
+    `depth`: 0 (stem / stages / head), 1 (one block of each stage expanded) or "full"
+    (every op; identical consecutive blocks drawn once with xN). Save it with
+    `archdsl.backends.graphviz.write(diagram, "out.svg")` or `diagram.render(...)`.
+    """
+    from archdsl.backends.graphviz import draw
+
+    g = path_or_text if isinstance(path_or_text, Graph) else compile_graph(path_or_text, variant, input_shape=input_shape, **overrides)
+    return draw(g, depth=depth, rankdir=rankdir)

@@ -2,6 +2,7 @@
 
     archdsl compile FILE.arch [--variant V] [--set NAME=VALUE]... [--input CxHxW] [--json]
     archdsl check   FILE.arch [--variant V] [--set NAME=VALUE]... [--input CxHxW]
+    archdsl render  FILE.arch [--variant V] [-o OUT.svg|.png|.pdf|.dot] [--depth 0|1|full] [--rankdir TB|LR]
     archdsl zoo
 
 Exit status: 0 success, 1 user error (a located message, never a traceback),
@@ -49,6 +50,11 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     k = sub.add_parser("check", help="parse and shape-check only (fast)")
     _common(k)
+    r = sub.add_parser("render", help="draw the architecture with Graphviz (default: FILE.svg next to FILE.arch)")
+    _common(r)
+    r.add_argument("-o", "--output", help="output file: .svg, .png, .pdf or .dot (default: next to the input, .svg)")
+    r.add_argument("--depth", default="1", help="0 = sections, 1 = one block per stage (default), full = every op")
+    r.add_argument("--rankdir", default="TB", help="TB (top to bottom, default) or LR (left to right)")
     sub.add_parser("zoo", help="table of zoo models and variants")
     b = sub.add_parser("bench", help="measure build time, throughput and memory against timm/torchvision")
     b.add_argument("file")
@@ -122,6 +128,17 @@ def cmd_check(args) -> int:
     g = _graph(args)
     out = g.nodes[g.output_id].shape
     print(f"{args.file}: ok ({len(g) - 1} ops, output {'x'.join(map(str, out))})")
+    return 0
+
+
+def cmd_render(args) -> int:
+    from archdsl.backends.graphviz import draw, output_format, parse_depth, parse_rankdir, write
+
+    out = Path(args.output) if args.output else Path(args.file).with_suffix(".svg")
+    output_format(out)  # a bad name fails before any work
+    depth, rankdir = parse_depth(args.depth), parse_rankdir(args.rankdir)
+    write(draw(_graph(args), depth=depth, rankdir=rankdir), out)
+    print(f"wrote {out}")
     return 0
 
 
@@ -205,7 +222,7 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-COMMANDS = {"compile": cmd_compile, "check": cmd_check, "zoo": cmd_zoo, "fmt": cmd_fmt, "bench": cmd_bench}
+COMMANDS = {"compile": cmd_compile, "check": cmd_check, "render": cmd_render, "zoo": cmd_zoo, "fmt": cmd_fmt, "bench": cmd_bench}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
