@@ -5,6 +5,13 @@ implementation, so the mapping is positional: the i-th tensor of the reference s
 dict goes to the i-th tensor of ours, with every shape checked (a tensor may be
 reshaped only when it holds the same number of elements, e.g. ConvNeXt's layer scale
 (C,1,1) vs (C,)). A mismatch stops with the first pair that disagrees.
+
+When the strict positional order fails, modules are matched instead: the tensors of
+each module (consecutive keys with the same prefix) form a unit, and each reference unit
+takes the first not-yet-taken unit of ours, at most `LOOKAHEAD` units ahead, whose
+tensors agree in number and shape. This covers references that register a layer before
+the one it follows in the data flow (torchvision Swin v1 registers the patch-merging
+`reduction` before its `norm`; Swin v2 registers `norm1` before the `attn` it follows).
 """
 
 from __future__ import annotations
@@ -20,6 +27,13 @@ class WeightMappingError(ValueError):
     """The reference state dict does not line up with the archdsl model."""
 
 
+LOOKAHEAD = 16
+
+
+def _fits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape or a.numel() == b.numel()
+
+
 def map_state_dict(reference: Mapping[str, torch.Tensor], model: nn.Module) -> "OrderedDict[str, str]":
     """Our key -> reference key, checked tensor by tensor."""
     ours = model.state_dict()
@@ -30,10 +44,39 @@ def map_state_dict(reference: Mapping[str, torch.Tensor], model: nn.Module) -> "
     mapping: OrderedDict[str, str] = OrderedDict()
     for ok, rk in zip(our_keys, ref_keys):
         a, b = ours[ok], reference[rk]
-        if a.shape != b.shape and a.numel() != b.numel():
+        if not _fits(a, b):
+            try:
+                return _map_by_module(reference, ref_keys, ours, our_keys)
+            except WeightMappingError:
+                pass
             raise WeightMappingError(f"{ok} {tuple(a.shape)} does not match reference {rk} {tuple(b.shape)}")
         mapping[ok] = rk
     return mapping
+
+
+def _units(keys: list[str]) -> list[list[str]]:
+    units: list[list[str]] = []
+    for k in keys:
+        prefix = k.rsplit(".", 1)[0] if "." in k else ""
+        if units and (units[-1][0].rsplit(".", 1)[0] if "." in units[-1][0] else "") == prefix:
+            units[-1].append(k)
+        else:
+            units.append([k])
+    return units
+
+
+def _map_by_module(reference, ref_keys, ours, our_keys) -> "OrderedDict[str, str]":
+    pending = _units(our_keys)
+    pairs: dict[str, str] = {}
+    for ref_unit in _units(ref_keys):
+        for n, unit in enumerate(pending[:LOOKAHEAD]):
+            if len(unit) == len(ref_unit) and all(_fits(ours[o], reference[r]) for o, r in zip(unit, ref_unit)):
+                pairs.update(zip(unit, ref_unit))
+                del pending[n]
+                break
+        else:
+            raise WeightMappingError(f"no module of ours matches reference {ref_unit[0].rsplit('.', 1)[0]}")
+    return OrderedDict((k, pairs[k]) for k in our_keys)
 
 
 def load_reference(model: nn.Module, reference: Mapping[str, torch.Tensor] | nn.Module) -> "OrderedDict[str, str]":
