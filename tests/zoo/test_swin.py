@@ -8,18 +8,10 @@ import torchvision
 
 import archdsl
 from tests.conftest import assert_same_outputs, meta_params, zoo
+from tests.zoo.perturb import randomize_parameters
 
 SWIN = [("swin.arch", v, f) for v, f in (("tiny", "swin_t"), ("small", "swin_s"), ("base", "swin_b"))]
 SWIN_V2 = [("swin_v2.arch", v, f) for v, f in (("tiny", "swin_v2_t"), ("small", "swin_v2_s"), ("base", "swin_v2_b"))]
-
-
-def randomize_parameters(model: torch.nn.Module, seed: int = 0) -> None:
-    """Perturb every parameter, so zero-initialised biases (and the Swin v2 key bias that
-    must stay unused) and constant logit scales take part in the comparison."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.05)
 
 
 @pytest.mark.parametrize("file,variant,ref", SWIN + SWIN_V2, ids=[f"{f}-{v}" for f, v, _ in SWIN + SWIN_V2])
