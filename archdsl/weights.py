@@ -9,9 +9,11 @@ reshaped only when it holds the same number of elements, e.g. ConvNeXt's layer s
 When the strict positional order fails, modules are matched instead: the tensors of
 each module (consecutive keys with the same prefix) form a unit, and each reference unit
 takes the first not-yet-taken unit of ours, at most `LOOKAHEAD` units ahead, whose
-tensors agree in number and shape. This covers references that register a layer before
+tensors agree in number and shape (among several, one whose module path ends in the same
+two or more names as the reference's, e.g. `shortcut.conv`, else the first). This covers references that register a layer before
 the one it follows in the data flow (torchvision Swin v1 registers the patch-merging
-`reduction` before its `norm`; Swin v2 registers `norm1` before the `attn` it follows).
+`reduction` before its `norm`; Swin v2 registers `norm1` before the `attn` it follows;
+timm's ByobNet registers a bottleneck's `shortcut` before its convs).
 """
 
 from __future__ import annotations
@@ -65,17 +67,30 @@ def _units(keys: list[str]) -> list[list[str]]:
     return units
 
 
+def _name_match(ours: str, ref: str) -> int:
+    """Trailing module names two keys share (`a.shortcut.conv.weight`, `b.shortcut.conv.weight`: 2),
+    counted only from 2 up: one shared generic name (`bn`, `conv`) says nothing."""
+    n = 0
+    for x, y in zip(reversed(ours.split(".")[:-1]), reversed(ref.split(".")[:-1])):
+        if x != y:
+            break
+        n += 1
+    return n if n >= 2 else 0
+
+
 def _map_by_module(reference, ref_keys, ours, our_keys) -> "OrderedDict[str, str]":
     pending = _units(our_keys)
     pairs: dict[str, str] = {}
     for ref_unit in _units(ref_keys):
-        for n, unit in enumerate(pending[:LOOKAHEAD]):
-            if len(unit) == len(ref_unit) and all(_fits(ours[o], reference[r]) for o, r in zip(unit, ref_unit)):
-                pairs.update(zip(unit, ref_unit))
-                del pending[n]
-                break
-        else:
+        fitting = [n for n, unit in enumerate(pending[:LOOKAHEAD])
+                   if len(unit) == len(ref_unit) and all(_fits(ours[o], reference[r]) for o, r in zip(unit, ref_unit))]
+        if not fitting:
             raise WeightMappingError(f"no module of ours matches reference {ref_unit[0].rsplit('.', 1)[0]}")
+        # equal shapes are ambiguous (a bottleneck's shortcut and its last 1x1 conv): prefer
+        # the module whose name ends like the reference's, else the first in order
+        n = max(fitting, key=lambda n: (_name_match(pending[n][0], ref_unit[0]), -n))
+        pairs.update(zip(pending[n], ref_unit))
+        del pending[n]
     return OrderedDict((k, pairs[k]) for k in our_keys)
 
 
