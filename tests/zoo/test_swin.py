@@ -53,11 +53,12 @@ def test_module_names_mirror_structure():
     assert {"stages.1.down.pwconv", "stages.2.blocks.3.attn.cpb_mlp", "stages.0.blocks.1.mlp.fc1", "head.fc"} <= set(names)
 
 
-def test_torch_compile_fullgraph():
+@pytest.mark.parametrize("file,res", [("swin.arch", 224), ("swin_v2.arch", 256)])
+def test_torch_compile_fullgraph(file, res):
     torch._dynamo.reset()
-    model = archdsl.build(zoo("swin.arch"), "tiny").eval()
+    model = archdsl.build(zoo(file), "tiny").eval()
     compiled = torch.compile(model, fullgraph=True, backend="eager")
-    x = torch.randn(1, 3, 224, 224)
+    x = torch.randn(1, 3, res, res)
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x))
 
