@@ -44,12 +44,15 @@ def log_spaced_coords(window: int) -> torch.Tensor:
     return torch.sign(table) * torch.log2(table.abs() + 1.0) / 3.0
 
 
-def shift_mask(height: int, width: int, window: int, shift: int) -> torch.Tensor:
-    """(windows, 1, w*w, w*w) additive mask: -100 between tokens from different regions."""
+def shift_mask(height: int, width: int, window: int, shift_h: int, shift_w: int) -> torch.Tensor:
+    """(windows, 1, w*w, w*w) additive mask: -100 between tokens from different regions.
+
+    The regions are torchvision's slices; with a zero shift on one axis, its last slice
+    covers the whole axis, so only the other axis splits regions."""
     region = torch.zeros(height, width)
     count = 0
-    for hs in (slice(0, -window), slice(-window, -shift), slice(-shift, None)):
-        for ws in (slice(0, -window), slice(-window, -shift), slice(-shift, None)):
+    for hs in (slice(0, -window), slice(-window, -shift_h), slice(-shift_h, None)):
+        for ws in (slice(0, -window), slice(-window, -shift_w), slice(-shift_w, None)):
             region[hs, ws] = count
             count += 1
     region = region.view(height // window, window, width // window, window).permute(0, 2, 1, 3).reshape(-1, window * window)
@@ -64,8 +67,8 @@ class WindowAttention(nn.Module):
                  qkv_bias: bool = True, proj_bias: bool = True, cosine: bool = False, cpb_hidden: int = 512):
         super().__init__()
         self.heads, self.window, self.cosine = heads, window, cosine
-        # torchvision: no shift when one window covers the whole map
-        self.shift = shift if window < height or window < width else 0
+        # torchvision: no shift along an axis that one window covers
+        self.shift = (shift if window < height else 0, shift if window < width else 0)
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim, bias=proj_bias)
         if cosine:
@@ -77,7 +80,7 @@ class WindowAttention(nn.Module):
             self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
             nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
             self.register_buffer("relative_position_index", relative_position_index(window))
-        mask = shift_mask(height, width, window, self.shift) if self.shift else None
+        mask = shift_mask(height, width, window, *self.shift) if any(self.shift) else None
         self.register_buffer("attn_mask", mask, persistent=False)
 
     def position_bias(self) -> torch.Tensor:
@@ -91,8 +94,8 @@ class WindowAttention(nn.Module):
         ws, heads, d = self.window, self.heads, c // self.heads
         nh, nw = h // ws, w // ws
         x = x.permute(0, 2, 3, 1)
-        if self.shift:
-            x = torch.roll(x, shifts=(-self.shift, -self.shift), dims=(1, 2))
+        if any(self.shift):
+            x = torch.roll(x, shifts=(-self.shift[0], -self.shift[1]), dims=(1, 2))
         x = x.reshape(b, nh, ws, nw, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(b * nh * nw, ws * ws, c)
         qkv_bias = self.qkv.bias
         if self.cosine and qkv_bias is not None:  # Swin v2 keeps the key bias at zero
@@ -109,8 +112,8 @@ class WindowAttention(nn.Module):
             x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
         x = self.proj(x.transpose(1, 2).reshape(-1, ws * ws, c))
         x = x.reshape(b, nh, nw, ws, ws, c).permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, c)
-        if self.shift:
-            x = torch.roll(x, shifts=(self.shift, self.shift), dims=(1, 2))
+        if any(self.shift):
+            x = torch.roll(x, shifts=self.shift, dims=(1, 2))
         return x.permute(0, 3, 1, 2)
 
     def extra_repr(self) -> str:

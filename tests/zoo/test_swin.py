@@ -34,11 +34,22 @@ def test_outputs_equal_reference_after_weight_transfer(file, variant, ref, res):
 def test_shifted_blocks_alternate_and_mask_only_where_shifted():
     m = archdsl.build(zoo("swin.arch"), "tiny")
     shifts = [blk.attn.shift for blk in m.stages[2].blocks]
-    assert shifts == [0, 3, 0, 3, 0, 3]
+    assert shifts == [(0, 0), (3, 3)] * 3
     assert m.stages[2].blocks[1].attn.attn_mask.shape == (4, 1, 49, 49)  # 14x14 map: 2x2 windows
     assert m.stages[2].blocks[0].attn.attn_mask is None
     # the last stage is one 7x7 window: torchvision does not shift there
-    assert [blk.attn.shift for blk in m.stages[3].blocks] == [0, 0]
+    assert [blk.attn.shift for blk in m.stages[3].blocks] == [(0, 0), (0, 0)]
+
+
+def test_non_square_input_shifts_only_along_the_long_axis():
+    # 224x448: the last stage is 7x14, one window high, so torchvision shifts along W only
+    torch.manual_seed(0)
+    reference = torchvision.models.swin_t()
+    randomize_parameters(reference)
+    ours = archdsl.build(zoo("swin.arch"), "tiny", input_shape=(3, 224, 448))
+    assert ours.stages[3].blocks[1].attn.shift == (0, 3)
+    archdsl.load_reference(ours, reference)
+    assert_same_outputs(ours, reference, (3, 224, 448))
 
 
 def test_macs_match_paper():
