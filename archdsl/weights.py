@@ -5,6 +5,15 @@ implementation, so the mapping is positional: the i-th tensor of the reference s
 dict goes to the i-th tensor of ours, with every shape checked (a tensor may be
 reshaped only when it holds the same number of elements, e.g. ConvNeXt's layer scale
 (C,1,1) vs (C,)). A mismatch stops with the first pair that disagrees.
+
+When the strict positional order fails, modules are matched instead: the tensors of
+each module (consecutive keys with the same prefix) form a unit, and each reference unit
+takes the first not-yet-taken unit of ours, at most `LOOKAHEAD` units ahead, whose
+tensors agree in number and shape (among several, one whose module path ends in the same
+two or more names as the reference's, e.g. `shortcut.conv`, else the first). This covers references that register a layer before
+the one it follows in the data flow (torchvision Swin v1 registers the patch-merging
+`reduction` before its `norm`; Swin v2 registers `norm1` before the `attn` it follows;
+timm's ByobNet registers a bottleneck's `shortcut` before its convs).
 """
 
 from __future__ import annotations
@@ -20,6 +29,13 @@ class WeightMappingError(ValueError):
     """The reference state dict does not line up with the archdsl model."""
 
 
+LOOKAHEAD = 16
+
+
+def _fits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape or a.numel() == b.numel()
+
+
 def map_state_dict(reference: Mapping[str, torch.Tensor], model: nn.Module) -> "OrderedDict[str, str]":
     """Our key -> reference key, checked tensor by tensor."""
     ours = model.state_dict()
@@ -30,10 +46,52 @@ def map_state_dict(reference: Mapping[str, torch.Tensor], model: nn.Module) -> "
     mapping: OrderedDict[str, str] = OrderedDict()
     for ok, rk in zip(our_keys, ref_keys):
         a, b = ours[ok], reference[rk]
-        if a.shape != b.shape and a.numel() != b.numel():
+        if not _fits(a, b):
+            try:
+                return _map_by_module(reference, ref_keys, ours, our_keys)
+            except WeightMappingError:
+                pass
             raise WeightMappingError(f"{ok} {tuple(a.shape)} does not match reference {rk} {tuple(b.shape)}")
         mapping[ok] = rk
     return mapping
+
+
+def _units(keys: list[str]) -> list[list[str]]:
+    units: list[list[str]] = []
+    for k in keys:
+        prefix = k.rsplit(".", 1)[0] if "." in k else ""
+        if units and (units[-1][0].rsplit(".", 1)[0] if "." in units[-1][0] else "") == prefix:
+            units[-1].append(k)
+        else:
+            units.append([k])
+    return units
+
+
+def _name_match(ours: str, ref: str) -> int:
+    """Trailing module names two keys share (`a.shortcut.conv.weight`, `b.shortcut.conv.weight`: 2),
+    counted only from 2 up: one shared generic name (`bn`, `conv`) says nothing."""
+    n = 0
+    for x, y in zip(reversed(ours.split(".")[:-1]), reversed(ref.split(".")[:-1])):
+        if x != y:
+            break
+        n += 1
+    return n if n >= 2 else 0
+
+
+def _map_by_module(reference, ref_keys, ours, our_keys) -> "OrderedDict[str, str]":
+    pending = _units(our_keys)
+    pairs: dict[str, str] = {}
+    for ref_unit in _units(ref_keys):
+        fitting = [n for n, unit in enumerate(pending[:LOOKAHEAD])
+                   if len(unit) == len(ref_unit) and all(_fits(ours[o], reference[r]) for o, r in zip(unit, ref_unit))]
+        if not fitting:
+            raise WeightMappingError(f"no module of ours matches reference {ref_unit[0].rsplit('.', 1)[0]}")
+        # equal shapes are ambiguous (a bottleneck's shortcut and its last 1x1 conv): prefer
+        # the module whose name ends like the reference's, else the first in order
+        n = max(fitting, key=lambda n: (_name_match(pending[n][0], ref_unit[0]), -n))
+        pairs.update(zip(pending[n], ref_unit))
+        del pending[n]
+    return OrderedDict((k, pairs[k]) for k in our_keys)
 
 
 def load_reference(model: nn.Module, reference: Mapping[str, torch.Tensor] | nn.Module) -> "OrderedDict[str, str]":

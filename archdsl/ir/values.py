@@ -130,6 +130,8 @@ def evaluate(e: ast.Expr, env: Env, blocks: dict[str, Any] | None = None) -> Any
                 return int(r) if isinstance(a, int) and isinstance(b, int) and a % b == 0 else r
             if e.op == "//":
                 return a // b
+            if e.op == "%":
+                return a % b
             if e.op == "**":
                 if abs(b) > 64 or abs(a) > 1e6:
                     raise ArchError("exponent too large", e.span)

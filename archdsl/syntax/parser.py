@@ -449,7 +449,7 @@ class _Builder:
         return args, kwargs, spans
 
     # -- expressions
-    _BINOPS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "pow": "**"}
+    _BINOPS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%", "pow": "**"}
 
     def expr(self, t) -> ast.Expr:
         if isinstance(t, Token):  # bare NAME tokens appear in a few places
