@@ -5,6 +5,14 @@ implementation, so the mapping is positional: the i-th tensor of the reference s
 dict goes to the i-th tensor of ours, with every shape checked (a tensor may be
 reshaped only when it holds the same number of elements, e.g. ConvNeXt's layer scale
 (C,1,1) vs (C,)). A mismatch stops with the first pair that disagrees.
+
+Where a reference registers a few tensors out of layer order (timm's ViT puts `cls_token`
+and `pos_embed` before the patch embedding, torchvision's after it; DeiT registers
+`dist_token` after `pos_embed`), the positional pairing fails on shapes and a second,
+order-preserving pairing is tried: each of our tensors takes the earliest unused reference
+tensor of the same shape. Tensors of equal shape therefore keep their relative order, so
+this can only move tensors whose shapes are unique among their neighbours; the zoo tests
+check the result by comparing outputs.
 """
 
 from __future__ import annotations
@@ -31,8 +39,25 @@ def map_state_dict(reference: Mapping[str, torch.Tensor], model: nn.Module) -> "
     for ok, rk in zip(our_keys, ref_keys):
         a, b = ours[ok], reference[rk]
         if a.shape != b.shape and a.numel() != b.numel():
+            by_shape = _pair_by_shape(reference, ref_keys, ours, our_keys)
+            if by_shape is not None:
+                return by_shape
             raise WeightMappingError(f"{ok} {tuple(a.shape)} does not match reference {rk} {tuple(b.shape)}")
         mapping[ok] = rk
+    return mapping
+
+
+def _pair_by_shape(reference, ref_keys, ours, our_keys) -> "OrderedDict[str, str] | None":
+    """Each of our tensors takes the earliest unused reference tensor of the same shape."""
+    queues: dict[tuple, list[str]] = {}
+    for rk in ref_keys:
+        queues.setdefault(tuple(reference[rk].shape), []).append(rk)
+    mapping: OrderedDict[str, str] = OrderedDict()
+    for ok in our_keys:
+        queue = queues.get(tuple(ours[ok].shape))
+        if not queue:
+            return None
+        mapping[ok] = queue.pop(0)
     return mapping
 
 

@@ -330,7 +330,7 @@ class _Lowering:
         kwargs = {k: evaluate(v, env, self.p.blocks) for k, v in s.kwargs.items()}
         if s.args:
             raise ArchError(f"`{s.kind}:` takes keyword options only", s.span)
-        allowed = {"residual": {"proj", "scale", "drop"}, "cat": set(), "add": set(), "dense": set()}[s.kind]
+        allowed = {"residual": {"proj", "scale", "drop", "cls"}, "cat": set(), "add": set(), "dense": set()}[s.kind]
         for k in kwargs:
             if k not in allowed:
                 raise ArchError(f"`{s.kind}:` has no option `{k}`", s.span,
@@ -369,6 +369,8 @@ class _Lowering:
             y = self._node("layer_scale", {"init": float(ls), "image": None}, [y], span, scope, "layer_scale")
         if self.in_stage_block and self.drop_rate > 0 and opts.get("drop", True):
             y = self._node("drop_path", {"p": self.drop_rate}, [y], span, scope, f"drop_path({self.drop_rate:.3g})")
+        if opts.get("cls"):  # CaiT/XCiT class-attention blocks: the branch updates token 0 only
+            return self._node("add", {"residual": True, "proj": "none", "n": 2, "cls": True}, [y, x], span, scope, "+cls")
         return self._node("add", {"residual": True, "proj": proj, "n": 2}, [y, x], span, scope, "+")
 
     # ---- layers -------------------------------------------------------------------

@@ -58,7 +58,7 @@ def insert_projections(g: Graph) -> Graph:
     The projection is strided like the branch (ResNet's "option B" shortcut).
     """
     for node in list(g):
-        if node.op != "add" or not node.attrs.get("residual"):
+        if node.op != "add" or not node.attrs.get("residual") or node.attrs.get("cls"):
             continue
         branch, short = (g.nodes[i] for i in node.inputs)
         if branch.shape == short.shape:
