@@ -120,8 +120,22 @@ register(OpSpec(
     example="cls", shape=_pick_shape, forward=lambda a: (lambda x, _i=a["index"]: x[:, _i]),
 ))
 
+def _scale_shape(attrs, ins):
+    if attrs["skip"] and len(ins[0]) != 2:
+        raise ShapeError(f"`skip` applies to token sequences L x C, got {fmt_shape(ins[0])}")
+    return ins[0]
+
+
+def _scale_forward(attrs):
+    f, skip = float(attrs["factor"]), attrs["skip"]
+    if skip:
+        return lambda x: torch.cat((x[:, :skip], x[:, skip:] * f), dim=1)
+    return lambda x: x * f
+
+
 register(OpSpec(
-    "scale", "structure", "Multiply by a constant (e.g. 0.5 to average two heads).",
-    args=(Arg("factor", "float", 1.0, "the constant", positional=True),),
-    example="scale(0.5)", forward=lambda a: (lambda x, _f=float(a["factor"]): x * _f),
+    "scale", "structure", "Multiply by a constant (0.5 averages two heads); `skip` leading tokens stay as they are.",
+    args=(Arg("factor", "float", 1.0, "the constant", positional=True),
+          Arg("skip", "int", 0, "leading tokens left unscaled")),
+    example="scale(0.5)", shape=_scale_shape, forward=_scale_forward,
 ))

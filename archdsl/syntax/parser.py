@@ -380,6 +380,8 @@ class _Builder:
         if t.data == "repeated":
             item = self.item(t.children[0])
             rep = t.children[1]
+            if isinstance(rep, Tree) and rep.data == "repeat_int":  # the alias wraps the REPEAT token
+                rep = rep.children[0]
             if isinstance(rep, Token):  # REPEAT: x3
                 count = ast.Num(int(str(rep)[1:]), self.span_tok(rep))
                 return ast.Repeat(item, count, False, self.span_tok(rep))
