@@ -59,13 +59,14 @@ def _mhsa_macs(attrs, ins, out):
     return n * c * 3 * inner + 2 * n * n * inner + n * inner * c
 
 
-def _self_attention(name, cls, doc, extra_params, example):
+def _self_attention(name, cls, doc, extra_params, example, extra_args=()):
     register(OpSpec(
-        name, "attention", doc, args=_HEAD_ARGS, module_name="attn", example=example,
+        name, "attention", doc, args=_HEAD_ARGS + extra_args, module_name="attn", example=example,
         shape=lambda a, ins: (_geometry(a, ins), ins[0])[1],
         params=lambda a, ins, out: _mhsa_params(a, ins, out, extra_params(_geometry(a, ins)[2])),
         macs=_mhsa_macs,
-        build=lambda a, ins, out: cls(ins[0][1], *_geometry(a, ins)[2:], qkv_bias=a["qkv_bias"]),
+        build=lambda a, ins, out: cls(ins[0][1], *_geometry(a, ins)[2:], qkv_bias=a["qkv_bias"],
+                                      **{e.name: a[e.name] for e in extra_args}),
     ))
 
 
@@ -73,7 +74,8 @@ _self_attention("mhsa", Attention, "Global multi-head self-attention (scaled dot
 _self_attention("talking", TalkingHeadsAttention, "Talking-heads self-attention: heads mixed before and after the softmax (CaiT).",
                 lambda h: 2 * (h * h + h), "talking(4)")
 _self_attention("reattn", ReAttention, "Re-attention: attention maps mixed across heads by a learned matrix + BatchNorm (DeepViT).",
-                lambda h: h * h + h + 2 * h, "reattn(12)")
+                lambda h: h * h + h + 2 * h, "reattn(12)",
+                (Arg("transform_scale", "bool", False, "scale the re-attended map by head_dim^-0.5 (DeepViT-S)"),))
 
 
 def _ca_shape(attrs, ins):

@@ -96,15 +96,17 @@ class TalkingHeadsAttention(Attention):
 class ReAttention(Attention):
     """DeepViT's re-attention: softmax(QK^T) mixed across heads by a learned matrix, then normalized."""
 
-    def __init__(self, dim: int, heads: int, head_dim: int, qkv_bias: bool = True, proj_bias: bool = True):
+    def __init__(self, dim: int, heads: int, head_dim: int, qkv_bias: bool = True, proj_bias: bool = True,
+                 transform_scale: bool = False):
         super().__init__(dim, heads, head_dim, qkv_bias, proj_bias)
         self.reatten_matrix = nn.Conv2d(heads, heads, 1)
         self.var_norm = nn.BatchNorm2d(heads)
+        self.reatten_scale = head_dim**-0.5 if transform_scale else 1.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = self.qkv_heads(x)
         attn = ((q * self.head_dim**-0.5) @ k.transpose(-2, -1)).softmax(dim=-1)
-        attn = self.var_norm(self.reatten_matrix(attn))
+        attn = self.var_norm(self.reatten_matrix(attn)) * self.reatten_scale
         return self.proj(_merge_heads(attn @ v))
 
 
