@@ -6,6 +6,8 @@ Shapes: images are C x H x W, token sequences L x C (batch excluded).
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -139,3 +141,41 @@ register(OpSpec(
           Arg("skip", "int", 0, "leading tokens left unscaled")),
     example="scale(0.5)", shape=_scale_shape, forward=_scale_forward,
 ))
+
+
+# `patches:` (LocalViT): the body runs on the patch tokens laid out as an image; the first
+# `skip` tokens (class tokens) bypass it and are put back in front afterwards.
+def _patch_grid_shape(attrs, ins):
+    n, c = _need_tokens(attrs, ins, "`patches:` works on token sequences")
+    skip = attrs["skip"]
+    if not isinstance(skip, int) or isinstance(skip, bool) or not 0 <= skip < n:
+        raise ShapeError(f"`patches(skip=...)` must be a whole number below the {n} tokens, got {skip}")
+    side = math.isqrt(n - skip)
+    if side * side != n - skip:
+        raise ShapeError(f"{n - skip} patch tokens (after skipping {skip}) do not form a square grid")
+    return (c, side, side)
+
+
+def _patch_grid_forward(attrs):
+    skip = attrs["skip"]
+
+    def fn(x):
+        b, n, c = x.shape
+        side = math.isqrt(n - skip)
+        return x[:, skip:].transpose(1, 2).reshape(b, c, side, side)
+
+    return fn
+
+
+def _join_shape(attrs, ins):
+    image, seq = ins
+    if len(image) != 3 or image[0] != seq[1]:
+        raise ShapeError(f"`patches:` must end with an image of {seq[1]} channels, got {fmt_shape(image)}")
+    return (attrs["skip"] + image[1] * image[2], seq[1])
+
+
+register(OpSpec("patch_grid", "structure", "Patch tokens (after `skip` class tokens) as a C x H x W image.", user=False,
+                shape=_patch_grid_shape, forward=_patch_grid_forward))
+register(OpSpec("join_tokens", "structure", "Class tokens of the second input, then the image's positions as tokens.", user=False,
+                shape=_join_shape,
+                forward=lambda a: (lambda y, x, _s=a["skip"]: torch.cat((x[:, :_s], y.flatten(2).transpose(1, 2)), dim=1))))

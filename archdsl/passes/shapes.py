@@ -37,6 +37,8 @@ def infer_shapes(g: Graph) -> Graph:
 
 
 def _merge_message(g: Graph, node: Node, e: ShapeError) -> str:
+    if node.attrs.get("cls"):  # residual(cls=true): the rule's own message says what is wrong
+        return e.message
     if node.op == "add" and node.attrs.get("residual"):
         branch, short = (g.nodes[i] for i in node.inputs)
         return (f"residual branch ends with {fmt_shape(branch.shape)} from {_origin(g, branch.id)}, "
