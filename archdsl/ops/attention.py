@@ -19,6 +19,7 @@ from archdsl.ops.activation import ACTIVATIONS, make_activation
 from archdsl.ops.conv import fmt_shape
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 from archdsl.ops.transformer_modules import (Attention, ClassAttention, CrossCovarianceAttention, FourierPosEmbed, ReAttention,
+                                             TokenPerformer,
                                              TalkingHeadsAttention, TokenMlp)
 
 _HEAD_ARGS = (
@@ -163,4 +164,28 @@ register(OpSpec(
     params=lambda a, ins, out: 2 * a["hidden"] * ins[0][1] + ins[0][1],
     macs=lambda a, ins, out: ins[0][0] * 2 * a["hidden"] * ins[0][1],
     build=lambda a, ins, out: FourierPosEmbed(*_fourier_hw(a, ins), ins[0][1], a["hidden"]),
+))
+
+
+def _performer_dims(attrs, ins) -> tuple[int, int, int, int]:
+    if len(ins[0]) != 2:
+        raise ShapeError(f"{attrs['_token']} needs a token sequence L x C, got {fmt_shape(ins[0])}")
+    if attrs["out"] is None or attrs["out"] < 1:
+        raise ShapeError(f"{attrs['_token']} needs a positive output width, e.g. performer(64)")
+    m = int(attrs["out"] * attrs["kernel_ratio"])
+    if m < 1:
+        raise ShapeError("performer needs at least one random feature (raise kernel_ratio)")
+    return ins[0][0], ins[0][1], attrs["out"], m
+
+
+register(OpSpec(
+    "performer", "attention", "T2T-ViT's token performer: single-head linear attention with random features, "
+    "C -> out, the values as skip connection.",
+    args=(Arg("out", "int", None, "output width", positional=True),
+          Arg("kernel_ratio", "float", 0.5, "random features per output channel")),
+    module_name="attn", example="performer(64)",
+    shape=lambda a, ins: (lambda n, c, e, m: (n, e))(*_performer_dims(a, ins)),
+    params=lambda a, ins, out: (lambda n, c, e, m: c * 3 * e + 3 * e + e * e + e + m * e)(*_performer_dims(a, ins)),
+    macs=lambda a, ins, out: (lambda n, c, e, m: n * c * 3 * e + 4 * n * e * m + n * e * e)(*_performer_dims(a, ins)),
+    build=lambda a, ins, out: TokenPerformer(ins[0][1], a["out"], a["kernel_ratio"]),
 ))

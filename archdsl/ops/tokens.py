@@ -13,7 +13,7 @@ from torch import nn
 
 from archdsl.ops.conv import fmt_shape
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
-from archdsl.ops.transformer_modules import PatchEmbed, SinCosPosEmbed
+from archdsl.ops.transformer_modules import PatchEmbed, SinCosPosEmbed, Unfold, sinusoid_1d
 
 
 def _need_tokens(attrs, ins, what: str = "") -> tuple[int, int]:
@@ -179,3 +179,38 @@ register(OpSpec("patch_grid", "structure", "Patch tokens (after `skip` class tok
 register(OpSpec("join_tokens", "structure", "Class tokens of the second input, then the image's positions as tokens.", user=False,
                 shape=_join_shape,
                 forward=lambda a: (lambda y, x, _s=a["skip"]: torch.cat((x[:, :_s], y.flatten(2).transpose(1, 2)), dim=1))))
+
+
+def _unfold_geometry(attrs, ins):
+    if len(ins[0]) != 3:
+        raise ShapeError(f"{attrs['_token']} splits an image C x H x W, got {fmt_shape(ins[0])}", "`grid` turns tokens back into an image")
+    c, h, w = ins[0]
+    kh, kw = (attrs["kernel"], attrs["kernel"]) if isinstance(attrs["kernel"], int) else attrs["kernel"]
+    s = attrs.get("stride") or 1
+    p = attrs["p"] if attrs["p"] is not None else 0
+    ph, pw = (p, p) if isinstance(p, int) else p
+    ho, wo = (h + 2 * ph - kh) // s + 1, (w + 2 * pw - kw) // s + 1
+    if ho < 1 or wo < 1:
+        raise ShapeError(f"window {kh}x{kw} with stride {s} does not fit a {h}x{w} input")
+    return (kh, kw), s, (ph, pw), (ho * wo, c * kh * kw)
+
+
+register(OpSpec(
+    "unfold", "structure", "Soft split (T2T-ViT): overlapping k x k windows, each flattened into a token of C*k*k values.",
+    args=(Arg("p", "ints", None, "padding (default 0)"),),
+    size="kernel", size_required=True, size_type="kernel", strided=True, module_name="soft_split", example="unfold7/4(p=2)",
+    shape=lambda a, ins: _unfold_geometry(a, ins)[3],
+    build=lambda a, ins, out: Unfold(*_unfold_geometry(a, ins)[:3]),
+))
+
+
+def _sin1d_build(attrs, ins, out):
+    return nn.Parameter(sinusoid_1d(*ins[0]).float()[None], requires_grad=False)
+
+
+register(OpSpec(
+    "pos_sin1d", "structure", "Add the fixed 1-D sinusoid table of the original Transformer (a frozen parameter, as T2T-ViT keeps it).",
+    module_name="pos_embed", example="pos_sin1d",
+    shape=lambda a, ins: _need_tokens(a, ins), params=lambda a, ins, out: ins[0][0] * ins[0][1],
+    build=_sin1d_build, forward=lambda a: (lambda pos, x: x + pos),
+))

@@ -209,3 +209,47 @@ class StdConv2d(nn.Conv2d):
         w = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None, training=True, momentum=0.0,
                          eps=self.eps).reshape_as(self.weight)
         return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+def sinusoid_1d(n: int, dim: int) -> torch.Tensor:
+    """(n, dim) table of the original Transformer: sin on even, cos on odd channels."""
+    pos = torch.arange(n, dtype=torch.float64)[:, None]
+    j = torch.arange(dim)
+    angle = pos / torch.pow(10000.0, (2 * (j // 2)).double() / dim)
+    return torch.where(j % 2 == 0, angle.sin(), angle.cos())
+
+
+class Unfold(nn.Module):
+    """T2T's soft split: overlapping k x k patches, each flattened to a token of C*k*k values."""
+
+    def __init__(self, kernel, stride: int, padding):
+        super().__init__()
+        self.unfold = nn.Unfold(kernel, stride=stride, padding=padding)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.unfold(x).transpose(1, 2)
+
+
+class TokenPerformer(nn.Module):
+    """T2T-ViT's token performer: linear-complexity attention with `m` positive random
+    features (a fixed orthogonal projection `w`, a frozen parameter as in the official
+    code), dim -> emb, with the values as the skip connection."""
+
+    def __init__(self, dim: int, emb: int, kernel_ratio: float = 0.5):
+        super().__init__()
+        self.emb, self.m = emb, int(emb * kernel_ratio)
+        self.kqv = nn.Linear(dim, 3 * emb)
+        self.proj = nn.Linear(emb, emb)
+        w = nn.init.orthogonal_(torch.randn(self.m, emb)) * math.sqrt(self.m)
+        self.w = nn.Parameter(w, requires_grad=False)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        xd = (x * x).sum(dim=-1, keepdim=True) / 2
+        return torch.exp(x @ self.w.t() - xd) / math.sqrt(self.m)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k, q, v = torch.split(self.kqv(x), self.emb, dim=-1)
+        kp, qp = self.features(k), self.features(q)  # (B, T, m)
+        d = (qp @ kp.sum(dim=1, keepdim=True).transpose(1, 2))  # (B, T, 1)
+        y = (qp @ (kp.transpose(1, 2) @ v)) / (d + 1e-8)
+        return v + self.proj(y)
