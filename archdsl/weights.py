@@ -14,6 +14,14 @@ two or more names as the reference's, e.g. `shortcut.conv`, else the first). Thi
 the one it follows in the data flow (torchvision Swin v1 registers the patch-merging
 `reduction` before its `norm`; Swin v2 registers `norm1` before the `attn` it follows;
 timm's ByobNet registers a bottleneck's `shortcut` before its convs).
+
+If module matching fails too, a last, order-preserving pairing by shape is tried:
+where a reference registers a few tensors out of layer order (timm's ViT puts `cls_token`
+and `pos_embed` before the patch embedding, torchvision's after it; DeiT registers
+`dist_token` after `pos_embed`), each of our tensors takes the earliest unused reference
+tensor of the same shape. Tensors of equal shape therefore keep their relative order, so
+this can only move tensors whose shapes are unique among their neighbours; the zoo tests
+check the result by comparing outputs.
 """
 
 from __future__ import annotations
@@ -51,6 +59,9 @@ def map_state_dict(reference: Mapping[str, torch.Tensor], model: nn.Module) -> "
                 return _map_by_module(reference, ref_keys, ours, our_keys)
             except WeightMappingError:
                 pass
+            by_shape = _pair_by_shape(reference, ref_keys, ours, our_keys)
+            if by_shape is not None:
+                return by_shape
             raise WeightMappingError(f"{ok} {tuple(a.shape)} does not match reference {rk} {tuple(b.shape)}")
         mapping[ok] = rk
     return mapping
@@ -92,6 +103,20 @@ def _map_by_module(reference, ref_keys, ours, our_keys) -> "OrderedDict[str, str
         pairs.update(zip(pending[n], ref_unit))
         del pending[n]
     return OrderedDict((k, pairs[k]) for k in our_keys)
+
+
+def _pair_by_shape(reference, ref_keys, ours, our_keys) -> "OrderedDict[str, str] | None":
+    """Each of our tensors takes the earliest unused reference tensor of the same shape."""
+    queues: dict[tuple, list[str]] = {}
+    for rk in ref_keys:
+        queues.setdefault(tuple(reference[rk].shape), []).append(rk)
+    mapping: OrderedDict[str, str] = OrderedDict()
+    for ok in our_keys:
+        queue = queues.get(tuple(ours[ok].shape))
+        if not queue:
+            return None
+        mapping[ok] = queue.pop(0)
+    return mapping
 
 
 def load_reference(model: nn.Module, reference: Mapping[str, torch.Tensor] | nn.Module) -> "OrderedDict[str, str]":

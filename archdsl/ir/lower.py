@@ -336,13 +336,19 @@ class _Lowering:
         kwargs = {k: evaluate(v, env, self.p.blocks) for k, v in s.kwargs.items()}
         if s.args:
             raise ArchError(f"`{s.kind}:` takes keyword options only", s.span)
-        allowed = {"residual": {"proj", "scale", "drop"}, "cat": set(), "add": set(), "dense": set()}[s.kind]
+        allowed = {"residual": {"proj", "scale", "drop", "cls"}, "cat": set(), "add": set(), "dense": set(),
+                   "patches": {"skip"}}[s.kind]
         for k in kwargs:
             if k not in allowed:
                 raise ArchError(f"`{s.kind}:` has no option `{k}`", s.span,
                                 did_you_mean(k, allowed) or (f"options: {', '.join(sorted(allowed))}" if allowed else "it takes no options"))
         if s.kind == "residual":
             return self._residual(lambda y: self._lines(s.body, y, env, scope), x, scope, s.span, kwargs, env)
+        if s.kind == "patches":  # LocalViT: the body sees the patch tokens as an image; class tokens pass by
+            skip = kwargs.get("skip", 1)
+            grid = self._node("patch_grid", {"skip": skip}, [x], s.span, scope, "patches")
+            y = self._lines(s.body, grid, env, scope)
+            return self._node("join_tokens", {"skip": skip}, [y, x], s.span, scope, "join")
         if s.kind == "dense":
             y = self._lines(s.body, x, env, scope)
             return self._node("cat", {"dim": 1}, [x, y], s.span, scope, "dense")
@@ -375,6 +381,8 @@ class _Lowering:
             y = self._node("layer_scale", {"init": float(ls), "image": None}, [y], span, scope, "layer_scale")
         if self.in_stage_block and self.drop_rate > 0 and opts.get("drop", True):
             y = self._node("drop_path", {"p": self.drop_rate}, [y], span, scope, f"drop_path({self.drop_rate:.3g})")
+        if opts.get("cls"):  # CaiT/XCiT class-attention blocks: the branch updates token 0 only
+            return self._node("add", {"residual": True, "proj": "none", "n": 2, "cls": True}, [y, x], span, scope, "+cls")
         return self._node("add", {"residual": True, "proj": proj, "n": 2}, [y, x], span, scope, "+")
 
     # ---- layers -------------------------------------------------------------------

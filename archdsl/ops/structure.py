@@ -21,6 +21,8 @@ register(OpSpec(
 
 
 def _add_shape(attrs, ins):
+    if attrs.get("cls"):
+        return _add_to_cls_shape(ins)
     first = ins[0]
     for k, s in enumerate(ins[1:], 1):
         if s != first:
@@ -30,7 +32,17 @@ def _add_shape(attrs, ins):
     return first
 
 
+def _add_to_cls_shape(ins):
+    branch, seq = ins
+    if len(seq) != 2 or branch not in ((seq[1],), (1, seq[1])):
+        raise ShapeError(f"`residual(cls=true)` adds a single token (C or 1 x C) to the class token of a sequence L x C, "
+                         f"got {fmt_shape(branch)} and {fmt_shape(seq)}", "end the branch with `ca(...)`, or start it with `cls`")
+    return seq
+
+
 def _add_forward(attrs):
+    if attrs.get("cls"):
+        return lambda y, x: torch.cat((x[:, :1] + y.reshape(x.shape[0], 1, -1), x[:, 1:]), dim=1)
     if attrs.get("n", 2) == 2:
         return operator.add
     return lambda *xs: reduce(operator.add, xs)

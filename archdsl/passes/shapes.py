@@ -37,6 +37,8 @@ def infer_shapes(g: Graph) -> Graph:
 
 
 def _merge_message(g: Graph, node: Node, e: ShapeError) -> str:
+    if node.attrs.get("cls"):  # residual(cls=true): the rule's own message says what is wrong
+        return e.message
     if node.op == "add" and node.attrs.get("residual"):
         branch, short = (g.nodes[i] for i in node.inputs)
         return (f"residual branch ends with {fmt_shape(branch.shape)} from {_origin(g, branch.id)}, "
@@ -58,7 +60,7 @@ def insert_projections(g: Graph) -> Graph:
     The projection is strided like the branch (ResNet's "option B" shortcut).
     """
     for node in list(g):
-        if node.op != "add" or not node.attrs.get("residual"):
+        if node.op != "add" or not node.attrs.get("residual") or node.attrs.get("cls"):
             continue
         branch, short = (g.nodes[i] for i in node.inputs)
         if branch.shape == short.shape:

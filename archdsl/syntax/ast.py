@@ -110,7 +110,7 @@ class Option:
 
 @dataclass
 class Struct:
-    """`residual: ...`, `cat: [..] [..]`, `add: [..] [..]`, `dense: ...`."""
+    """`residual: ...`, `cat: [..] [..]`, `add: [..] [..]`, `dense: ...`, `patches: ...`."""
 
     kind: str
     args: list[Expr]

@@ -17,7 +17,7 @@ from archdsl.errors import ArchError, Span
 from archdsl.syntax import ast
 
 SECTION_KINDS = ("stem", "down", "stage", "head")
-STRUCT_KINDS = ("residual", "cat", "add", "dense")
+STRUCT_KINDS = ("residual", "cat", "add", "dense", "patches")
 
 # Friendly names for terminals in "expected ..." messages.
 _TERMINAL_NAMES = {
@@ -407,7 +407,7 @@ class _Builder:
         if t.data == "repeated":
             item = self.item(t.children[0])
             rep = t.children[1]
-            if isinstance(rep, Tree) and rep.data == "repeat_int":
+            if isinstance(rep, Tree) and rep.data == "repeat_int":  # the alias wraps the REPEAT token
                 rep = rep.children[0]
             if isinstance(rep, Token):  # REPEAT: x3
                 count = ast.Num(int(str(rep)[1:]), self.span_tok(rep))
