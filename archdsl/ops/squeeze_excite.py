@@ -47,7 +47,7 @@ def reduced_channels(attrs: dict, ins) -> int:
         if ratio is None:
             raise ShapeError(f"{attrs['_token']} needs a reduction: a ratio like `se0.25` or `se(rd=16)`")
         if not 0 < ratio <= 1:
-            raise ShapeError(f"se ratio must be in (0, 1], got {ratio:g}",
+            raise ShapeError(f"se ratio {ratio:g} is outside (0, 1]",
                              "the ratio is squeezed/full channels: SENet's reduction 16 is `se(ratio=1/16)`")
         if attrs["divisor"] < 1:
             raise ShapeError(f"se divisor must be positive, got {attrs['divisor']}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from archdsl.errors import ArchError
+from archdsl.errors import ArchError, did_you_mean
 from archdsl.syntax import ast
 
 
@@ -37,11 +37,12 @@ def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def _available(zoo: Path | None) -> str:
+def _available(text: str, zoo: Path | None) -> str:
+    generic = "paths are relative to this file; the zoo's shared blocks are `blocks/NAME.arch`"
     if zoo is None or not (zoo / "blocks").is_dir():
-        return "paths are relative to this file"
-    names = sorted(f"blocks/{p.name}" for p in (zoo / "blocks").glob("*.arch"))
-    return "paths are relative to this file; the zoo's libraries: " + ", ".join(names)
+        return generic
+    names = [f"blocks/{p.name}" for p in (zoo / "blocks").glob("*.arch")]
+    return did_you_mean(text, names) or generic
 
 
 def _locate(use: ast.Use, importer: str, root: Path) -> Path:
@@ -63,8 +64,8 @@ def _locate(use: ast.Use, importer: str, root: Path) -> Path:
             return in_zoo
     if not _inside(local, root):
         raise ArchError(f"`use \"{text}\"` leaves the directory of the file being compiled", use.span,
-                        f"block libraries live under {root} (or in the zoo's blocks/)")
-    raise ArchError(f"no block library `{text}`", use.span, _available(zoo))
+                        f"libraries must be under `{_display(root)}`, or in the zoo (`blocks/NAME.arch`)")
+    raise ArchError(f"no block library `{text}`", use.span, _available(text, zoo))
 
 
 def _display(path: Path) -> str:

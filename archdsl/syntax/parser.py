@@ -389,7 +389,7 @@ class _Builder:
         if t.data in ("layer", "layer_late_stride"):
             return self.layer(t)
         if t.data == "group":
-            inner = t.children[0]
+            inner = t.children[0] if t.children else None  # `[]`: the identity branch
             chain = self.chain(inner) if inner is not None else ast.Chain([], self.span_tree(t))
             return ast.Group(chain, self.span_tree(t))
         if t.data == "repeated":
