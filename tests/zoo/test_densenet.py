@@ -33,3 +33,14 @@ def test_transition_halves_channels():
     s = archdsl.summary(FILE, "densenet121")
     widths = [r["output_shape"][1] for r in s["stages"] if r["name"].startswith("stage")]
     assert widths == [256, 512, 1024, 1024]  # 64 + 6*32; 128 + 12*32; 256 + 24*32; 512 + 16*32
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", VARIANTS[1:])
+def test_other_variants_outputs(variant):
+    torch.manual_seed(0)
+    ref = getattr(torchvision.models, variant)()
+    randomize_batchnorm(ref)
+    ours = archdsl.build(FILE, variant)
+    archdsl.load_reference(ours, ref)
+    assert_same_outputs(ours, ref, (3, 224, 224))

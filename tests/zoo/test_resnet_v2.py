@@ -36,3 +36,13 @@ def test_only_first_blocks_project():
     first, second = m.stages[1].blocks[0], m.stages[1].blocks[1]
     assert sum(isinstance(x, torch.nn.Conv2d) for x in first.modules()) == 4  # projection + 3 convs
     assert sum(isinstance(x, torch.nn.Conv2d) for x in second.modules()) == 3
+
+
+@pytest.mark.slow
+def test_other_variant_outputs():
+    torch.manual_seed(0)
+    ref = timm.create_model("resnetv2_101", pretrained=False)
+    randomize_batchnorm(ref)
+    ours = archdsl.build(FILE, "resnetv2_101")
+    archdsl.load_reference(ours, ref)
+    assert_same_outputs(ours, ref, (3, 224, 224))

@@ -33,3 +33,13 @@ def test_grouped_3x3():
     m = archdsl.build(FILE, "resnext50_32x4d")
     conv = m.stages[0].blocks[0].conv2
     assert (conv.groups, conv.in_channels, conv.out_channels) == (32, 128, 128)
+
+
+@pytest.mark.slow
+def test_large_variant_outputs():
+    torch.manual_seed(0)
+    ref = torchvision.models.resnext101_32x8d()
+    randomize_batchnorm(ref)
+    ours = archdsl.build(FILE, "resnext101_32x8d")
+    archdsl.load_reference(ours, ref)
+    assert_same_outputs(ours, ref, (3, 224, 224))

@@ -41,3 +41,13 @@ def test_se_reduction_rules(token, rd):
     m = archdsl.build(f"arch t()\ninput 64x8x8\nstem {token}\n")
     assert m.stem.se.fc1.out_channels == rd
     assert sum(p.numel() for p in m.parameters()) == 2 * 64 * rd + rd + 64
+
+
+@pytest.mark.slow
+def test_other_variant_outputs():
+    torch.manual_seed(0)
+    ref = timm.create_model("seresnext50_32x4d", pretrained=False)
+    randomize_batchnorm(ref)
+    ours = archdsl.build(FILE, "seresnext50_32x4d")
+    archdsl.load_reference(ours, ref)
+    assert_same_outputs(ours, ref, (3, 224, 224))

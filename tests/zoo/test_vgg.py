@@ -34,3 +34,14 @@ def test_bn_variants_keep_conv_bias():
     m = archdsl.build(FILE, "vgg16_bn")
     convs = [mod for mod in m.modules() if isinstance(mod, torch.nn.Conv2d)]
     assert len(convs) == 13 and all(c.bias is not None for c in convs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v not in ("vgg11", "vgg11_bn")])
+def test_other_variants_outputs(variant):
+    torch.manual_seed(0)
+    ref = getattr(torchvision.models, variant)()
+    randomize_batchnorm(ref)
+    ours = archdsl.build(FILE, variant)
+    archdsl.load_reference(ours, ref)
+    assert_same_outputs(ours, ref, (3, 224, 224))

@@ -27,3 +27,13 @@ def test_outputs_equal_reference():
     ours = archdsl.build(FILE, "wide_resnet50_2")
     archdsl.load_reference(ours, ref)
     assert_same_outputs(ours, ref, (3, 224, 224))
+
+
+@pytest.mark.slow
+def test_large_variant_outputs():
+    torch.manual_seed(0)
+    ref = torchvision.models.wide_resnet101_2()
+    randomize_batchnorm(ref)
+    ours = archdsl.build(FILE, "wide_resnet101_2")
+    archdsl.load_reference(ours, ref)
+    assert_same_outputs(ours, ref, (3, 224, 224))
