@@ -22,6 +22,11 @@ and `pos_embed` before the patch embedding, torchvision's after it; DeiT registe
 tensor of the same shape. Tensors of equal shape therefore keep their relative order, so
 this can only move tensors whose shapes are unique among their neighbours; the zoo tests
 check the result by comparing outputs.
+
+
+Where a reference registers its modules in an order no data flow can produce, a
+per-family rule in `REFERENCE_ORDER` (keyed by the arch name) reorders the reference's
+keys first; each rule says why it exists.
 """
 
 from __future__ import annotations
@@ -44,10 +49,30 @@ def _fits(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a.shape == b.shape or a.numel() == b.numel()
 
 
+def _preact_projection_after_norm1(keys: list[str]) -> list[str]:
+    """timm ResNetV2 registers a block's `downsample` before `norm1`, but the projection reads
+    norm1's output, so in any data-flow order it comes after: move it behind norm1."""
+    rank = lambda k: 0 if ".norm1." in k else 1 if ".downsample." in k else 2  # noqa: E731
+    blocks: dict[str, list[str]] = {}
+    for k in keys:
+        prefix = k.split(".norm1.")[0].split(".downsample.")[0] if (".norm1." in k or ".downsample." in k) else None
+        blocks.setdefault(prefix or k, []).append(k)
+    out: list[str] = []
+    for group in blocks.values():
+        out.extend(sorted(group, key=rank) if any(".downsample." in k for k in group) else group)
+    return out
+
+
+REFERENCE_ORDER = {"resnet_v2": _preact_projection_after_norm1}
+
+
 def map_state_dict(reference: Mapping[str, torch.Tensor], model: nn.Module) -> "OrderedDict[str, str]":
     """Our key -> reference key, checked tensor by tensor."""
     ours = model.state_dict()
     ref_keys = [k for k in reference if not k.endswith("num_batches_tracked")]
+    rule = REFERENCE_ORDER.get(getattr(model, "arch_info", {}).get("name", ""))
+    if rule is not None:
+        ref_keys = rule(ref_keys)
     our_keys = [k for k in ours if not k.endswith("num_batches_tracked")]
     if len(ref_keys) != len(our_keys):
         raise WeightMappingError(f"reference has {len(ref_keys)} tensors, model has {len(our_keys)}")

@@ -399,7 +399,7 @@ class _Lowering:
             raise ArchError(f"`{spec.name}` needs a size, e.g. `{spec.example}`", layer.span)
         attrs: dict[str, Any] = {a.name: a.default for a in spec.args}
         attrs.update(self.defaults.get(spec.name, {}))
-        if spec.size is not None:
+        if spec.size is not None and (size is not None or attrs.get(spec.size) is None):  # keep a `default` when unsized
             attrs[spec.size] = size
             if isinstance(size, (int, float)) and size <= 0 or isinstance(size, tuple) and min(size) <= 0:
                 raise ArchError(f"`{layer.word}`: size must be positive", layer.span)

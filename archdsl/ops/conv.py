@@ -50,6 +50,10 @@ def fmt_shape(shape) -> str:
 def conv_shape(attrs: dict, ins) -> tuple:
     c, _, _, _, _, ho, wo = _conv_geometry(attrs, ins)
     out = attrs.get("out") or c
+    if attrs.get("ratio") is not None:  # a fraction of the input channels wins over the implicit width
+        if not 0 < attrs["ratio"]:
+            raise ShapeError(f"`ratio` must be positive, got {attrs['ratio']:g}")
+        out = int(attrs["ratio"] * c)
     g = attrs["g"]
     for k, v in (("g", g), ("out", out)):
         if v < 1:
@@ -80,6 +84,7 @@ _CONV_ARGS = (
     Arg("p", "ints", None, "padding (default: keep ceil(H/stride); 0 when kernel == stride)"),
     Arg("d", "int", 1, "dilation"),
     Arg("bias", "bool", None, "add a bias (default: yes, unless a `bn` follows)"),
+    Arg("ratio", "float", None, "output channels = floor(ratio x input channels), e.g. DenseNet's compression 0.5"),
 )
 
 register(OpSpec(
@@ -99,7 +104,7 @@ def _dw_attrs(attrs, ins):
 
 register(OpSpec(
     "dw", "conv", "Depthwise convolution: one k x k filter per channel (groups = channels).",
-    args=(Arg("m", "int", 1, "channel multiplier"), *_CONV_ARGS[2:]),
+    args=(Arg("m", "int", 1, "channel multiplier"), *_CONV_ARGS[2:-1]),
     size="kernel", size_required=True, size_type="kernel", strided=True, module_name="dwconv", example="dw7",
     shape=lambda a, ins: conv_shape(_dw_attrs(a, ins), ins),
     params=lambda a, ins, out: conv_params(_dw_attrs(a, ins), ins, out),

@@ -10,6 +10,9 @@
     name_modules         module names inside each group
 
 `compile_program` runs them all, verifying the graph between passes.
+
+Inference transforms that need trained weights work on built models instead (the IR
+holds no weights): `fold_batchnorm(model) -> model`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from archdsl.ir.graph import Graph
 from archdsl.ir.lower import lower
 from archdsl.passes.limits import DEFAULT_MAX_PARAMS, check_budget
+from archdsl.passes.fold_batchnorm import fold_batchnorm
 from archdsl.passes.modules import mark_inplace, name_modules, resolve_conv_bias
 from archdsl.passes.parameters import SetArg, resolve_parameters
 from archdsl.passes.shapes import infer_shapes, insert_projections
@@ -40,5 +44,5 @@ def compile_program(program: ast.Program, variant: str | None = None, overrides:
     return g
 
 
-__all__ = ["DEFAULT_MAX_PARAMS", "GRAPH_PASSES", "check_budget", "SetArg", "compile_program", "infer_shapes", "insert_projections", "lower",
+__all__ = ["DEFAULT_MAX_PARAMS", "GRAPH_PASSES", "check_budget", "fold_batchnorm", "SetArg", "compile_program", "infer_shapes", "insert_projections", "lower",
            "mark_inplace", "name_modules", "resolve_conv_bias", "resolve_parameters", "verify"]

@@ -198,6 +198,14 @@ class InitDecl:
 
 
 @dataclass
+class Use:
+    """`use "blocks/resnet.arch"`: import the block definitions of another file."""
+
+    path: str
+    span: Span
+
+
+@dataclass
 class Program:
     """A parsed `.arch` file."""
 
@@ -213,6 +221,7 @@ class Program:
     sections: list[Section]
     variants: dict[str, Variant]
     span: Span
+    uses: list[Use] = field(default_factory=list)
 
     @property
     def variant_names(self) -> list[str]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from archdsl.syntax.parser import parse_text
+from archdsl.syntax.parser import parse_source
 
 _TOKEN = re.compile(
     r'"[^"\n]*"'  # string
@@ -43,7 +43,8 @@ class _Line:
 
 def format_source(text: str, file: str = "<string>") -> str:
     """Canonical formatting of `text`. Raises ArchError if it does not parse."""
-    parse_text(text, file)  # only well-formed programs are formatted
+    library = re.search(r"^arch\b", text, re.M) is None  # a block library (`use`d by others)
+    parse_source(text, file, library=library)  # only well-formed files are formatted
     lines = _logical_lines(text)
     out = _layout(lines)
     result = "\n".join(out).rstrip("\n") + "\n"

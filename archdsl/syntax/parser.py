@@ -100,7 +100,14 @@ def _lark() -> Lark:
 
 
 def parse_text(text: str, file: str = "<string>") -> ast.Program:
-    """Parse `.arch` source text into an `ast.Program`."""
+    """Parse `.arch` source text into an `ast.Program`, with its `use` imports resolved."""
+    from archdsl.syntax.imports import resolve_uses
+
+    return resolve_uses(parse_source(text, file))
+
+
+def parse_source(text: str, file: str = "<string>", library: bool = False) -> ast.Program:
+    """Parse one file without following its `use` lines; a `library` has no `arch` header."""
     if "\x00" in text:
         pos = text.index("\x00")
         line = text.count("\n", 0, pos) + 1
@@ -120,7 +127,7 @@ def parse_text(text: str, file: str = "<string>") -> ast.Program:
     except lark.exceptions.UnexpectedInput as e:
         raise _syntax_error(e, text, file) from None
     try:
-        return _Builder(file, text).program(tree)
+        return _Builder(file, text).program(tree, library)
     except RecursionError:
         raise ArchError("the program nests too deeply", _span(file, text, 1, 1), "split long expressions with `let`") from None
 
@@ -276,13 +283,19 @@ class _Builder:
         return self.span_tok(node) if isinstance(node, Token) else self.span_tree(node)
 
     # -- program
-    def program(self, tree: Tree) -> ast.Program:
+    def program(self, tree: Tree, library: bool = False) -> ast.Program:
         name, params, inp, init = None, [], None, None
-        defaults, lets, blocks, sections, variants = [], [], {}, [], {}
+        defaults, lets, blocks, sections, variants, uses = [], [], {}, [], {}, []
         arch_span = Span(self.file, 1, 1, 1, self._line(1))
         for st in tree.children:
             kind = st.data
-            if kind == "arch_decl":
+            if library and kind not in ("block_def", "use_decl"):
+                raise ArchError("a block library holds only `block` definitions and `use` lines", self.span_tree(st),
+                                "move this line into the file that uses the library")
+            if kind == "use_decl":
+                tok = st.children[0]
+                uses.append(ast.Use(str(tok)[1:-1], self.span_tok(tok)))
+            elif kind == "arch_decl":
                 if name is not None:
                     raise ArchError("second `arch` header", self.span_tree(st), "one file describes one architecture")
                 name_tok = st.children[0]
@@ -322,11 +335,13 @@ class _Builder:
                 variants[v.name] = v
             else:  # pragma: no cover - grammar and builder out of sync
                 raise RuntimeError(f"unhandled statement {kind}")
+        if library:
+            return ast.Program(self.file, self.text, "", [], None, None, [], [], blocks, [], {}, arch_span, uses)
         if name is None:
             first = next((i for i, l in enumerate(self.lines, 1) if l.strip() and not l.strip().startswith("#")), 1)
             raise ArchError("missing `arch NAME(...)` header", Span(self.file, first, 1, 1, self._line(first)),
                             "start the file with e.g. `arch mynet(classes=1000)`")
-        return ast.Program(self.file, self.text, name, params, inp, init, defaults, lets, blocks, sections, variants, arch_span)
+        return ast.Program(self.file, self.text, name, params, inp, init, defaults, lets, blocks, sections, variants, arch_span, uses)
 
     def param(self, t: Tree) -> ast.Param:
         if t.data == "required_param":
@@ -401,7 +416,7 @@ class _Builder:
         if t.data in ("layer", "layer_late_stride"):
             return self.layer(t)
         if t.data == "group":
-            inner = t.children[0] if t.children else None
+            inner = t.children[0] if t.children else None  # `[]`: the identity branch
             chain = self.chain(inner) if inner is not None else ast.Chain([], self.span_tree(t))
             return ast.Group(chain, self.span_tree(t))
         if t.data == "repeated":

@@ -1,0 +1,122 @@
+"""`use "PATH"`: importing block definitions from block libraries (e.g. zoo/blocks/*.arch).
+
+A `use` path is resolved relative to the importing file and must stay inside the
+directory of the file being compiled (the root); a path not found there is looked up in
+the zoo tree, so `use "blocks/resnet.arch"` works from any file. Libraries may `use`
+other libraries; a cycle is an error at the `use` line that closes it. Imported blocks
+keep their own source spans, so an error inside one points into the library file.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from archdsl.errors import ArchError, did_you_mean
+from archdsl.syntax import ast
+
+
+def zoo_dir() -> Path | None:
+    """The zoo tree: a source checkout's zoo/ if there is one, else the installed `archdsl.zoo`."""
+    source = Path(__file__).resolve().parents[2] / "zoo"
+    if source.is_dir():
+        return source
+    try:
+        return Path(str(resources.files("archdsl.zoo")))
+    except ModuleNotFoundError:  # pragma: no cover - a broken install
+        return None
+
+
+def _base_dir(file: str) -> Path:
+    if file.startswith("<") or file.startswith("--"):
+        return Path.cwd().resolve()
+    return Path(file).resolve().parent
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _available(text: str, zoo: Path | None) -> str:
+    generic = "paths are relative to this file; the zoo's shared blocks are `blocks/NAME.arch`"
+    if zoo is None or not (zoo / "blocks").is_dir():
+        return generic
+    names = [f"blocks/{p.name}" for p in (zoo / "blocks").glob("*.arch")]
+    return did_you_mean(text, names) or generic
+
+
+def _locate(use: ast.Use, importer: str, root: Path) -> Path:
+    text = use.path
+    if not text:
+        raise ArchError("empty `use` path", use.span, 'write e.g. `use "blocks/resnet.arch"`')
+    if not text.endswith(".arch"):
+        raise ArchError(f"`use` needs an .arch file, got `{text}`", use.span, f'write e.g. `use "{text}.arch"`')
+    if Path(text).is_absolute() or text.startswith("~"):
+        raise ArchError("`use` paths are relative, not absolute", use.span, "write the path relative to this file")
+    zoo = zoo_dir()
+    local = (_base_dir(importer) / text).resolve()
+    if _inside(local, root) and local.is_file():
+        return local
+    if zoo is not None:
+        zroot = zoo.resolve()
+        in_zoo = (zroot / text).resolve()
+        if _inside(in_zoo, zroot) and in_zoo.is_file():
+            return in_zoo
+    if not _inside(local, root):
+        raise ArchError(f"`use \"{text}\"` leaves the directory of the file being compiled", use.span,
+                        f"libraries must be under `{_display(root)}`, or in the zoo (`blocks/NAME.arch`)")
+    raise ArchError(f"no block library `{text}`", use.span, _available(text, zoo))
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def resolve_uses(program: ast.Program) -> ast.Program:
+    """Merge the blocks of every library `program` uses (transitively) into `program.blocks`."""
+    if not program.uses:
+        return program
+    root = _base_dir(program.file)
+    me = None if program.file.startswith("<") else Path(program.file).resolve()
+    cache: dict[Path, dict[str, ast.BlockDef]] = {}
+    imported = _import_all(program, root, (me,) if me else (), cache)
+    for name, block in imported.items():
+        mine = program.blocks.get(name)
+        if mine is not None and mine is not block:
+            raise ArchError(f"block `{name}` is defined here and also imported", mine.span,
+                            f"the imported one is at {block.span}; rename one of them")
+    program.blocks = {**imported, **program.blocks}
+    return program
+
+
+def _import_all(program: ast.Program, root: Path, stack: tuple[Path, ...], cache: dict) -> dict[str, ast.BlockDef]:
+    from archdsl.api import read_source
+    from archdsl.syntax.parser import parse_source
+
+    out: dict[str, ast.BlockDef] = {}
+    for use in program.uses:
+        path = _locate(use, program.file, root)
+        if path in stack:
+            chain = " -> ".join(_display(p) for p in stack[stack.index(path):] + (path,))
+            raise ArchError(f"import cycle: {chain}", use.span, "a block library cannot use itself, directly or through others")
+        if path not in cache:
+            shown = _display(path)
+            lib = parse_source(read_source(path), shown, library=True)
+            zoo = zoo_dir()
+            lib_root = zoo.resolve() if zoo is not None and _inside(path, zoo.resolve()) else root
+            blocks = dict(_import_all(lib, lib_root, stack + (path,), cache))
+            for name, block in lib.blocks.items():
+                if name in blocks and blocks[name] is not block:
+                    raise ArchError(f"block `{name}` is defined here and also imported", block.span,
+                                    f"the imported one is at {blocks[name].span}; rename one of them")
+                blocks[name] = block
+            cache[path] = blocks
+        for name, block in cache[path].items():
+            if name in out and out[name] is not block:
+                raise ArchError(f"block `{name}` is imported twice", use.span,
+                                f"from {out[name].span} and {block.span}; rename one of them")
+            out[name] = block
+    return out
