@@ -1,0 +1,42 @@
+"""EfficientNet B0-B7 from one B0 table and the compound-scaling rule = torchvision's."""
+
+from __future__ import annotations
+
+import pytest
+
+import archdsl
+from tests.conftest import zoo
+from tests.zoo.reference import check_outputs, check_params
+
+RESOLUTION = {"b0": 224, "b1": 240, "b2": 260, "b3": 300, "b4": 380, "b5": 456, "b6": 528, "b7": 600}
+
+
+@pytest.mark.parametrize("variant", list(RESOLUTION))
+def test_params_equal_reference(variant):
+    check_params("efficientnet.arch", variant, f"tv:efficientnet_{variant}")
+
+
+@pytest.mark.parametrize("variant,res", list(RESOLUTION.items()))
+def test_each_variant_at_its_own_resolution(variant, res):
+    s = archdsl.summary(zoo("efficientnet.arch"), variant)
+    assert s["input_shape"] == [1, 3, res, res]
+
+
+def test_one_table_in_the_file():
+    text = zoo("efficientnet.arch").read_text()
+    assert text.count("[16, 24, 40, 80, 112, 192, 320]") == 1
+    assert text.count("variant") == 8 and "round8(c * width)" in text and "ceil(n * depth)" in text
+
+
+def test_b0_macs_match_paper():
+    macs = archdsl.summary(zoo("efficientnet.arch"), "b0")["macs"]
+    assert abs(macs - 0.39e9) / 0.39e9 < 0.02  # Table 2: 0.39B FLOPs
+
+
+def test_outputs_equal_reference():
+    check_outputs("efficientnet.arch", "b0", "tv:efficientnet_b0")
+
+
+@pytest.mark.slow
+def test_b1_outputs_equal_reference():
+    check_outputs("efficientnet.arch", "b1", "tv:efficientnet_b1")
