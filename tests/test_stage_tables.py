@@ -122,3 +122,10 @@ def test_cin_is_the_block_input_unless_passed():
     text = "arch net()\ninput 3x8x8\nblock b(cin):\n    conv3(cin * 2)\nstem conv3(5) b b(cin=4)\n"
     g = archdsl.api.compile_graph(text)
     assert [n.attrs["out"] for n in g if n.op == "conv"] == [5, 10, 8]
+
+
+def test_drop_path_list_gives_one_rate_per_block():
+    text = TABLE.replace("arch net()", "arch net(sd=0.5)") + "let drop_path = [sd * b / 5 for b in range(5)]\n"
+    rates = {n.scope: n.attrs["p"] for n in archdsl.api.compile_graph(text) if n.op == "drop_path"}
+    # block 0 (rate 0) has none; block (1,0) has no shortcut, so no drop path either
+    assert rates == {("stages", 0, "blocks", 1): 0.1, ("stages", 1, "blocks", 1): 0.3, ("stages", 1, "blocks", 2): 0.4}

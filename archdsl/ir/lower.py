@@ -94,6 +94,15 @@ class _Lowering:
         plans = self._plan_stages(down is not None)
         total_blocks = sum(p.depth for p in plans)
         drop_path = self.globals.get("drop_path", 0.0) or 0.0
+        dp_span = self.r.spans.get("drop_path") or next((l.span for l in self.p.lets if l.name == "drop_path"), self.p.span)
+        if isinstance(drop_path, list):  # one rate per stage block, e.g. computed by a `let`
+            bad = next((r for r in drop_path if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 <= r < 1), None)
+            if len(drop_path) != total_blocks or bad is not None:
+                problem = f"has {len(drop_path)} rates for {total_blocks} stage blocks" if bad is None else f"holds {describe(bad)}"
+                raise ArchError(f"`drop_path` {problem}", dp_span,
+                                "give one rate in [0, 1) per block, or a single rate that rises linearly over the blocks")
+        elif isinstance(drop_path, bool) or not isinstance(drop_path, (int, float)):
+            raise ArchError(f"`drop_path` must be a rate or a list of rates, got {describe(drop_path)}", dp_span)
         seen_kinds: dict[str, ast.Section] = {}
         block_counter = 0
         plan_iter = iter(plans)
@@ -124,7 +133,10 @@ class _Lowering:
                         stride = plan.options.get("s", 1) if j == 0 else 1
                         row = {name: vals[j] for name, vals in plan.block_options.items()}
                         env = stage_env.child({"s": stride, "j": j, **row})
-                        self.drop_rate = drop_path * block_counter / (total_blocks - 1) if total_blocks > 1 else 0.0
+                        if isinstance(drop_path, list):
+                            self.drop_rate = float(drop_path[block_counter])
+                        else:
+                            self.drop_rate = drop_path * block_counter / (total_blocks - 1) if total_blocks > 1 else 0.0
                         self.block_index = block_counter
                         self.in_stage_block = True
                         x = self._stage_block(plan, x, env, scope)

@@ -40,3 +40,14 @@ def test_outputs_equal_reference():
 @pytest.mark.slow
 def test_b1_outputs_equal_reference():
     check_outputs("efficientnet.arch", "b1", "tv:efficientnet_b1")
+
+
+@pytest.mark.parametrize("variant,ref", [("b0", "efficientnet_b0"), ("b3", "efficientnet_b3")])
+def test_stochastic_depth_schedule_equals_torchvision(variant, ref):
+    # torchvision: block b of N has rate 0.2 * b / N; only blocks with a shortcut use it
+    import torchvision
+
+    r = getattr(torchvision.models, ref)()
+    expected = [blk.stochastic_depth.p for stage in r.features[1:-1] for blk in stage if blk.use_res_connect]
+    ours = [m.p for name, m in archdsl.build(zoo("efficientnet.arch"), variant).named_modules() if name.endswith("drop_path")]
+    assert ours == pytest.approx(expected) and len(ours) > 5
