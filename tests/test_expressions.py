@@ -9,13 +9,10 @@ from archdsl.errors import ArchError
 
 
 def value(expr: str, **params):
-    header = ", ".join(f"{k}={v}" for k, v in params.items())
-    text = f"arch net({header})\ninput 3x8x8\nlet out = {expr}\nhead gap\n"
-    from archdsl.ir.lower import _Lowering
-    from archdsl.passes import resolve_parameters
-
-    program = archdsl.parse(text)
-    return _Lowering(program, resolve_parameters(program), None).globals.get("out")
+    """Evaluate `expr` as the default of a header parameter declared after `params`."""
+    header = "".join(f"{k}={v}, " for k, v in params.items())
+    text = f"arch net({header}out={expr})\ninput 3x8x8\nhead gap\n"
+    return archdsl.api.compile_graph(text).params["out"]
 
 
 @pytest.mark.parametrize("expr,expected", [
@@ -38,7 +35,7 @@ def test_values(expr, expected):
 def test_comprehension_variable_is_local():
     assert value("[w + width for w in [1, 2]]", width=10) == [11, 12]
     with pytest.raises(ArchError, match="unknown name `w`"):
-        value("[w for w in [1]] + w")
+        value("[w for w in [1]][0] + w")
 
 
 def test_regnet_rule_in_the_language():

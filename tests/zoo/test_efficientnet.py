@@ -38,8 +38,9 @@ def test_outputs_equal_reference():
 
 
 @pytest.mark.slow
-def test_b1_outputs_equal_reference():
-    check_outputs("efficientnet.arch", "b1", "tv:efficientnet_b1")
+@pytest.mark.parametrize("variant", ["b1", "b2", "b3", "b4", "b5", "b6", "b7"])
+def test_other_variants_outputs_equal_reference(variant):
+    check_outputs("efficientnet.arch", variant, f"tv:efficientnet_{variant}")  # at the variant's resolution
 
 
 @pytest.mark.parametrize("variant,ref", [("b0", "efficientnet_b0"), ("b3", "efficientnet_b3")])

@@ -25,3 +25,9 @@ def test_fused_and_plain_blocks():
     assert set(first) == {"conv", "bn", "silu"}
     assert "se" not in dict(m.stages[2].blocks[1].named_children())   # Fused-MBConv: no SE
     assert "se" in dict(m.stages[3].blocks[0].named_children())       # MBConv: SE
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["m", "l"])
+def test_other_variants_outputs_equal_reference(variant):
+    check_outputs("efficientnet_v2.arch", variant, f"tv:efficientnet_v2_{variant}")

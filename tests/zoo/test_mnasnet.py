@@ -14,3 +14,8 @@ def test_params_equal_reference(variant):
 
 def test_outputs_equal_reference():
     check_outputs("mnasnet.arch", "mnasnet0_5", "tv:mnasnet0_5")
+
+
+@pytest.mark.slow
+def test_mnasnet1_0_outputs_equal_reference():
+    check_outputs("mnasnet.arch", "mnasnet1_0", "tv:mnasnet1_0")

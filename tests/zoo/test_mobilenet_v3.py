@@ -36,3 +36,15 @@ def test_macs_match_paper():
     for variant, paper in (("large", 219e6), ("small", 56e6)):
         macs = archdsl.summary(zoo("mobilenet_v3.arch"), variant)["macs"]
         assert abs(macs - paper) / paper < 0.02
+
+
+@pytest.mark.slow
+def test_torch_compile_fullgraph():
+    import torch
+
+    torch._dynamo.reset()
+    model = archdsl.build(zoo("mobilenet_v3.arch"), "small").eval()
+    compiled = torch.compile(model, fullgraph=True, backend="eager")
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x))

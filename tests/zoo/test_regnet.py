@@ -41,3 +41,9 @@ def test_generated_stages():
 @pytest.mark.parametrize("variant", ["x_400mf", "y_400mf"])
 def test_outputs_equal_reference(variant):
     check_outputs("regnet.arch", variant, f"timm:{VARIANTS[variant]}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["x_800mf", "x_1_6gf", "y_800mf", "y_1_6gf", "y_8gf"])
+def test_other_variants_outputs_equal_reference(variant):
+    check_outputs("regnet.arch", variant, f"timm:{VARIANTS[variant]}")
