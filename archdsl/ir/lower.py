@@ -26,6 +26,7 @@ MAX_NODES = 200_000  # ops in one network
 MAX_REPEAT = 10_000  # one repeat count
 MAX_BLOCKS = 10_000  # stage blocks in all stages
 MAX_DEPTH = 64  # nesting of block calls
+_PROJ_MODES = ("auto", "none", "conv", "skip")  # residual(proj=...): bare words
 
 
 @dataclass
@@ -36,6 +37,7 @@ class _StagePlan:
     depth: int
     options: dict[str, Any]
     repeat_span: Span
+    block_options: dict[str, list[Any]]  # options given one value per block of the stage line
 
 
 def lower(program: ast.Program, resolved: "Resolved", input_shape: tuple[int, ...] | None = None,
@@ -95,6 +97,15 @@ class _Lowering:
         plans = self._plan_stages(down is not None)
         total_blocks = sum(p.depth for p in plans)
         drop_path = self.globals.get("drop_path", 0.0) or 0.0
+        dp_span = self.r.spans.get("drop_path") or next((l.span for l in self.p.lets if l.name == "drop_path"), self.p.span)
+        if isinstance(drop_path, list):  # one rate per stage block, e.g. computed by a `let`
+            bad = next((r for r in drop_path if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 <= r < 1), None)
+            if len(drop_path) != total_blocks or bad is not None:
+                problem = f"has {len(drop_path)} rates for {total_blocks} stage blocks" if bad is None else f"holds {describe(bad)}"
+                raise ArchError(f"`drop_path` {problem}", dp_span,
+                                "give one rate in [0, 1) per block, or a single rate that rises linearly over the blocks")
+        elif isinstance(drop_path, bool) or not isinstance(drop_path, (int, float)):
+            raise ArchError(f"`drop_path` must be a rate or a list of rates, got {describe(drop_path)}", dp_span)
         seen_kinds: dict[str, ast.Section] = {}
         block_counter = 0
         plan_iter = iter(plans)
@@ -123,8 +134,12 @@ class _Lowering:
                     for j in range(plan.depth):
                         scope = stage_scope + ("blocks", j)
                         stride = plan.options.get("s", 1) if j == 0 else 1
-                        env = stage_env.child({"s": stride, "j": j})
-                        self.drop_rate = drop_path * block_counter / (total_blocks - 1) if total_blocks > 1 else 0.0
+                        row = {name: vals[j] for name, vals in plan.block_options.items()}
+                        env = stage_env.child({"s": stride, "j": j, **row})
+                        if isinstance(drop_path, list):
+                            self.drop_rate = float(drop_path[block_counter])
+                        else:
+                            self.drop_rate = drop_path * block_counter / (total_blocks - 1) if total_blocks > 1 else 0.0
                         self.block_index = block_counter
                         self.in_stage_block = True
                         x = self._stage_block(plan, x, env, scope)
@@ -188,12 +203,26 @@ class _Lowering:
                 raise ArchError(f"{what} gives {n} stages but `dims` has {len(dims)} entries", rep_span,
                                 "give one depth per stage width (set `depths` and `dims` to lists of the same length)")
             opt_values: list[dict[str, Any]] = [{} for _ in range(n)]
+            per_block: list[dict[str, list[Any]]] = [{} for _ in range(n)]
+            total = sum(per_stage)
             for o in options:
                 v = evaluate(o.value, self.globals, self.p.blocks)
                 name = "s" if o.name == "strides" else o.name
-                if isinstance(v, list):
+                if isinstance(v, list) and len(v) != n and len(v) == total:
+                    # a per-block table: one value for every block of this stage line
+                    start = 0
+                    for k in range(n):
+                        per_block[k][name] = v[start:start + per_stage[k]]
+                        start += per_stage[k]
+                    if name == "s":
+                        for s in v:
+                            if isinstance(s, bool) or not isinstance(s, int) or s < 1:
+                                raise ArchError(f"block stride must be a positive integer, got {describe(s)}", o.value.span)
+                elif isinstance(v, list):
                     if len(v) != n:
-                        raise ArchError(f"`{o.name}` has {len(v)} entries for {n} stages", o.value.span, "give one value per stage")
+                        extra = f" or {total} blocks" if total != n else ""
+                        raise ArchError(f"`{o.name}` has {len(v)} entries for {n} stages{extra}", o.value.span,
+                                        "give one value per stage" + (" or one per block" if total != n else ""))
                     for k in range(n):
                         opt_values[k][name] = v[k]
                 else:
@@ -205,7 +234,7 @@ class _Lowering:
                 s = opt_values[k]["s"]
                 if isinstance(s, bool) or not isinstance(s, int) or s < 1:
                     raise ArchError(f"stage stride must be a positive integer, got {describe(s)}", sec.span)
-                plans.append(_StagePlan(sec, items, index + k, per_stage[k], opt_values[k], rep_span))
+                plans.append(_StagePlan(sec, items, index + k, per_stage[k], opt_values[k], rep_span, per_block[k]))
             index += n
         return plans
 
@@ -261,6 +290,9 @@ class _Lowering:
         for p in block.params:
             if p.name in bound:
                 continue
+            if p.name == "cin":  # the block's input width, unless passed explicitly
+                bound[p.name] = self._channels(x)
+                continue
             found, v = self._stage_lookup(implicit, p.name) if implicit is not None else (False, None)
             if found:
                 bound[p.name] = v
@@ -313,7 +345,7 @@ class _Lowering:
             if it.per_stage:
                 raise ArchError("per-stage repeats `x[...]` go at the end of a stage line", it.span,
                                 "inside a chain repeat with a number: `[conv3 bn relu] x2`")
-            n = self._int(it.count, env, "repeat count", minimum=0)
+            n = self._int(it.count, env, "repeat count", minimum=0, allow_bool=True)
             if n > MAX_REPEAT:
                 raise ArchError(f"repeat count {n:,} is more than the limit of {MAX_REPEAT:,}", it.span)
             for _ in range(n):
@@ -333,7 +365,8 @@ class _Lowering:
         return self._call_block(self.p.blocks[ref.name], layer, x, env, path, implicit=None)
 
     def _struct(self, s: ast.Struct, x: int, env: Env, scope: Path) -> int:
-        kwargs = {k: evaluate(v, env, self.p.blocks) for k, v in s.kwargs.items()}
+        kwargs = {k: (v.id if k == "proj" and isinstance(v, ast.Name) and v.id in _PROJ_MODES and v.id not in env
+                      else evaluate(v, env, self.p.blocks)) for k, v in s.kwargs.items()}
         if s.args:
             raise ArchError(f"`{s.kind}:` takes keyword options only", s.span)
         allowed = {"residual": {"proj", "scale", "drop", "cls"}, "cat": set(), "add": set(), "dense": set(),
@@ -373,9 +406,11 @@ class _Lowering:
         proj = opts.get("proj", "auto")
         if proj is None:
             proj = "none"
-        if proj not in ("auto", "none", "conv"):
-            raise ArchError(f"`proj` must be auto, none or conv, got {describe(proj)}", span)
+        if proj not in ("auto", "none", "conv", "skip"):
+            raise ArchError(f"`proj` must be auto, none, conv or skip, got {describe(proj)}", span)
         y = branch(x)
+        if proj == "skip" and self._shape(y) != self._shape(x):
+            return y  # MobileNet-style: a block that changes the shape has no shortcut
         ls = self.globals.get("layer_scale")
         if self.in_stage_block and ls and opts.get("scale", True):
             y = self._node("layer_scale", {"init": float(ls), "image": None}, [y], span, scope, "layer_scale")
@@ -395,6 +430,12 @@ class _Lowering:
                 hint = close or "see `archdsl ops` or docs/language.md for the layer tokens"
             raise ArchError(f"unknown layer `{layer.word}`", layer.span, hint)
         spec, size = found
+        size_kw = spec.size is not None and spec.size in layer.kwargs and spec.arg(spec.size) is None
+        if size_kw:  # `dw(kernel=k)`: the size suffix computed from an expression
+            e = layer.kwargs[spec.size]
+            if size is not None:
+                raise ArchError(f"`{layer.word}` gives the {spec.size} twice (suffix and `{spec.size}=`)", e.span)
+            size = self._size_value(spec, e, env)
         if spec.size is not None and size is None and spec.size_required:
             raise ArchError(f"`{spec.name}` needs a size, e.g. `{spec.example}`", layer.span)
         attrs: dict[str, Any] = {a.name: a.default for a in spec.args}
@@ -410,6 +451,8 @@ class _Lowering:
         for a, e in zip(pos, layer.args):
             attrs[a.name] = self._arg_value(spec, a, e, env)
         for k, e in layer.kwargs.items():
+            if size_kw and k == spec.size:
+                continue
             a = spec.arg(k)
             if a is None:
                 raise ArchError(f"`{spec.name}` has no argument `{k}`", layer.kwarg_spans.get(k, layer.span),
@@ -435,13 +478,27 @@ class _Lowering:
         attrs["_token"] = f"`{token}`"
         return self._node(spec.name, attrs, [x], layer.span, scope, token)
 
+    def _size_value(self, spec, e: ast.Expr, env: Env) -> Any:
+        v = evaluate(e, env, self.p.blocks)
+        if isinstance(v, float) and v.is_integer() and spec.size_type != "float":
+            v = int(v)
+        if spec.size_type == "kernel" and isinstance(v, list) and len(v) == 2 and all(isinstance(t, int) and not isinstance(t, bool) for t in v):
+            return tuple(v)
+        if spec.size_type == "float" and isinstance(v, (int, float)) and not isinstance(v, bool):
+            return float(v)
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
+        want = {"kernel": "an int or [h, w]", "float": "a number"}.get(spec.size_type, "an int")
+        raise ArchError(f"`{spec.name}` {spec.size} must be {want}, got {describe(v)}", e.span)
+
     def _arg_value(self, spec, arg, e: ast.Expr, env: Env) -> Any:
         if arg.type == "act":
             if isinstance(e, ast.Name) and e.id in ACTIVATIONS:
                 return e.id
-            v = evaluate(e, env, self.p.blocks) if not isinstance(e, ast.Name) else e.id
+            literal = isinstance(e, ast.Name) and e.id not in env  # a bare word; a bound name holds e.g. "hswish"
+            v = e.id if literal else evaluate(e, env, self.p.blocks)
             if v not in ACTIVATIONS:
-                raise ArchError(f"`{arg.name}` must be an activation, got {describe(v) if not isinstance(e, ast.Name) else '`' + v + '`'}", e.span,
+                raise ArchError(f"`{arg.name}` must be an activation, got {'`' + v + '`' if literal else describe(v)}", e.span,
                                 did_you_mean(str(v), ACTIVATIONS) or "one of " + ", ".join(ACTIVATIONS))
             return v
         v = evaluate(e, env, self.p.blocks)
@@ -460,8 +517,10 @@ class _Lowering:
             v = tuple(v)
         return v
 
-    def _int(self, e: ast.Expr, env: Env, what: str, minimum: int = 0) -> int:
+    def _int(self, e: ast.Expr, env: Env, what: str, minimum: int = 0, allow_bool: bool = False) -> int:
         v = evaluate(e, env, self.p.blocks)
+        if allow_bool and isinstance(v, bool):  # `[se] x(use_se)`: a condition repeats 0 or 1 times
+            return int(v)
         if isinstance(v, float) and v.is_integer():
             v = int(v)
         if isinstance(v, bool) or not isinstance(v, int):
@@ -469,6 +528,18 @@ class _Lowering:
         if v < minimum:
             raise ArchError(f"{what} must be at least {minimum}, got {v}", e.span)
         return v
+
+    def _shape(self, x: int) -> tuple[int, ...]:
+        """The shape of node `x`, inferred now (lowering needs it for `cin` and `proj=skip`)."""
+        from archdsl.passes.shapes import infer_shapes  # the passes package imports this module
+
+        if self.g.nodes[x].shape is None:
+            infer_shapes(self.g, only_missing=True)
+        return self.g.nodes[x].shape
+
+    def _channels(self, x: int) -> int:
+        shape = self._shape(x)
+        return shape[0] if len(shape) in (1, 3) else shape[-1]
 
     def _node(self, op: str, attrs: dict, inputs: list[int], span: Span, scope: Path, token: str) -> int:
         if len(self.g.nodes) >= MAX_NODES:

@@ -51,7 +51,33 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], str]] = {
     "sum": (lambda x: sum(x), "sum(list)"),
     "make_div": (make_divisible, "make_div(v, d=8): round v to a multiple of d (MobileNet rule)"),
     "round8": (lambda v: make_divisible(v, 8), "round8(v): make_div(v, 8)"),
+    "log": (lambda x, base=math.e: math.log(x, base), "log(x, base=e): logarithm"),
+    "abs": (lambda x: abs(x), "abs(x)"),
+    "range": (lambda *a: _range(*a), "range(n) or range(a, b): the integers a, a+1, ..., b-1 as a list"),
+    "unique": (lambda xs: _unique(xs), "unique(list): the distinct values in order of first appearance"),
+    "count": (lambda xs, v: list(xs).count(v), "count(list, v): how many entries equal v"),
 }
+
+MAX_LIST = 100_000  # refuse absurd ranges before they eat memory
+
+
+def _range(*a):
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in a) or not 1 <= len(a) <= 2:
+        raise TypeError("range takes one or two integers")
+    r = range(*a)
+    if len(r) > MAX_LIST:
+        raise ValueError(f"more than {MAX_LIST:,} entries")
+    return list(r)
+
+
+def _unique(xs):
+    if not isinstance(xs, list):
+        raise TypeError("unique takes a list")
+    out: list = []
+    for x in xs:
+        if x not in out:
+            out.append(x)
+    return out
 
 CONSTANTS = {"true": True, "false": False, "none": None}
 
@@ -157,9 +183,44 @@ def evaluate(e: ast.Expr, env: Env, blocks: dict[str, Any] | None = None) -> Any
         args = [evaluate(a, env, blocks) for a in e.args]
         try:
             return fn(*args)
-        except (TypeError, ValueError, OverflowError) as exc:
+        except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
             raise ArchError(f"bad arguments to `{e.func}`: {exc}", e.span, FUNCTIONS[e.func][1]) from None
+    if isinstance(e, ast.Compare):
+        a = evaluate(e.left, env, blocks)
+        b = evaluate(e.right, env, blocks)
+        if e.op in ("==", "!="):
+            return (a == b) == (e.op == "==")
+        _require_number(a, e.left.span, e.op)
+        _require_number(b, e.right.span, e.op)
+        return {"<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[e.op]
+    if isinstance(e, ast.BoolOp):
+        a = _require_bool(evaluate(e.left, env, blocks), e.left.span, e.op)
+        if a == (e.op == "or"):  # short-circuit
+            return a
+        return _require_bool(evaluate(e.right, env, blocks), e.right.span, e.op)
+    if isinstance(e, ast.Not):
+        return not _require_bool(evaluate(e.operand, env, blocks), e.operand.span, "not")
+    if isinstance(e, ast.IfExpr):
+        cond = _require_bool(evaluate(e.cond, env, blocks), e.cond.span, "if")
+        return evaluate(e.then if cond else e.other, env, blocks)
+    if isinstance(e, ast.Comprehension):
+        source = evaluate(e.source, env, blocks)
+        if not isinstance(source, list):
+            raise ArchError(f"`for {e.var} in ...` needs a list, got {describe(source)}", e.source.span,
+                            "use a list or range(n)")
+        out = []
+        for v in source:
+            inner = env.child({e.var: v})
+            if e.cond is None or _require_bool(evaluate(e.cond, inner, blocks), e.cond.span, "if"):
+                out.append(evaluate(e.item, inner, blocks))
+        return out
     raise RuntimeError(f"unknown expression {e!r}")  # pragma: no cover
+
+
+def _require_bool(v: Any, span: Span, op: str) -> bool:
+    if not isinstance(v, bool):
+        raise ArchError(f"`{op}` needs true or false, got {describe(v)}", span, "compare values with == != < > <= >=")
+    return v
 
 
 def _require_number(v: Any, span: Span, op: str) -> None:

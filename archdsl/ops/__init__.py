@@ -6,6 +6,7 @@ Importing this package registers every built-in layer kind.
 from archdsl.ops import activation, conv, layout, linear, norm, pool, squeeze_excite, structure  # noqa: F401  (registration)
 from archdsl.ops import attention, stdconv, tokens  # noqa: F401  (transformer layers)
 from archdsl.ops import bottleneck_attention, pyramid_attention, window_attention  # noqa: F401  (registration)
+from archdsl.ops import act_choice  # noqa: F401  (registration)
 from archdsl.ops.registry import REGISTRY, Arg, OpSpec, ShapeError, get, lookup, register, suggest, user_ops
 
 __all__ = ["REGISTRY", "Arg", "OpSpec", "ShapeError", "get", "lookup", "register", "suggest", "user_ops"]

@@ -20,8 +20,11 @@ def _origin(g: Graph, node_id: int) -> str:
     return f"`{n.token}` at {n.span.line}:{n.span.column}"
 
 
-def infer_shapes(g: Graph) -> Graph:
+def infer_shapes(g: Graph, only_missing: bool = False) -> Graph:
+    """Shape every node; `only_missing` skips shaped nodes (lowering asks for shapes as it builds)."""
     for node in g:
+        if only_missing and node.shape is not None:
+            continue
         ins = [g.nodes[i].shape for i in node.inputs]
         spec = ops.get(node.op)
         try:

@@ -65,7 +65,50 @@ class Call:
     span: Span
 
 
-Expr = Union[Num, Str, Name, ListExpr, BinOp, Neg, Index, Call]
+@dataclass
+class Compare:
+    op: str  # == != < > <= >=
+    left: "Expr"
+    right: "Expr"
+    span: Span
+
+
+@dataclass
+class BoolOp:
+    op: str  # and | or (short-circuit, like Python)
+    left: "Expr"
+    right: "Expr"
+    span: Span
+
+
+@dataclass
+class Not:
+    operand: "Expr"
+    span: Span
+
+
+@dataclass
+class IfExpr:
+    """`then if cond else other`."""
+
+    cond: "Expr"
+    then: "Expr"
+    other: "Expr"
+    span: Span
+
+
+@dataclass
+class Comprehension:
+    """`[item for var in source if cond]`."""
+
+    item: "Expr"
+    var: str
+    source: "Expr"
+    cond: "Expr | None"
+    span: Span
+
+
+Expr = Union[Num, Str, Name, ListExpr, BinOp, Neg, Index, Call, Compare, BoolOp, Not, IfExpr, Comprehension]
 
 
 # ---- layers and structure ----------------------------------------------------

@@ -26,7 +26,7 @@ _TOKEN = re.compile(
     r"|\d+x\d+x\d+"  # shape
     r"|\d+\.\d*(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\.\d+(?:[eE][-+]?\d+)?|\d+"  # numbers
     r"|[A-Za-z_][A-Za-z0-9_]*(?:(?<=[0-9])\.[0-9]+)?"  # names / layer words
-    r"|//|\*\*|[-+*/=:,()\[\]]"
+    r"|//|\*\*|==|!=|<=|>=|[-+*/%=:,()\[\]<>]"
     r"|\S"
 )
 SECTIONS = ("stem", "down", "stage", "head")
@@ -138,7 +138,8 @@ def _split_assignments(toks: list[str]) -> list[list[str]]:
     return groups
 
 
-_BINARY = {"+", "-", "*", "/", "//", "**"}
+_BINARY = {"+", "-", "*", "/", "//", "**", "%"}
+_COMPARE = {"==", "!=", "<", ">", "<=", ">="}
 
 
 def _join(toks: list[str], spaced_ops: bool) -> str:
@@ -160,6 +161,8 @@ def _join(toks: list[str], spaced_ops: bool) -> str:
             sep = ""  # call, index, list argument: conv3(64), dims[0], x[3,3]
         elif prev == ",":
             sep = " " if (stack and stack[-1] == "(") else ""
+        elif t in _COMPARE or prev in _COMPARE:
+            sep = " "
         elif t == "=" or prev == "=":
             sep = " " if typed else ""
             if prev == "=" and typed:

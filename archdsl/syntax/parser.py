@@ -489,4 +489,17 @@ class _Builder:
             return ast.Index(self.expr(t.children[0]), self.expr(t.children[1]), self.span_tree(t))
         if d == "call":
             return ast.Call(str(t.children[0]), [self.expr(c) for c in t.children[1:] if c is not None], self.span_tok(t.children[0]))
+        if d == "compare":
+            return ast.Compare(str(t.children[1]), self.expr(t.children[0]), self.expr(t.children[2]), self.span_tree(t))
+        if d in ("and_op", "or_op"):
+            return ast.BoolOp(d[:-3], self.expr(t.children[0]), self.expr(t.children[1]), self.span_tree(t))
+        if d == "not_op":
+            return ast.Not(self.expr(t.children[0]), self.span_tree(t))
+        if d == "ifexpr":
+            then, cond, other = t.children
+            return ast.IfExpr(self.expr(cond), self.expr(then), self.expr(other), self.span_tree(t))
+        if d == "comprehension":
+            item, var, source, cond = t.children
+            return ast.Comprehension(self.expr(item), str(var), self.expr(source),
+                                     self.expr(cond) if cond is not None else None, self.span_tree(t))
         raise RuntimeError(f"unhandled expression {d}")  # pragma: no cover

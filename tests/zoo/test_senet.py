@@ -36,7 +36,7 @@ def test_se_squeezes_by_16():
     assert (se[-1].fc1.in_channels, se[-1].fc1.out_channels) == (2048, 128)
 
 
-@pytest.mark.parametrize("token,rd", [("se0.25", 16), ("se(rd=5)", 5), ("se(ratio=0.1, divisor=8)", 8), ("se", 32)])
+@pytest.mark.parametrize("token,rd", [("se0.25", 16), ("se(rd=5)", 5), ("se(ratio=0.1, div=8)", 8), ("se", 32)])
 def test_se_reduction_rules(token, rd):
     m = archdsl.build(f"arch t()\ninput 64x8x8\ndefault se(ratio=0.5)\nstem {token}\n")
     assert m.stem.se.fc1.out_channels == rd

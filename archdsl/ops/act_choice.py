@@ -1,0 +1,23 @@
+"""`act(kind)`: an activation chosen by a value, for tables that pick one per block.
+
+    block ir(k, e, se, nl):  ...  dw(kernel=k) bn act(nl)      # nl = "relu" or "hswish"
+"""
+
+from __future__ import annotations
+
+from archdsl.ops.activation import ACTIVATIONS, make_activation
+from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
+
+
+def _act_shape(attrs, ins):
+    if attrs["kind"] not in ACTIVATIONS:
+        raise ShapeError(f"unknown activation `{attrs['kind']}`", "one of " + ", ".join(ACTIVATIONS))
+    return ins[0]
+
+
+register(OpSpec(
+    "act", "act", "An activation named by its argument: `act(relu)`, `act(nl)` with nl = \"hswish\".",
+    args=(Arg("kind", "act", None, "the activation: " + ", ".join(ACTIVATIONS), positional=True),),
+    module_name="act", example="act(relu)", shape=_act_shape,
+    build=lambda a, ins, out: make_activation(a["kind"], a.get("_inplace", False)),
+))
