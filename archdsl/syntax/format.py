@@ -8,7 +8,9 @@ re-spaced from tokens:
   header parameters, `,` inside lists, `=` unspaced (spaced in `let` and typed params);
 - block bodies indented by four spaces per level;
 - consecutive `variant` lines aligned in columns; trailing comments of consecutive
-  lines aligned two spaces after the longest code.
+  lines aligned two spaces after the longest code;
+- a statement written over several lines (a bracketed table) keeps its line breaks and
+  alignment: tables are laid out by their authors.
 
 The formatter never changes meaning: `parse(fmt(x))` equals `parse(x)` (tested on every
 zoo file and on fuzzed inputs), and `fmt(fmt(x)) == fmt(x)`.
@@ -73,6 +75,7 @@ def _logical_lines(text: str) -> list[_Line]:
             k += 1
             continue
         width = len(code.expandtabs(8)) - len(code.expandtabs(8).lstrip())
+        first = k
         parts, comments = [code], [comment] if comment else []
         depth = _depth(code)
         while (depth > 0 or parts[-1].rstrip().endswith("\\")) and k + 1 < len(raw):
@@ -91,6 +94,10 @@ def _logical_lines(text: str) -> list[_Line]:
             while width < indent_stack[-1]:
                 indent_stack.pop()
         level = len(indent_stack) - 1
+        if k - first > 1:  # a statement written over several lines (a table): keep its layout
+            text_lines = [raw[first].strip()] + [r.rstrip() for r in raw[first + 1 : k]]
+            result.append(_Line(level, "\n".join(text_lines), "", "verbatim"))
+            continue
         tokens = _TOKEN.findall(" ".join(parts))
         result.append(_format_statement(tokens, level, "  ".join(comments)))
     return result
@@ -227,8 +234,12 @@ def _layout(lines: list[_Line]) -> list[str]:
                 out.append("    " * _comment_level(lines, k) + l.comment)
             k += 1
             continue
+        if l.kind == "verbatim":
+            out.append("    " * l.indent + l.code)
+            k += 1
+            continue
         j = k
-        while j < len(lines) and lines[j].kind not in ("blank", "comment") and lines[j].comment:
+        while j < len(lines) and lines[j].kind not in ("blank", "comment", "verbatim") and lines[j].comment:
             j += 1
         if j == k:  # code without comment
             out.append("    " * l.indent + l.code)
