@@ -11,7 +11,7 @@ from archdsl.errors import ArchError
 def test_zoo_library_is_found_from_any_directory(tmp_arch):
     path = tmp_arch('arch net(block=basic)\nuse "blocks/resnet.arch"\ninput 3x32x32\n'
                     "stem conv3(16) bn relu\nstage block x[1,1] c=[16,32]\nhead gap fc(10)\n")
-    assert set(archdsl.parse(path).blocks) >= {"basic", "bottleneck", "plain"}
+    assert set(archdsl.parse(path).blocks) >= {"basic", "bottleneck"}
     assert archdsl.summary(path)["output_shape"] == [1, 10]
 
 

@@ -335,6 +335,9 @@ class _Lowering:
 
     def _item(self, it: ast.Item, x: int, env: Env, scope: Path) -> int:
         if isinstance(it, ast.Layer):
+            found, v = env.lookup(it.word)
+            if found and v is None and not it.args and not it.kwargs and it.stride is None:
+                return x  # a block-valued parameter set to `none`: nothing here (e.g. no attention)
             ref = self._block_ref(it, env)
             if ref is not None:
                 return self._nested_call(ref, it, x, env, scope)
@@ -472,7 +475,9 @@ class _Lowering:
         elif spec.strided:
             attrs["stride"] = None if spec.family == "pool" else 1
         shown = [format_value(attrs[a.name]) for a, _ in zip(pos, layer.args)]
-        shown += [f"{k}={format_value(attrs[k])}" for k in layer.kwargs]
+        # keyword values equal to the layer's default say nothing (a block passing g=1)
+        shown += [f"{k}={format_value(attrs[k])}" for k in layer.kwargs
+                  if spec.arg(k) is None or attrs[k] != spec.arg(k).default]
         if shown:
             token += "(" + ",".join(shown) + ")"
         attrs["_token"] = f"`{token}`"

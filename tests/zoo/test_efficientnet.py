@@ -24,8 +24,8 @@ def test_each_variant_at_its_own_resolution(variant, res):
 
 def test_one_table_in_the_file():
     text = zoo("efficientnet.arch").read_text()
-    assert text.count("[16, 24, 40, 80, 112, 192, 320]") == 1
-    assert text.count("variant") == 8 and "round8(c * width)" in text and "ceil(n * depth)" in text
+    assert text.count("[16,24,40,80,112,192,320]") == 1
+    assert text.count("variant") == 8 and "round8(c*width)" in text and "ceil(n*depth)" in text
 
 
 def test_b0_macs_match_paper():
