@@ -326,13 +326,13 @@ def _section_label(lay: _Layout, key: tuple, nodes: list[Node], families: set[st
         blocks = sorted({n.scope[:4] for n in nodes if n.scope[2:3] == ("blocks",)}, key=lambda p: p[3])
         parts = []
         if down:
-            parts.append(("down", down))
+            parts.append(("down", down, 3))
         if blocks:
             body = [n for n in lay.members[blocks[0]] if n.sub != ("shortcut",) and n.op != "drop_path"]
-            parts.append(("block" if down else None, body))
-        rows.append(_cells_row(parts, families))
+            parts.append(("block" if down else None, body, 4))
+        rows.append(_cells_row(g, parts, families))
     else:
-        rows.append(_cells_row([(None, nodes)], families))
+        rows.append(_cells_row(g, [(None, nodes, 1)], families))
     p = sum(lay.cost[n.id][0] for n in nodes)
     m = sum(lay.cost[n.id][1] for n in nodes)
     stats = [fmt_shape(nodes[-1].shape), f"{fmt_count(p)} params"]
@@ -342,23 +342,46 @@ def _section_label(lay: _Layout, key: tuple, nodes: list[Node], families: set[st
     return '<<table border="0" cellborder="0" cellspacing="2" cellpadding="1">' + "".join(rows) + "</table>>"
 
 
-def _cells_row(parts: list[tuple[str | None, list[Node]]], families: set[str]) -> str:
+def _cell_items(g: Graph, nodes: list[Node], base: int, level: int) -> list:
+    """Ops to show as cells, with block calls nested deeper than `level` (below the scope
+    prefix of length `base`) each shown as one cell: a Node, or a call group's path."""
+    items: list = []
+    for n in nodes:
+        calls = [n.scope[:e] for e in range(base + 1, len(n.scope) + 1) if getattr(g.groups.get(n.scope[:e]), "kind", "") == "call"]
+        item = calls[level] if len(calls) > level else n
+        if not items or items[-1] is not item and items[-1] != item:
+            items.append(item)
+    return items
+
+
+def _cells_row(g: Graph, parts: list[tuple[str | None, list[Node], int]], families: set[str]) -> str:
     """The layers of a section as rows of coloured cells, one cell per op.
 
-    Graphviz stretches the cells of a shorter row to the width of the longest, so long
-    sections are split into rows of nearly equal length; a section with more than
-    MAX_CELLS ops shows its op count instead."""
+    Block calls inside (SqueezeNet's `fire`) are expanded as deep as ROW_CELLS * 2 cells
+    allow, else shown as one cell named after the block. Graphviz stretches the cells of a
+    shorter row to the width of the longest, so long sections are split into rows of nearly
+    equal length; a section needing more than MAX_CELLS cells shows its op count instead."""
+    nesting = max((sum(1 for e in range(base + 1, len(n.scope) + 1) if getattr(g.groups.get(n.scope[:e]), "kind", "") == "call")
+                   for _, nodes, base in parts for n in nodes), default=0)
+    for level in range(nesting, -1, -1):
+        chosen = [(prefix, _cell_items(g, nodes, base, level)) for prefix, nodes, base in parts]
+        if sum(len(items) for _, items in chosen) <= ROW_CELLS * 2:
+            break
+    total = sum(len(items) for _, items in chosen)
     cells = []
-    total = sum(len(nodes) for _, nodes in parts)
-    for prefix, nodes in parts:
-        families.update(_family(n) for n in nodes)
+    for (prefix, items), (_, nodes, _) in zip(chosen, parts):
         if prefix:
             cells.append(f'<td border="0"><font point-size="9">{_esc(prefix)}</font></td>')
         if total > MAX_CELLS:
+            families.update(_family(n) for n in nodes)
             cells.append(f'<td border="0"><font point-size="9">{len(nodes)} ops</font></td>')
             continue
-        for n in nodes:
-            cells.append(f'<td border="1" color="#777777" bgcolor="{_color(_family(n))}" cellpadding="3">{_esc(op_text(n))}</td>')
+        for item in items:
+            if isinstance(item, Node):
+                families.add(_family(item))
+                cells.append(f'<td border="1" color="#777777" bgcolor="{_color(_family(item))}" cellpadding="3">{_esc(op_text(item))}</td>')
+            else:
+                cells.append(f'<td border="1" color="#777777" bgcolor="{OTHER_COLOR}" cellpadding="3"><i>{_esc(g.groups[item].label)}</i></td>')
     n_rows = -(-len(cells) // ROW_CELLS)
     per_row = -(-len(cells) // max(1, n_rows))
     rows = [cells[k:k + per_row] for k in range(0, len(cells), per_row)]

@@ -110,6 +110,17 @@ def test_full_depth_draws_every_op_when_nothing_repeats():
     assert len(drawn_nodes(draw(g, depth="full"))) == len(g)  # every op, input included
 
 
+def test_depth0_shows_nested_block_calls_as_cells_when_long():
+    """SqueezeNet-style: a stem of many `fire` calls lists the calls, not 50 ops."""
+    text = BRANCHY.replace("stem  conv3(16) bn relu", "stem  conv3(16) bn relu " + "fire(8, 8) " * 8 + "maxpool3/2")
+    src = archdsl.render(text, depth=0).source
+    stem = next(line for line in src.splitlines() if line.lstrip().startswith("stem ["))
+    assert stem.count("<i>fire</i>") == 8 and ">maxpool3/2<" in stem and " ops<" not in stem
+    short = archdsl.render(BRANCHY.replace("stem  conv3(16) bn relu", "stem  conv3(16) bn relu fire(8, 8)"), depth=0).source
+    stem = next(line for line in short.splitlines() if line.lstrip().startswith("stem ["))
+    assert "<i>fire</i>" not in stem and stem.count(">relu<") == 4  # few ops: the call is expanded
+
+
 def test_repeat_counts_are_written():
     src = archdsl.render(zoo("convnext.arch"), "small", depth=0).source
     assert "×27" in src and src.count("×3") >= 3
