@@ -53,7 +53,7 @@ def make_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("render", help="draw the architecture with Graphviz (default: FILE.svg next to FILE.arch)")
     _common(r)
     r.add_argument("-o", "--output", help="output file: .svg, .png, .pdf or .dot (default: next to the input, .svg)")
-    r.add_argument("--depth", default="1", help="0 = sections, 1 = one block per stage (default), full = every op")
+    r.add_argument("--depth", default="1", help="0 = sections, 1 = one block per stage (default), full (or 2+) = every op")
     r.add_argument("--rankdir", default="TB", help="TB (top to bottom, default) or LR (left to right)")
     sub.add_parser("zoo", help="table of zoo models and variants")
     b = sub.add_parser("bench", help="measure build time, throughput and memory against timm/torchvision")

@@ -37,7 +37,7 @@ from archdsl.ir.graph import Graph, Node
 
 FORMATS = ("svg", "png", "pdf", "dot")
 RANKDIRS = ("TB", "LR")
-DEPTHS = (0, 1, "full")
+DEPTHS = (0, 1, "full")  # levels of detail; --depth 2 and more mean "full"
 
 # Fill colours by op family (pastel, readable in print and in grey-scale).
 FAMILY_COLORS = {
@@ -73,15 +73,14 @@ INSTALL_HINT = ("install Graphviz (`apt install graphviz`, `brew install graphvi
 
 # ---- options -------------------------------------------------------------------------
 def parse_depth(value: Any) -> int | str:
-    """0, 1 or "full" (also accepts the strings "0" and "1")."""
-    if isinstance(value, str) and value.strip().lower() in ("0", "1", "full"):
-        v = value.strip().lower()
-        return v if v == "full" else int(v)
-    if value in (0, 1) and not isinstance(value, bool):
-        return int(value)
-    text = str(value)
-    raise ArchError(f"bad depth `{text}`", Span("--depth", 1, 1, max(1, len(text)), text),
-                    "use 0 (sections), 1 (one block per stage) or full (every op)")
+    """0, 1 or "full"; a larger number means "full" (there is no more detail to show)."""
+    text = str(value).strip().lower()
+    if text == "full":
+        return "full"
+    if isinstance(value, bool) or not re.fullmatch(r"\d+", text):
+        raise ArchError(f"bad depth `{value}`", Span("--depth", 1, 1, max(1, len(str(value))), str(value)),
+                        "use 0 (sections), 1 (one block per stage) or full (every op)")
+    return int(text) if int(text) < 2 else "full"
 
 
 def parse_rankdir(value: str) -> str:
@@ -188,10 +187,11 @@ class _Layout:
         return node.scope[:1] or ("net",)
 
     def signature(self, path: tuple) -> tuple:
-        """What makes two blocks the same drawing: ops, tokens, shapes, attributes and wiring.
+        """What makes two blocks the same drawing: ops, tokens, attributes and wiring.
 
-        Drop-path ops are left out: their rate rises from block to block (and is zero in
-        the very first block), which changes training only, not the architecture drawn."""
+        Shapes are left out, so DenseNet's layers (same notation, growing input) collapse
+        into one drawing that shows the range of shapes. So are drop-path ops: their rate
+        rises from block to block (and is zero in the first block), a training detail."""
         pos: dict[int, Any] = {}
         sig = []
         for n in self.members.get(path, []):
@@ -200,8 +200,20 @@ class _Layout:
                 continue
             pos[n.id] = len(sig)
             attrs = repr(sorted((k, v) for k, v in n.attrs.items() if not k.startswith("_")))
-            sig.append((n.op, op_text(n), n.shape, n.scope[4:], n.sub, tuple(pos.get(i, -1) for i in n.inputs), attrs))
+            sig.append((n.op, op_text(n), n.scope[4:], n.sub, tuple(pos.get(i, -1) for i in n.inputs), attrs))
         return tuple(sig)
+
+    def peers(self, run: _Run) -> dict[int, list[Node]]:
+        """For each op of the drawn block of a run of identical blocks: the same op in every
+        block of the run (drop-path ops matched by their order, as some blocks lack one)."""
+        if not run.identical or len(run.blocks) == 1:
+            return {}
+        out: dict[int, list[Node]] = {}
+        for keep in (lambda n: n.op != "drop_path", lambda n: n.op == "drop_path"):
+            lists = [[n for n in self.members[b] if keep(n)] for b in run.blocks]
+            for k, n in enumerate(lists[0]):
+                out[n.id] = [nodes[k] for nodes in lists if k < len(nodes)]
+        return out
 
     def runs(self, stage: tuple) -> list[_Run]:
         if stage not in self._runs:
@@ -314,13 +326,13 @@ def _section_label(lay: _Layout, key: tuple, nodes: list[Node], families: set[st
         blocks = sorted({n.scope[:4] for n in nodes if n.scope[2:3] == ("blocks",)}, key=lambda p: p[3])
         parts = []
         if down:
-            parts.append(("down", down))
+            parts.append(("down", down, 3))
         if blocks:
             body = [n for n in lay.members[blocks[0]] if n.sub != ("shortcut",) and n.op != "drop_path"]
-            parts.append(("block" if down else None, body))
-        rows.append(_cells_row(parts, families))
+            parts.append(("block" if down else None, body, 4))
+        rows.append(_cells_row(g, parts, families))
     else:
-        rows.append(_cells_row([(None, nodes)], families))
+        rows.append(_cells_row(g, [(None, nodes, 1)], families))
     p = sum(lay.cost[n.id][0] for n in nodes)
     m = sum(lay.cost[n.id][1] for n in nodes)
     stats = [fmt_shape(nodes[-1].shape), f"{fmt_count(p)} params"]
@@ -330,23 +342,46 @@ def _section_label(lay: _Layout, key: tuple, nodes: list[Node], families: set[st
     return '<<table border="0" cellborder="0" cellspacing="2" cellpadding="1">' + "".join(rows) + "</table>>"
 
 
-def _cells_row(parts: list[tuple[str | None, list[Node]]], families: set[str]) -> str:
+def _cell_items(g: Graph, nodes: list[Node], base: int, level: int) -> list:
+    """Ops to show as cells, with block calls nested deeper than `level` (below the scope
+    prefix of length `base`) each shown as one cell: a Node, or a call group's path."""
+    items: list = []
+    for n in nodes:
+        calls = [n.scope[:e] for e in range(base + 1, len(n.scope) + 1) if getattr(g.groups.get(n.scope[:e]), "kind", "") == "call"]
+        item = calls[level] if len(calls) > level else n
+        if not items or items[-1] is not item and items[-1] != item:
+            items.append(item)
+    return items
+
+
+def _cells_row(g: Graph, parts: list[tuple[str | None, list[Node], int]], families: set[str]) -> str:
     """The layers of a section as rows of coloured cells, one cell per op.
 
-    Graphviz stretches the cells of a shorter row to the width of the longest, so long
-    sections are split into rows of nearly equal length; a section with more than
-    MAX_CELLS ops shows its op count instead."""
+    Block calls inside (SqueezeNet's `fire`) are expanded as deep as ROW_CELLS * 2 cells
+    allow, else shown as one cell named after the block. Graphviz stretches the cells of a
+    shorter row to the width of the longest, so long sections are split into rows of nearly
+    equal length; a section needing more than MAX_CELLS cells shows its op count instead."""
+    nesting = max((sum(1 for e in range(base + 1, len(n.scope) + 1) if getattr(g.groups.get(n.scope[:e]), "kind", "") == "call")
+                   for _, nodes, base in parts for n in nodes), default=0)
+    for level in range(nesting, -1, -1):
+        chosen = [(prefix, _cell_items(g, nodes, base, level)) for prefix, nodes, base in parts]
+        if sum(len(items) for _, items in chosen) <= ROW_CELLS * 2:
+            break
+    total = sum(len(items) for _, items in chosen)
     cells = []
-    total = sum(len(nodes) for _, nodes in parts)
-    for prefix, nodes in parts:
-        families.update(_family(n) for n in nodes)
+    for (prefix, items), (_, nodes, _) in zip(chosen, parts):
         if prefix:
             cells.append(f'<td border="0"><font point-size="9">{_esc(prefix)}</font></td>')
         if total > MAX_CELLS:
+            families.update(_family(n) for n in nodes)
             cells.append(f'<td border="0"><font point-size="9">{len(nodes)} ops</font></td>')
             continue
-        for n in nodes:
-            cells.append(f'<td border="1" color="#777777" bgcolor="{_color(_family(n))}" cellpadding="3">{_esc(op_text(n))}</td>')
+        for item in items:
+            if isinstance(item, Node):
+                families.add(_family(item))
+                cells.append(f'<td border="1" color="#777777" bgcolor="{_color(_family(item))}" cellpadding="3">{_esc(op_text(item))}</td>')
+            else:
+                cells.append(f'<td border="1" color="#777777" bgcolor="{OTHER_COLOR}" cellpadding="3"><i>{_esc(g.groups[item].label)}</i></td>')
     n_rows = -(-len(cells) // ROW_CELLS)
     per_row = -(-len(cells) // max(1, n_rows))
     rows = [cells[k:k + per_row] for k in range(0, len(cells), per_row)]
@@ -361,11 +396,13 @@ def _draw_ops(dot: graphviz.Digraph, lay: _Layout, families: set[str]):
     drawn: set[int] = set()
     stand_in: dict[int, int] = {}  # hidden node -> the drawn node that represents its output
     run_of: dict[tuple, _Run] = {}  # drawn block path -> its run
+    peers: dict[int, list[Node]] = {}  # drawn op -> the ops it stands for
     for key in dict.fromkeys(lay.section_of(n) for n in g):
         if key[0] != "stages":
             continue
         for run in lay.runs(key):
             run_of[run.first] = run
+            peers.update(lay.peers(run))
             out = _block_output(g, lay.members[run.first])
             for other in run.blocks[1:]:
                 for n in lay.members[other]:
@@ -385,7 +422,8 @@ def _draw_ops(dot: graphviz.Digraph, lay: _Layout, families: set[str]):
         drawn.add(n.id)
         fam = _family(n)
         families.add(fam)
-        cluster_for(_cluster_path(lay, n, run_of)).nodes.append((f"n{n.id}", _node_attrs(lay, n, fam, run_of)))
+        node_attrs = _node_attrs(lay, n, fam, peers.get(n.id, [n]))
+        cluster_for(_cluster_path(lay, n, run_of)).nodes.append((f"n{n.id}", node_attrs))
     _emit(dot, root)
 
     edges: list[tuple[str, str, dict]] = []
@@ -426,14 +464,16 @@ def _cluster_path(lay: _Layout, n: Node, run_of: dict[tuple, _Run]) -> list[tupl
     sec = lay.section_of(n)
     sid = _section_id(sec)
     if sec[0] != "stages":
-        path = [(f"cluster_{sid}", dict(base, label=f"<<b>{_esc(sec[0])}</b>>"))]
+        path = [(f"cluster_{sid}", dict(base, **_cluster_label([(sec[0], True, 11)], False)))]
         inner = 1
     else:
         runs = lay.runs(sec)
         single = len(runs) == 1 and (sec + ("down",)) not in g.groups  # one run: the stage cluster says it all
         block = n.scope[:4] if n.scope[2:3] == ("blocks",) else None
-        run_label = _run_label(g, run_of[block], len(runs)) if block else ""
-        path = [(f"cluster_{sid}", dict(base, label=_stage_cluster_label(lay, sec, run_label if single else "")))]
+        run_label = _run_label(g, run_of[block], len(runs)) if block else ("", "")
+        drawn_here = [m for m in lay.sections[sec] if m.scope[:4] in run_of or m.scope[2:3] != ("blocks",)]
+        path = [(f"cluster_{sid}", dict(base, **_cluster_label(_stage_label_lines(lay, sec, run_label if single else None),
+                                                              _single_column(drawn_here))))]
         inner = 2
         if n.scope[2:3] == ("down",):
             path.append((f"cluster_{sid}_down", dict(base, style="rounded,dotted", label="down")))
@@ -442,7 +482,9 @@ def _cluster_path(lay: _Layout, n: Node, run_of: dict[tuple, _Run]) -> list[tupl
             inner = 4
             if not single:
                 path.append((f"cluster_{sid}_b{block[3]}", dict(base, style="rounded,filled", fillcolor="#fafafa",
-                                                                 color="#bbbbbb", label=f"<<b>{_esc(run_label)}</b>>")))
+                                                                 color="#bbbbbb",
+                                                                 **_cluster_label([(run_label[0], True, 11)] + ([(run_label[1], False, 9)] if run_label[1] else []),
+                                                                                  _single_column(lay.members[block])))))
     for end in range(inner + 1, len(n.scope) + 1):
         grp = g.groups.get(n.scope[:end])
         if grp is not None and grp.kind == "call":
@@ -451,59 +493,80 @@ def _cluster_path(lay: _Layout, n: Node, run_of: dict[tuple, _Run]) -> list[tupl
     return path
 
 
-def _run_label(g: Graph, run: _Run, n_runs: int) -> str:
-    """`bottleneck ×3`, `block ×9`; says which block is drawn when the others differ."""
+def _run_label(g: Graph, run: _Run, n_runs: int) -> tuple[str, str]:
+    """Title and note of a run: (`bottleneck ×3`, `first block drawn`) when the blocks
+    differ, (`block ×9`, ``) when they are identical, (`bottleneck`, `block 0`) alone."""
     first = run.first
     label = g.groups[first].label
     count = len(run.blocks)
     if count > 1:
-        label += f" ×{count}"
-        if not run.identical:
-            label += " (first shown)"
-    elif n_runs > 1:
-        label += f" (block {first[3]})"
-    return label
+        return f"{label} ×{count}", "" if run.identical else "first block drawn"
+    return label, f"block {first[3]}" if n_runs > 1 else ""
 
 
-def _stage_cluster_label(lay: _Layout, sec: tuple, run_label: str) -> str:
+def _stage_label_lines(lay: _Layout, sec: tuple, run_label: tuple[str, str] | None) -> list[tuple[str, bool, int]]:
     members = lay.sections[sec]
     p = sum(lay.cost[n.id][0] for n in members)
     out = members[-1].shape if members else None
-    head = f"<b>stage {sec[1]}</b>" + (f"  {_esc(run_label)}" if run_label else "")
-    return f"<{head}<br align=\"left\"/><font point-size=\"9\">{fmt_shape(out)} · {fmt_count(p)} params</font><br align=\"left\"/>>"
+    title, note = run_label or ("", "")
+    lines = [(f"stage {sec[1]}" + (f"  {title}" if title else ""), True, 11), (f"{fmt_shape(out)} · {fmt_count(p)} params", False, 9)]
+    return lines + ([(note, False, 9)] if note else [])
 
 
-def _node_attrs(lay: _Layout, n: Node, fam: str, run_of: dict[tuple, _Run]) -> dict[str, str]:
-    params = lay.cost[n.id][0]
+def _single_column(nodes: list[Node]) -> bool:
+    """True when the ops draw as one column: no projection shortcut, no branches (a
+    residual or dense skip is an edge beside the column, not a column of its own)."""
+    return not any(n.sub == ("shortcut",) or (n.op in ("add", "cat") and not n.attrs.get("residual") and n.token != "dense")
+                   for n in nodes)
+
+
+def _cluster_label(lines: list[tuple[str, bool, int]], single_column: bool) -> dict[str, str]:
+    """Label attributes for a cluster: lines of (text, bold, point size).
+
+    Graphviz writes a cluster's label where the edge into the cluster arrives. A single
+    column of ops enters in the middle, so its label goes to the right, after an empty
+    cell as wide as the text that makes the cluster wide enough to keep the two apart;
+    wider clusters (ResNet's projection column on the left) keep it on the left."""
+    width = max(int(len(text) * size * (0.62 if bold else 0.55)) for text, bold, size in lines) + 6
+    rows = []
+    for k, (text, bold, size) in enumerate(lines):
+        body = f"<b>{_esc(text)}</b>" if bold else _esc(text)
+        if size != 11:
+            body = f'<font point-size="{size}">{body}</font>'
+        pad = f'<td rowspan="{len(lines)}" width="{width}"></td>' if k == 0 and single_column else ""
+        rows.append(f'<tr>{pad}<td align="left">{body}</td></tr>')
+    label = '<<table border="0" cellborder="0" cellspacing="0" cellpadding="0">' + "".join(rows) + "</table>>"
+    return {"label": label, "labeljust": "r" if single_column else "l"}
+
+
+def _node_attrs(lay: _Layout, n: Node, fam: str, peers: list[Node]) -> dict[str, str]:
+    """Label, colour and tooltip of a drawn op; `peers` are the ops it stands for."""
+    params = sorted({lay.cost[m.id][0] for m in peers})
     tooltip = ".".join(str(p) for p in n.module_path) or n.op
-    tooltip += f": {op_text(n)} -> {fmt_shape(n.shape)}, {params:,} params"
+    tooltip += f": {op_text(n)} -> {fmt_shape(n.shape)}, {lay.cost[n.id][0]:,} params"
+    if len(peers) > 1:
+        tooltip += f" (drawn once for {len(peers)} blocks)"
     if n.op == "add":
         return {"label": "+", "shape": "circle", "style": "filled", "fillcolor": "#ffffff", "width": "0.3", "height": "0.3",
                 "fixedsize": "true", "fontsize": "14", "margin": "0", "tooltip": tooltip}
     text = op_text(n)
     if n.op == "drop_path":
-        rates = _run_values(lay, n, run_of, "p")
+        rates = [m.attrs.get("p", 0.0) for m in peers]
         text += " " + ("–".join(f"{r:.3g}" for r in (min(rates), max(rates))) if len(set(rates)) > 1 else f"{rates[0]:.3g}")
         return {"label": text, "fontsize": "9", "height": "0.2", "fillcolor": _color(fam), "tooltip": tooltip}
-    detail = fmt_shape(n.shape) + (f" · {fmt_count(params)} params" if params else "")
+    detail = fmt_shape_range([m.shape for m in peers])
+    if params[-1]:
+        detail += " · " + "–".join(dict.fromkeys(fmt_count(p) for p in (params[0], params[-1]))) + " params"
     label = f"<<b>{_esc(text)}</b><br/><font point-size=\"9\">{_esc(detail)}</font>>"
     return {"label": label, "fillcolor": _color(fam), "tooltip": tooltip}
 
 
-def _run_values(lay: _Layout, n: Node, run_of: dict[tuple, _Run], attr: str) -> list[float]:
-    """An attribute of `n` across the blocks its drawing stands for, matching same-op
-    nodes by their order inside each block."""
-    block = n.scope[:4]
-    run = run_of.get(block)
-    if run is None or not run.identical or len(run.blocks) == 1:
-        return [n.attrs.get(attr, 0.0)]
-    k = [m.id for m in lay.members[block] if m.op == n.op].index(n.id)
-    values = []
-    for b in run.blocks:
-        same = [m for m in lay.members[b] if m.op == n.op]
-        if k < len(same):
-            values.append(same[k].attrs.get(attr, 0.0))
-    return values
+def fmt_shape_range(shapes: list) -> str:
+    """`96×56×56`, or per dimension first–last when the shapes differ: `64–256×56×56`."""
+    first, last = shapes[0], shapes[-1]
+    if all(sh == first for sh in shapes) or any(len(sh) != len(first) for sh in shapes):
+        return fmt_shape(first)
+    return "×".join(str(a) if a == b else f"{a}–{b}" for a, b in zip(first, last))
 
 
 def _emit(dot: graphviz.Digraph, c: _Cluster) -> None:
@@ -513,6 +576,7 @@ def _emit(dot: graphviz.Digraph, c: _Cluster) -> None:
         with dot.subgraph(name=child.name) as sub:
             sub.attr(**child.attrs)
             _emit(sub, child)
+
 
 
 def _title(lay: _Layout, families: set[str], shortcut_edges: bool) -> str:
@@ -557,7 +621,8 @@ def _write_atomic(out: Path, data: bytes) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=directory)
     except OSError as e:
-        raise ArchError(f"cannot write `{out}`: {e.strerror}", Span("-o", 1, 1, max(1, len(str(out))), str(out))) from None
+        raise ArchError(f"cannot write `{out}`: {e.strerror}", Span("-o", 1, 1, max(1, len(str(out))), str(out)),
+                        "the output's folder must exist and be writable") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -81,8 +81,9 @@ def test_dot_is_byte_identical_across_processes(tmp_path):
 
 @pytest.mark.parametrize("path", zoo_files(), ids=[p.stem for p in zoo_files()])
 def test_every_zoo_file_renders_svg(path, tmp_path):
+    g = archdsl.compile_graph(path)  # the first variant, as `archdsl render` draws by default
     for depth in DEPTHS:
-        out = write(archdsl.render(path, depth=depth), tmp_path / f"{path.stem}_{depth}.svg")
+        out = write(draw(g, depth=depth), tmp_path / f"{path.stem}_{depth}.svg")
         root = ET.parse(out).getroot()
         assert root.tag.endswith("svg")
         assert len(root.findall(".//{http://www.w3.org/2000/svg}g[@class='node']")) >= 3
@@ -109,13 +110,24 @@ def test_full_depth_draws_every_op_when_nothing_repeats():
     assert len(drawn_nodes(draw(g, depth="full"))) == len(g)  # every op, input included
 
 
+def test_depth0_shows_nested_block_calls_as_cells_when_long():
+    """SqueezeNet-style: a stem of many `fire` calls lists the calls, not 50 ops."""
+    text = BRANCHY.replace("stem  conv3(16) bn relu", "stem  conv3(16) bn relu " + "fire(8, 8) " * 8 + "maxpool3/2")
+    src = archdsl.render(text, depth=0).source
+    stem = next(line for line in src.splitlines() if line.lstrip().startswith("stem ["))
+    assert stem.count("<i>fire</i>") == 8 and ">maxpool3/2<" in stem and " ops<" not in stem
+    short = archdsl.render(BRANCHY.replace("stem  conv3(16) bn relu", "stem  conv3(16) bn relu fire(8, 8)"), depth=0).source
+    stem = next(line for line in short.splitlines() if line.lstrip().startswith("stem ["))
+    assert "<i>fire</i>" not in stem and stem.count(">relu<") == 4  # few ops: the call is expanded
+
+
 def test_repeat_counts_are_written():
     src = archdsl.render(zoo("convnext.arch"), "small", depth=0).source
     assert "×27" in src and src.count("×3") >= 3
     full = archdsl.render(zoo("resnet.arch"), "resnet152", depth="full").source
-    assert "bottleneck ×35" in full  # stage 2: block 0 projects, the other 35 are identical
+    assert "bottleneck ×35</b>" in full  # stage 2: block 0 projects, the other 35 are identical
     one = archdsl.render(zoo("resnet.arch"), "resnet152", depth=1).source
-    assert "bottleneck ×36 (first shown)" in one
+    assert "bottleneck ×36</b>" in one and "first block drawn" in one
 
 
 def test_nodes_use_dsl_notation_shapes_and_params():
@@ -157,6 +169,17 @@ def test_residuals_branches_and_concatenations():
     assert "cluster_stage0" in res and "fire" in src
 
 
+def test_same_notation_blocks_collapse_with_shape_ranges():
+    """DenseNet-style layers differ only in their growing input: drawn once, with ranges."""
+    few = draw(archdsl.compile_graph(BRANCHY.replace("x[3]", "x[2]")), depth="full")
+    many = archdsl.render(BRANCHY.replace("x[3]", "x[24]"), depth="full")
+    assert len(drawn_nodes(few)) == len(drawn_nodes(many))
+    src = archdsl.render(BRANCHY, depth="full").source
+    assert "dense_layer ×3" in src
+    assert "32–48×32×32 · 64–96 params" in src  # bn sees 32, 40, 48 channels
+    assert "<b>cat</b><br/><font point-size=\"9\">40–56×32×32<" in src
+
+
 def test_rankdir_and_api_returns_digraph():
     dot = archdsl.render(zoo("resnet.arch"), "resnet18", depth=0, rankdir="LR")
     assert isinstance(dot, graphviz.Digraph)
@@ -165,8 +188,12 @@ def test_rankdir_and_api_returns_digraph():
 
 
 def test_bad_depth_and_rankdir_are_user_errors():
-    with pytest.raises(archdsl.ArchError, match="bad depth"):
-        archdsl.render(zoo("resnet.arch"), depth=3)
+    for bad in (-1, "deep", True, 1.5):
+        with pytest.raises(archdsl.ArchError, match="bad depth"):
+            archdsl.render(zoo("resnet.arch"), depth=bad)
+    full = archdsl.render(zoo("resnet.arch"), depth="full").source
+    assert archdsl.render(zoo("resnet.arch"), depth=2).source == full  # nothing deeper than every op
+    assert archdsl.render(zoo("resnet.arch"), depth="1").source == archdsl.render(zoo("resnet.arch"), depth=1).source
     with pytest.raises(archdsl.ArchError, match="bad rankdir"):
         archdsl.render(zoo("resnet.arch"), rankdir="BT")
 
@@ -192,6 +219,7 @@ def test_cli_formats(tmp_path, suffix, magic):
     (["-o", "x.jpg"], "cannot tell the image format of `x.jpg`"),
     (["--depth", "deep"], "bad depth `deep`"),
     (["--rankdir", "RL"], "bad rankdir `RL`"),
+    (["-o", "no/such/folder/x.svg"], "cannot write `no/such/folder/x.svg`: No such file or directory"),
     (["--variant", "resnet51"], "unknown variant"),
 ])
 def test_cli_errors_are_located(args, message, tmp_path, capsys):
