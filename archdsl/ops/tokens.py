@@ -110,7 +110,7 @@ register(OpSpec(
 
 
 def _pick_shape(attrs, ins):
-    n, c = _need_tokens(attrs, ins)
+    n, c = _need_tokens(attrs, ins, "an image has no class token: pool it with `gap`, or make tokens first")
     if not 0 <= attrs["index"] < n:
         raise ShapeError(f"token index {attrs['index']} out of range for {n} tokens")
     return (c,)
@@ -170,7 +170,8 @@ def _patch_grid_forward(attrs):
 def _join_shape(attrs, ins):
     image, seq = ins
     if len(image) != 3 or image[0] != seq[1]:
-        raise ShapeError(f"`patches:` must end with an image of {seq[1]} channels, got {fmt_shape(image)}")
+        raise ShapeError(f"`patches:` must end with an image of {seq[1]} channels, got {fmt_shape(image)}",
+                         f"the patch tokens go back next to the class token, so end the body at width {seq[1]}, e.g. pw({seq[1]})")
     return (attrs["skip"] + image[1] * image[2], seq[1])
 
 

@@ -29,3 +29,8 @@ def test_class_token_joins_before_class_attention():
     assert stages[2]["output_shape"] == [1, 197, 192]  # + class token
     model = archdsl.build(CAIT, "xxs24")
     assert model.stages[1].blocks[0].gamma1.shape == (192,)  # layer scale on every residual
+
+
+@pytest.mark.slow
+def test_s24_outputs_equal_reference():
+    check_outputs(CAIT, "s24", timm.create_model("cait_s24_224", pretrained=False))

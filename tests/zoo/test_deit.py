@@ -33,3 +33,9 @@ def test_outputs_equal_reference(variant):
 def test_distillation_token_adds_one_token():
     assert archdsl.summary(DEIT, "tiny")["stages"][1]["output_shape"] == [1, 197, 192]
     assert archdsl.summary(DEIT, "tiny_distilled")["stages"][1]["output_shape"] == [1, 198, 192]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["small", "base", "small_distilled", "base_distilled"])
+def test_larger_variants_outputs(variant):
+    check_outputs(DEIT, variant, reference(variant))

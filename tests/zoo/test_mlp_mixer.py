@@ -26,3 +26,8 @@ def test_s16_outputs_equal_reference():
 def test_b16_macs_match_paper():
     # Mixer-B/16: 12.7 GFLOPs at 224 (Swin paper, Table 10).
     assert abs(archdsl.summary(MIXER, "b16")["macs"] / 1e9 - 12.7) / 12.7 < 0.02
+
+
+@pytest.mark.slow
+def test_b16_outputs_equal_reference():
+    check_outputs(MIXER, "b16", timm.create_model("mixer_b16_224", pretrained=False))

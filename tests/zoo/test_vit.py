@@ -33,7 +33,7 @@ def test_tiny_outputs_equal_timm():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", ["small", "base", "base32"])
+@pytest.mark.parametrize("variant", ["small", "base", "large", "base32"])
 def test_other_variants_outputs(variant):
     # torchvision keeps class_token, conv_proj, pos_embedding in that order; the loader's
     # shape-preserving pairing moves pos_embedding into place.

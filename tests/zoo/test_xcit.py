@@ -31,3 +31,8 @@ def test_macs_match_paper():
     # XCiT paper, Table 1: T12 1.2 GFLOPs, S12 4.8 GFLOPs at 224
     assert abs(archdsl.summary(XCIT, "tiny12")["macs"] / 1e9 - 1.2) < 0.05
     assert abs(archdsl.summary(XCIT, "small12")["macs"] / 1e9 - 4.8) < 0.05
+
+
+@pytest.mark.slow
+def test_small12_outputs_equal_reference():
+    check_outputs(XCIT, "small12", reference("small12"))
