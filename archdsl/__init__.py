@@ -6,9 +6,9 @@
     25557032
 """
 
-from archdsl.api import build, compile_graph, parse, summary
+from archdsl.api import build, compile_graph, parse, summary, to_source
 from archdsl.errors import ArchError
 from archdsl.weights import load_reference, map_state_dict
 
 __version__ = "0.1.0"
-__all__ = ["ArchError", "build", "compile_graph", "load_reference", "map_state_dict", "parse", "summary", "__version__"]
+__all__ = ["ArchError", "build", "compile_graph", "load_reference", "map_state_dict", "parse", "summary", "to_source", "__version__"]

@@ -70,3 +70,16 @@ def summary(path_or_text: str | os.PathLike | ast.Program, variant: str | None =
     from archdsl.backends.summary import summarize
 
     return summarize(compile_graph(path_or_text, variant, input_shape=input_shape, **overrides))
+
+
+def to_source(path_or_text: str | os.PathLike | ast.Program, variant: str | None = None, *,
+              input_shape: tuple[int, ...] | None = None, output: str | os.PathLike | None = None,
+              **overrides: Any) -> str:
+    """One self-contained PyTorch file for the architecture (the same network as `build`,
+    with the same state-dict keys). With `output`, also write it there atomically."""
+    from archdsl.backends.torch_source import generate_source, write_atomic
+
+    text = generate_source(compile_graph(path_or_text, variant, input_shape=input_shape, **overrides))
+    if output is not None:
+        write_atomic(output, text)
+    return text

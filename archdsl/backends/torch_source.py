@@ -23,6 +23,7 @@ The layout follows ruff's formatter, so generated files pass `ruff format --chec
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import math
 import os
@@ -198,7 +199,7 @@ def _escape(text: str, limit: int | None = None) -> str:
 
 _RESERVED = {"self", "x", "nn", "torch", "math", "F", "super", "blocks", "down", "stage", "block", "k", "_",
              "range", "list", "int", "float", "bool", "None", "True", "False", "Stage", "LayerNorm2d", "Mlp",
-             "GlobalPool", "DropPath"}
+             "GlobalPool", "DropPath"} | set(dir(builtins))
 
 
 def _is_plain_identifier(name: str) -> bool:
@@ -810,7 +811,8 @@ class _Renderer:
         for p in paths:
             by_depth.setdefault(len(p), []).append(p)
         self.seq: dict[tuple, Instance] = {}
-        order_pos = {p: min((g.order.index(n) for n in self.b.members[p]), default=0) for p in paths}
+        position = {nid: k for k, nid in enumerate(g.order)}
+        order_pos = {p: min((position[n] for n in self.b.members[p]), default=0) for p in paths}
         for depth in sorted(by_depth, reverse=True):
             keyed: dict[Any, list[Instance]] = {}
             names: dict[Any, tuple[str, str]] = {}
@@ -1117,7 +1119,9 @@ class _Renderer:
         lines = []
         head = render(calls[0]).replace("[k]", f"[{first}]")
         lines += layout(8, "blocks = ", [head], "", None, "[]")
-        if n > 1:
+        if n == 2:
+            lines += layout(8, "blocks.append", [render(calls[1]).replace("[k]", f"[{first + 1}]")])
+        elif n > 2:
             rng = f"range({first + 1}, {first + n})" if table_args else f"range({n - 1})"
             lines += self.comprehension("blocks += ", render(calls[1]), var, rng)
         return lines
@@ -1140,16 +1144,17 @@ def _format_param(v: Any) -> str:
 
 
 def _wrap_doc(lines: list[str]) -> list[str]:
+    """Wrap docstring lines at spaces to stay within the line width (long words stay whole)."""
     out = []
     for line in lines:
         while len(line) > 84:
-            cut = line.rfind(" ", 0, 84)
-            if cut <= 0:
+            cut = line.rfind(" ", 5, 84)
+            if cut < 0:
                 cut = line.find(" ", 84)
-                if cut < 0:
-                    break
-            out.append(line[:cut])
-            line = "    " + line[cut + 1:]
+            if cut < 0:
+                break
+            out.append(line[:cut].rstrip())
+            line = "    " + line[cut + 1:].lstrip()
         out.append(line)
     return out
 
@@ -1157,7 +1162,11 @@ def _wrap_doc(lines: list[str]) -> list[str]:
 # ---- entry points ---------------------------------------------------------------------
 def generate_source(g: Graph) -> str:
     """The Python source of the network `g` (a checked IR graph)."""
-    return _Renderer(g).run()
+    try:
+        return _Renderer(g).run()
+    except NotImplementedError as e:  # a layer kind without a source emitter yet
+        raise ArchError(f"cannot write this network as standalone PyTorch source: {e}", None,
+                        "`archdsl.build` still builds it; source emitters live in archdsl/backends/torch_source.py") from None
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> None:
