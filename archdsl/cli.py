@@ -91,7 +91,11 @@ def cmd_compile(args) -> int:
     if args.output:
         from archdsl.backends.torch_source import generate_source, write_atomic
 
-        write_atomic(args.output, generate_source(g))  # all or nothing: no partial file on failure
+        try:
+            write_atomic(args.output, generate_source(g))  # all or nothing: no partial file on failure
+        except OSError as e:
+            raise ArchError(f"cannot write `{args.output}`: {e.strerror or e}", Span("-o", 1, 1, max(1, len(args.output)), args.output),
+                            "check that the directory exists and is writable") from None
     if args.json:
         print(json.dumps(s))
     else:

@@ -744,6 +744,10 @@ def layout(indent: int, head: str, args: list[str] | None, tail: str = "", comme
     one = f"{pad}{head}{op}{', '.join(args)}{cl}{tail}"
     if len(one) + len(c) <= LINE_WIDTH or not args:
         return [one + c]
+    room = LINE_WIDTH - len(f"{pad}{head}{op}  # ")
+    if comment and len(comment) > room >= 20:  # an over-long first line makes ruff re-wrap it
+        comment = comment[: room - 3].rstrip() + "..."
+        c = f"  # {comment}"
     body = ", ".join(args)
     if len(pad) + 4 + len(body) <= LINE_WIDTH:
         return [f"{pad}{head}{op}{c}", f"{pad}    {body}", f"{pad}{cl}{tail}"]

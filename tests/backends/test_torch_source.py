@@ -366,3 +366,10 @@ def test_runtime_error_inside_a_block_names_the_block_layer():
     with pytest.raises(RuntimeError) as e:
         model(torch.randn(1, 3, 16))  # a 3-D input
     assert any("<string>:3:6" in n for n in getattr(e.value, "__notes__", []))
+
+
+def test_unwritable_output_is_a_user_error(tmp_path, capsys):
+    out = tmp_path / "no_such_dir" / "model.py"
+    assert main(["compile", str(ROOT / "zoo" / "resnet.arch"), "-o", str(out)]) == 1
+    assert "cannot write" in capsys.readouterr().err
+    assert not out.parent.exists()
