@@ -29,9 +29,10 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jinja2
 import torch
@@ -611,7 +612,7 @@ class _Classes:
         used: dict[str, bool] = {}
         extra: list[tuple[str, list[Any], bool]] = []  # (name, values per member, optional)
         taken = set(order)
-        per_member: list[dict[str, Any]] = [dict() for _ in members]
+        per_member: list[dict[str, Any]] = [{} for _ in members]
 
         def item_values(m: Instance, name: str) -> Item | None:
             for it in m.items:
@@ -667,7 +668,7 @@ class _Classes:
         # signature: in_channels and block parameters, then free values, then optional ones
         names = [n for n in t.candidates if used.get(n)]  # in_channels first, then the block's own
         for n in names:
-            safe = _arg_name(n, set(p[0] for p in cd.params))
+            safe = _arg_name(n, {p[0] for p in cd.params})
             if safe != n:  # user parameter names that are not safe Python: rename in every use
                 for key, text in cd.leaf_text.items():
                     if text is not None:

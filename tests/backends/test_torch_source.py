@@ -121,9 +121,9 @@ def test_generated_source_is_ruff_clean(file, variant, generated):
     if ruff is None:
         pytest.skip("ruff is not installed")
     # --isolated: ruff's own defaults, not this repository's settings
-    check = subprocess.run([ruff, "check", "--isolated", "--no-cache", str(path)], capture_output=True, text=True)
+    check = subprocess.run(check=False, args=[ruff, "check", "--isolated", "--no-cache", str(path)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    fmt = subprocess.run([ruff, "format", "--isolated", "--no-cache", "--check", "--diff", str(path)],
+    fmt = subprocess.run(check=False, args=[ruff, "format", "--isolated", "--no-cache", "--check", "--diff", str(path)],
                          capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
 
@@ -149,7 +149,7 @@ for path, cls, shape in %s:
 def run_in_fresh_interpreter(jobs: list[tuple[str, str, tuple | None]], cwd: Path) -> list[str]:
     """Run generated files in a child interpreter where only torch can be imported."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    r = subprocess.run([sys.executable, "-c", RUNNER % repr(jobs)], capture_output=True, text=True, cwd=cwd, env=env,
+    r = subprocess.run(check=False, args=[sys.executable, "-c", RUNNER % repr(jobs)], capture_output=True, text=True, cwd=cwd, env=env,
                        timeout=600)
     assert r.returncode == 0, r.stderr
     return r.stdout.splitlines()
@@ -190,7 +190,7 @@ def test_byte_identical_across_runs_and_hash_seeds():
     code = "import archdsl, sys; sys.stdout.write(archdsl.to_source('zoo/convnext.arch', 'tiny'))"
     seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
     env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    r = subprocess.run(check=False, args=[sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     assert r.stdout == source_of("convnext.arch", "tiny") == source_of("convnext.arch", "tiny")
 
