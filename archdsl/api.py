@@ -90,3 +90,16 @@ def render(path_or_text: str | os.PathLike | ast.Program | Graph, variant: str |
 
     g = path_or_text if isinstance(path_or_text, Graph) else compile_graph(path_or_text, variant, input_shape=input_shape, **overrides)
     return draw(g, depth=depth, rankdir=rankdir)
+
+
+def to_source(path_or_text: str | os.PathLike | ast.Program, variant: str | None = None, *,
+              input_shape: tuple[int, ...] | None = None, output: str | os.PathLike | None = None,
+              **overrides: Any) -> str:
+    """One self-contained PyTorch file for the architecture (the same network as `build`,
+    with the same state-dict keys). With `output`, also write it there atomically."""
+    from archdsl.backends.torch_source import generate_source, write_atomic
+
+    text = generate_source(compile_graph(path_or_text, variant, input_shape=input_shape, **overrides))
+    if output is not None:
+        write_atomic(output, text)
+    return text

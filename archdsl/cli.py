@@ -1,6 +1,6 @@
 """The `archdsl` command.
 
-    archdsl compile FILE.arch [--variant V] [--set NAME=VALUE]... [--input CxHxW] [--json]
+    archdsl compile FILE.arch [--variant V] [--set NAME=VALUE]... [--input CxHxW] [--json] [-o OUT.py]
     archdsl check   FILE.arch [--variant V] [--set NAME=VALUE]... [--input CxHxW]
     archdsl render  FILE.arch [--variant V] [-o OUT.svg|.png|.pdf|.dot] [--depth 0|1|full] [--rankdir TB|LR]
     archdsl zoo
@@ -48,6 +48,7 @@ def make_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compile", help="check and build a model; print its summary")
     _common(c)
     c.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    c.add_argument("-o", "--output", metavar="OUT.py", help="also write the model as one standalone PyTorch file")
     k = sub.add_parser("check", help="parse and shape-check only (fast)")
     _common(k)
     r = sub.add_parser("render", help="draw the architecture with Graphviz (default: FILE.svg next to FILE.arch)")
@@ -117,10 +118,20 @@ def cmd_compile(args) -> int:
     built = sum(p.numel() for p in model.parameters())
     if built != s["params"]:  # pragma: no cover - the registry's param rules are tested against torch
         raise RuntimeError(f"parameter count mismatch: summary {s['params']} vs built {built}")
+    if args.output:
+        from archdsl.backends.torch_source import generate_source, write_atomic
+
+        try:
+            write_atomic(args.output, generate_source(g))  # all or nothing: no partial file on failure
+        except OSError as e:
+            raise ArchError(f"cannot write `{args.output}`: {e.strerror or e}", Span("-o", 1, 1, max(1, len(args.output)), args.output),
+                            "check that the directory exists and is writable") from None
     if args.json:
         print(json.dumps(s))
     else:
         print(format_summary(s))
+    if args.output:
+        print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
 

@@ -257,7 +257,10 @@ class _Lowering:
             block = self.p.blocks[ref.name]
             self.g.groups[scope] = Group(scope, "block", block.name, layer.span, {"block_index": self.block_index, "drop_path": self.drop_rate})
             return self._call_block(block, layer, x, env, scope, implicit=env)
-        self.g.groups[scope] = Group(scope, "block", "block", plan.section.chain.span, {"block_index": self.block_index, "drop_path": self.drop_rate})
+        args = {"c": env.get("c")} if "c" in env else {}
+        self.g.groups[scope] = Group(scope, "block", "block", plan.section.chain.span,
+                                     {"block_index": self.block_index, "drop_path": self.drop_rate, "args": args,
+                                      "inline": True})
         return self._residual(lambda y: self._chain(body, y, env, scope), x, scope, plan.section.chain.span, {}, env)
 
     # ---- blocks ---------------------------------------------------------------------
@@ -301,6 +304,9 @@ class _Lowering:
             else:
                 raise ArchError(f"block `{block.name}` needs a value for `{p.name}`", layer.span,
                                 f"pass it: `{block.name}({p.name}=...)`")
+        info = self.g.groups[scope].info  # what the call bound, and where the block is defined, for backends
+        info.setdefault("args", dict(bound))
+        info.setdefault("def_span", block.span)
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise ArchError(f"blocks nest deeper than {MAX_DEPTH} levels (is `{block.name}` recursive?)", layer.span,

@@ -1,0 +1,375 @@
+"""`archdsl.to_source` / `archdsl compile -o`: the generated PyTorch file is the same network
+as `archdsl.build` (state-dict keys, shapes, float64 outputs), imports only torch, is
+ruff-clean, byte-stable, golden-tested, and cannot run code the user did not write."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import archdsl
+from archdsl.backends.torch_source import write_atomic
+from archdsl.cli import main, zoo_files
+from tests.conftest import ROOT, randomize_batchnorm
+
+GOLDEN = ROOT / "tests" / "golden"
+
+
+def _smallest_variant(path: Path) -> str | None:
+    program = archdsl.parse(path)
+    names = program.variant_names or [None]
+    return min(names, key=lambda v: archdsl.summary(program, v)["params"])
+
+
+# Every zoo file's smallest variant, plus the variants with golden files. A zoo file is
+# picked up automatically; add a line here only for an extra variant.
+EXTRA = [("resnet.arch", "resnet50"), ("convnext.arch", "tiny")]
+CASES = sorted({(f.name, _smallest_variant(f)) for f in zoo_files()} | set(EXTRA), key=lambda c: (c[0], str(c[1])))
+GOLDEN_CASES = [("convnext.arch", "tiny", "convnext_tiny.py"), ("resnet.arch", "resnet50", "resnet50.py")]
+ALLOWED_IMPORTS = {"torch", "torch.nn.functional", "math", "torch.nn"}
+
+
+def source_of(file: str, variant: str | None) -> str:
+    """Generated from the path as a user would type it in the repository root."""
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        return archdsl.to_source(f"zoo/{file}", variant)
+    finally:
+        os.chdir(cwd)
+
+
+def load_module(path: Path):
+    spec = importlib.util.spec_from_file_location(f"generated_{path.stem}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def network_class(mod, source: str):
+    """The generated file's last class is the network."""
+    tree = ast.parse(source)
+    name = [n.name for n in tree.body if isinstance(n, ast.ClassDef)][-1]
+    return getattr(mod, name)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    out = {}
+    d = tmp_path_factory.mktemp("generated")
+    for file, variant in CASES:
+        text = source_of(file, variant)
+        path = d / f"{Path(file).stem}_{variant}.py"
+        path.write_text(text)
+        out[(file, variant)] = (text, path)
+    return out
+
+
+SMALL_INPUT = 32  # equality does not need full resolution; float64 convs are slow on CPU
+
+
+def _small_input(file: str, variant: str | None) -> tuple[int, ...] | None:
+    shape = archdsl.summary(ROOT / "zoo" / file, variant)["input_shape"][1:]
+    if len(shape) != 3 or shape[1] <= SMALL_INPUT:
+        return None
+    small = (shape[0], SMALL_INPUT, SMALL_INPUT)
+    try:
+        archdsl.summary(ROOT / "zoo" / file, variant, input_shape=small)
+    except archdsl.ArchError:  # the architecture needs its own resolution
+        return None
+    return small
+
+
+@pytest.mark.parametrize("file,variant", CASES, ids=[f"{f}:{v}" for f, v in CASES])
+def test_same_network_as_build(file, variant, tmp_path):
+    small = _small_input(file, variant)
+    text = archdsl.to_source(ROOT / "zoo" / file, variant, input_shape=small)
+    path = tmp_path / "model.py"
+    path.write_text(text)
+    torch.manual_seed(0)
+    built = archdsl.build(ROOT / "zoo" / file, variant, input_shape=small)
+    randomize_batchnorm(built)
+    with torch.device("meta"):  # no init: the weights come from `built`
+        ours = network_class(load_module(path), text)()
+    ref_keys = [(k, tuple(v.shape)) for k, v in built.state_dict().items()]
+    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == ref_keys
+    ours.load_state_dict(built.state_dict(), assign=True)  # checkpoints move between the two
+    built.double().eval()
+    ours.double().eval()
+    shape = built.arch_info["input_shape"]
+    x = torch.randn(1, *shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        a, b = built(x), ours(x)
+    assert a.shape == b.shape
+    assert torch.equal(a, b), f"max difference {(a - b).abs().max().item():.3g}"
+    # and back: a generated model's state dict loads into the built one
+    built.load_state_dict(ours.state_dict())
+
+
+@pytest.mark.parametrize("file,variant", CASES, ids=[f"{f}:{v}" for f, v in CASES])
+def test_generated_source_is_ruff_clean(file, variant, generated):
+    _, path = generated[(file, variant)]
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed")
+    # --isolated: ruff's own defaults, not this repository's settings
+    check = subprocess.run(check=False, args=[ruff, "check", "--isolated", "--no-cache", str(path)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    fmt = subprocess.run(check=False, args=[ruff, "format", "--isolated", "--no-cache", "--check", "--diff", str(path)],
+                         capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+@pytest.mark.parametrize("file,variant", CASES, ids=[f"{f}:{v}" for f, v in CASES])
+def test_generated_source_is_safe(file, variant, generated):
+    assert_safe(generated[(file, variant)][0])
+
+
+RUNNER = """
+import runpy, sys
+for name in ('archdsl', 'timm', 'torchvision', 'lark'):  # only torch (and its own dependencies) here
+    sys.modules[name] = None
+import torch
+for path, cls, shape in %s:
+    with torch.device("meta"):
+        net = runpy.run_path(path)[cls]()
+    out = shape and tuple(net.eval()(torch.randn(1, *shape, device="meta")).shape)
+    print(path, sum(p.numel() for p in net.parameters()), out)
+"""
+
+
+def run_in_fresh_interpreter(jobs: list[tuple[str, str, tuple | None]], cwd: Path) -> list[str]:
+    """Run generated files in a child interpreter where only torch can be imported."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    r = subprocess.run(check=False, args=[sys.executable, "-c", RUNNER % repr(jobs)], capture_output=True, text=True, cwd=cwd, env=env,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.splitlines()
+
+
+def test_every_generated_file_imports_with_only_torch(generated, tmp_path):
+    jobs = [(str(path), network_class_name(text), None) for text, path in generated.values()]
+    lines = run_in_fresh_interpreter(jobs, tmp_path)
+    for (file, variant), line in zip(generated, lines):
+        assert int(line.split()[1]) == archdsl.summary(ROOT / "zoo" / file, variant)["params"], line
+
+
+def network_class_name(source: str) -> str:
+    return [n.name for n in ast.parse(source).body if isinstance(n, ast.ClassDef)][-1]
+
+
+@pytest.mark.parametrize("file,variant", [("resnet.arch", "resnet18"), ("convnext.arch", "tiny")])
+def test_torch_compile_fullgraph(file, variant, generated):
+    text, path = generated[(file, variant)]
+    net = network_class(load_module(path), text)().eval()
+    compiled = torch.compile(net, fullgraph=True, backend="eager")
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(compiled(x), net(x))
+
+
+@pytest.mark.parametrize("file,variant,golden", GOLDEN_CASES, ids=[g for _, _, g in GOLDEN_CASES])
+def test_golden(file, variant, golden):
+    text = source_of(file, variant)
+    path = GOLDEN / golden
+    if os.environ.get("ARCHDSL_ACCEPT"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+    assert text == path.read_text(), f"generated source changed; rerun with ARCHDSL_ACCEPT=1 and read the diff of {path}"
+
+
+def test_byte_identical_across_runs_and_hash_seeds():
+    code = "import archdsl, sys; sys.stdout.write(archdsl.to_source('zoo/convnext.arch', 'tiny'))"
+    seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
+    env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run(check=False, args=[sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == source_of("convnext.arch", "tiny") == source_of("convnext.arch", "tiny")
+
+
+def test_readable_shape(generated):
+    text, _ = generated[("resnet.arch", "resnet50")]
+    classes = [n.name for n in ast.parse(text).body if isinstance(n, ast.ClassDef)]
+    assert "Bottleneck" in classes and classes[-1] == "Resnet"
+    assert "zoo/resnet.arch" in text.split('"""')[1] and "resnet50" in text.split('"""')[1]
+    assert "for _ in range(5)" in text  # stage 3's six blocks: one, then a loop, not six copies
+    assert text.count("Bottleneck(") <= 2 * 4 + 1
+    for line in text.splitlines():  # every layer constructor line carries a source map
+        if line.strip().startswith("self.") and "= nn." in line and not any(w in line for w in ("Sequential()", "Identity()", "ModuleList")):
+            assert "# zoo/resnet.arch:" in line, line
+
+
+# ---- safety -------------------------------------------------------------------------
+SAFE_BUILTINS = {"super", "range", "len", "list", "int", "float", "bool", "str", "tuple", "isinstance", "None", "True", "False"}
+FORBIDDEN = {"eval", "exec", "compile", "__import__", "open", "getattr", "setattr", "delattr", "globals", "locals",
+             "vars", "os", "sys", "subprocess", "builtins", "__builtins__", "input", "breakpoint", "importlib", "runpy"}
+
+
+def assert_safe(source: str) -> None:
+    """The file only imports torch/math, only uses names it defines (or a few harmless
+    builtins), touches no dunder attribute and holds no string the compiler did not write."""
+    tree = ast.parse(source)
+    defined = set(SAFE_BUILTINS)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                assert a.name in ALLOWED_IMPORTS, a.name
+                defined.add(a.asname or a.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom):
+            assert node.module in ALLOWED_IMPORTS and node.level == 0, node.module
+            defined |= {a.asname or a.name for a in node.names}
+        elif isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+            defined.add(node.name)
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            defined.add(node.id)
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and ast.get_docstring(node, clean=False) is not None:
+            docstrings.add(id(node.body[0].value))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            assert node.id not in FORBIDDEN, node.id
+            assert node.id in defined, f"undefined name {node.id}"
+        elif isinstance(node, ast.Attribute):
+            is_super_init = node.attr == "__init__" and isinstance(node.value, ast.Call) and getattr(node.value.func, "id", "") == "super"
+            assert is_super_init or not node.attr.startswith("__"), node.attr
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            assert node.value in {"avg", "max", "none", "tanh"}, node.value
+        elif isinstance(node, (ast.Lambda, ast.Global, ast.Nonlocal, ast.Delete, ast.AsyncFunctionDef, ast.Await)):
+            raise AssertionError(f"unexpected {type(node).__name__}")
+
+
+PAYLOAD = "__import__('pathlib').Path('PWNED').touch()"
+HOSTILE_NAMES = ["class", "import", "__import__", "None", "True", "self", "x", "exec", "eval", "forward", "training",
+                 "nn", "torch", "F", "math", "Stage", "lambda", "_", "__init__", "super", "k", "blocks", "shortcut",
+                 "match", "type", "__class__", "_private", "Mlp", "DropPath"]
+HOSTILE_FILES = ['evil"""\nimport os\n.arch', "a\nimport os; os.system('touch PWNED') #.arch", "ünïcødé ✓.arch",
+                 "x'y\\z\r.arch", "tab\there.arch", '";__import__("os")#.arch']
+
+
+def hostile_programs():
+    for n in HOSTILE_NAMES:
+        yield f"block_{n}", (f"arch {n}(tag=\"''' ; {PAYLOAD} # \", classes=10)\ninput 3x16x16\n"
+                             f"block {n}({n}, s):\n    residual: conv3/s({n}) bn relu\n    relu\n"
+                             f"stem conv3(8) bn relu\nstage {n} x[1,2] {n}=[8,16]\nhead gap fc(classes)\n"
+                             f"variant {n} classes=10\n"), "net.arch"
+        yield f"nested_{n}", (f"arch net(classes=10)\ninput 3x16x16\nblock {n}(c):\n    conv1(c) relu\n"
+                              f"block outer(c):\n    {n}(c) {n}(c)\nstem conv3(8) outer(8)\nhead gap fc(classes)\n"), "net.arch"
+    for f in HOSTILE_FILES:
+        yield f"file_{f!r}", "arch net(classes=10)\ninput 3x16x16\nstem conv3(8) relu\nhead gap fc(classes)\n", f
+
+
+HOSTILE = list(hostile_programs())
+
+
+def _hostile_source(text: str, filename: str, tmp: Path) -> tuple[str | None, Path]:
+    path = tmp / filename
+    path.write_text(text)
+    out = tmp / "model.py"
+    try:
+        return archdsl.to_source(path, output=out), out
+    except archdsl.ArchError as e:
+        assert e.span is not None, "a rejected name must be located"
+        assert not out.exists()
+        return None, out
+
+
+@pytest.mark.parametrize("name,text,filename", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_hostile_names_are_rejected_or_harmless(name, text, filename, tmp_path):
+    source, out = _hostile_source(text, filename, tmp_path)
+    if source is not None:
+        assert out.read_text() == source
+        assert_safe(source)
+        compile(source, str(out), "exec")
+
+
+def test_hostile_generated_files_run_without_side_effects(tmp_path):
+    jobs = []
+    for k, (_, text, filename) in enumerate(HOSTILE):
+        d = tmp_path / str(k)
+        d.mkdir()
+        source, out = _hostile_source(text, filename, d)
+        if source is not None:
+            jobs.append((str(out), network_class_name(source), (3, 16, 16)))
+    assert len(jobs) >= len(HOSTILE) // 2  # most of the corpus compiles (mangled): the check is not vacuous
+    lines = run_in_fresh_interpreter(jobs, tmp_path)
+    assert len(lines) == len(jobs) and all(line.endswith("(1, 10)") for line in lines), lines
+    assert not list(tmp_path.rglob("PWNED"))
+
+
+def test_dunder_module_name_is_a_located_error():
+    text = "arch net(classes=10)\ninput 3x16x16\nblock __x(c):\n    conv1(c)\nstem conv3(8) __x(8)\nhead gap fc(classes)\n"
+    archdsl.build(text)  # the torch backend accepts it; Python source cannot name `self.__x1`
+    with pytest.raises(archdsl.ArchError) as e:
+        archdsl.to_source(text)
+    assert e.value.span is not None and e.value.span.line == 5
+
+
+# ---- atomic writes and the CLI --------------------------------------------------------
+def test_cli_writes_the_same_file(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "model.py"
+    monkeypatch.chdir(ROOT)
+    assert main(["compile", "zoo/resnet.arch", "--variant", "resnet18", "-o", str(out), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("{")  # --json still prints only JSON on stdout
+    assert out.read_text() == archdsl.to_source("zoo/resnet.arch", "resnet18")
+
+
+def test_failed_compile_keeps_the_old_file(tmp_path, capsys):
+    out = tmp_path / "model.py"
+    out.write_text("# precious\n")
+    bad = tmp_path / "bad.arch"
+    bad.write_text("arch net()\ninput 3x16x16\nstem conv3(8) nosuchlayer\n")
+    assert main(["compile", str(bad), "-o", str(out)]) == 1
+    assert out.read_text() == "# precious\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.arch", "model.py"]
+    assert main(["compile", str(bad), "-o", str(tmp_path / "new.py")]) == 1
+    assert not (tmp_path / "new.py").exists()
+
+
+def test_write_failure_leaves_no_partial_file(tmp_path, monkeypatch):
+    out = tmp_path / "model.py"
+    out.write_text("old\n")
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        write_atomic(out, "new\n" * 1000)
+    assert out.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.py"]
+
+
+# ---- runtime errors in built models name the DSL line ----------------------------------
+def test_runtime_error_names_the_dsl_layer():
+    model = archdsl.build(ROOT / "zoo" / "resnet.arch", "resnet18").eval()
+    with pytest.raises(RuntimeError) as e:
+        model(torch.randn(1, 4, 32, 32))  # 4 channels into a 3-channel stem
+    notes = getattr(e.value, "__notes__", [])
+    assert len(notes) == 1 and "`conv7/2(64)`" in notes[0] and "resnet.arch:15:7" in notes[0]
+
+
+def test_runtime_error_inside_a_block_names_the_block_layer():
+    text = "arch net(classes=10)\ninput 3x16x16\nstem conv3(8) relu\nhead gap fc(classes)\n"
+    model = archdsl.build(text).eval()
+    with pytest.raises(RuntimeError) as e:
+        model(torch.randn(1, 3, 16))  # a 3-D input
+    assert any("<string>:3:6" in n for n in getattr(e.value, "__notes__", []))
+
+
+def test_unwritable_output_is_a_user_error(tmp_path, capsys):
+    out = tmp_path / "no_such_dir" / "model.py"
+    assert main(["compile", str(ROOT / "zoo" / "resnet.arch"), "-o", str(out)]) == 1
+    assert "cannot write" in capsys.readouterr().err
+    assert not out.parent.exists()
