@@ -739,11 +739,14 @@ def layout(indent: int, head: str, args: list[str] | None, tail: str = "", comme
     """One statement `head(args)tail  # comment`, split the way ruff's formatter does."""
     pad = " " * indent
     c = f"  # {comment}" if comment else ""
-    if args is None:
-        return [f"{pad}{head}{tail}{c}"]
     op, cl = brackets
-    one = f"{pad}{head}{op}{', '.join(args)}{cl}{tail}"
-    if len(one) + len(c) <= LINE_WIDTH or not args:
+    one = f"{pad}{head}{tail}" if args is None else f"{pad}{head}{op}{', '.join(args)}{cl}{tail}"
+    if args is None or not args or len(one) + len(c) <= LINE_WIDTH:
+        # a statement that fits but for its comment: shorten the comment (its location comes
+        # first), since ruff would wrap the statement in parentheses instead
+        room = LINE_WIDTH - len(one) - 4
+        if comment and len(one) + len(c) > LINE_WIDTH and room >= 12:
+            c = f"  # {comment[: room - 3].rstrip()}..."
         return [one + c]
     room = LINE_WIDTH - len(f"{pad}{head}{op}  # ")
     if comment and len(comment) > room >= 20:  # an over-long first line makes ruff re-wrap it

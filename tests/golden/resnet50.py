@@ -40,35 +40,35 @@ class Stage(nn.Module):
 
 
 class Bottleneck(nn.Module):
-    """Block `bottleneck`, defined at zoo/resnet.arch:11:7."""
+    """Block `bottleneck`, defined at zoo/blocks/resnet.arch:11:7."""
 
     def __init__(
         self, in_channels: int, c: int, s: int, shortcut: bool = False
     ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(  # zoo/resnet.arch:12:15 conv1(c)
+        self.conv1 = nn.Conv2d(  # zoo/blocks/resnet.arch:12:15 conv1(c*d//64*g)
             in_channels, c, kernel_size=1, bias=False
         )
-        self.bn1 = nn.BatchNorm2d(c)  # zoo/resnet.arch:12:24 bn
-        self.relu1 = nn.ReLU(inplace=True)  # zoo/resnet.arch:12:27 relu
-        self.conv2 = nn.Conv2d(  # zoo/resnet.arch:12:32 conv3/s(c)
+        self.bn1 = nn.BatchNorm2d(c)  # zoo/blocks/resnet.arch:12:32 bn
+        self.relu1 = nn.ReLU(inplace=True)  # zoo/blocks/resnet.arch:12:35 relu
+        self.conv2 = nn.Conv2d(  # zoo/blocks/resnet.arch:12:40 conv3/s(c*d//64*g, g=g)
             c, c, kernel_size=3, stride=s, padding=1, bias=False
         )
-        self.bn2 = nn.BatchNorm2d(c)  # zoo/resnet.arch:12:43 bn
-        self.relu2 = nn.ReLU(inplace=True)  # zoo/resnet.arch:12:46 relu
-        self.conv3 = nn.Conv2d(  # zoo/resnet.arch:12:51 conv1(4*c)
+        self.bn2 = nn.BatchNorm2d(c)  # zoo/blocks/resnet.arch:12:64 bn
+        self.relu2 = nn.ReLU(inplace=True)  # zoo/blocks/resnet.arch:12:67 relu
+        self.conv3 = nn.Conv2d(  # zoo/blocks/resnet.arch:12:72 conv1(4*c)
             c, 4 * c, kernel_size=1, bias=False
         )
-        self.bn3 = nn.BatchNorm2d(4 * c)  # zoo/resnet.arch:12:62 bn
+        self.bn3 = nn.BatchNorm2d(4 * c)  # zoo/blocks/resnet.arch:12:83 bn
         self.shortcut = nn.Sequential()
         if shortcut:
-            self.shortcut.conv = nn.Conv2d(  # zoo/resnet.arch:12:5 conv (shortcut)
+            self.shortcut.conv = nn.Conv2d(  # zoo/blocks/resnet.arch:12:5 conv (shor...
                 in_channels, 4 * c, kernel_size=1, stride=s, bias=False
             )
-            self.shortcut.bn = nn.BatchNorm2d(  # zoo/resnet.arch:12:5 bn (shortcut)
+            self.shortcut.bn = nn.BatchNorm2d(  # zoo/blocks/resnet.arch:12:5 bn (sho...
                 4 * c
             )
-        self.relu3 = nn.ReLU(inplace=True)  # zoo/resnet.arch:13:5 relu
+        self.relu3 = nn.ReLU(inplace=True)  # zoo/blocks/resnet.arch:13:5 relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
@@ -92,12 +92,12 @@ class Resnet(nn.Module):
         super().__init__()
         # stem: 3x224x224 -> 64x56x56
         self.stem = nn.Sequential()
-        self.stem.conv = nn.Conv2d(  # zoo/resnet.arch:15:7 conv7/2(64)
+        self.stem.conv = nn.Conv2d(  # zoo/resnet.arch:8:7 conv7/2(64)
             3, 64, kernel_size=7, stride=2, padding=3, bias=False
         )
-        self.stem.bn = nn.BatchNorm2d(64)  # zoo/resnet.arch:15:19 bn -> 64x112x112
-        self.stem.relu = nn.ReLU(inplace=True)  # zoo/resnet.arch:15:22 relu
-        self.stem.maxpool = nn.MaxPool2d(  # zoo/resnet.arch:15:27 maxpool3/2
+        self.stem.bn = nn.BatchNorm2d(64)  # zoo/resnet.arch:8:19 bn -> 64x112x112
+        self.stem.relu = nn.ReLU(inplace=True)  # zoo/resnet.arch:8:22 relu
+        self.stem.maxpool = nn.MaxPool2d(  # zoo/resnet.arch:8:27 maxpool3/2
             3, stride=2, padding=1
         )
         self.stages = nn.ModuleList()
@@ -119,8 +119,8 @@ class Resnet(nn.Module):
         self.stages.append(Stage(blocks))
         # head: 2048x7x7 -> 1000
         self.head = nn.Sequential()
-        self.head.pool = GlobalPool("avg")  # zoo/resnet.arch:17:7 gap -> 2048
-        self.head.fc = nn.Linear(2048, 1000)  # zoo/resnet.arch:17:11 fc(classes)
+        self.head.pool = GlobalPool("avg")  # zoo/resnet.arch:10:7 gap -> 2048
+        self.head.fc = nn.Linear(2048, 1000)  # zoo/resnet.arch:10:11 fc(classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)  # 64x56x56
