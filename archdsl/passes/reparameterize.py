@@ -193,6 +193,8 @@ def reparameterize(model: nn.Module) -> nn.Module:
     `model.reparameterized` on the result counts the merged sums. Conv -> BatchNorm pairs
     outside such sums are left as they are; `fold_batchnorm` folds those.
     """
+    if not isinstance(model, GraphModule):
+        raise TypeError(f"reparameterize works on models built by archdsl.build, got {type(model).__name__}")
     out = copy.deepcopy(model).eval()
     total = 0
     for m in list(out.modules()):

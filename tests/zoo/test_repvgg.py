@@ -70,3 +70,8 @@ def test_merge_with_plain_identity_and_groups():
     x = torch.randn(2, 8, 8, 8, dtype=torch.float64)
     with torch.no_grad():
         torch.testing.assert_close(d(x), m.eval()(x), rtol=1e-12, atol=1e-12)
+
+
+def test_only_archdsl_models():
+    with pytest.raises(TypeError, match="archdsl.build"):
+        reparameterize(torch.nn.Conv2d(3, 3, 3))

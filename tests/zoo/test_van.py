@@ -1,4 +1,4 @@
-"""VAN (no library has it): parameters and MACs against the paper's Table 2, stage shapes,
+"""VAN (no library has it): parameters and MACs against the paper's ImageNet table, stage shapes,
 and the `lka` layer against a direct transcription of its definition."""
 
 from __future__ import annotations
