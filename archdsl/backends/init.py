@@ -22,6 +22,9 @@ def new_module(cls: type, *args: Any, **kwargs: Any) -> nn.Module:
     if cls in _SKIP.get():
         from torch.nn.utils import skip_init
 
+        # skip_init builds on meta, then allocates on `device` (cpu unless given): pass the
+        # current default device, so `with torch.device("meta"):` builds allocate nothing
+        kwargs.setdefault("device", torch.empty(()).device)
         return skip_init(cls, *args, **kwargs)
     return cls(*args, **kwargs)
 

@@ -40,12 +40,18 @@ def _add_to_cls_shape(ins):
     return seq
 
 
+def add_all(*xs):
+    """The sum of several branches (a named function, so that model transforms such as
+    `reparameterize` can recognise a branch sum among a group's steps)."""
+    return reduce(operator.add, xs)
+
+
 def _add_forward(attrs):
     if attrs.get("cls"):
         return lambda y, x: torch.cat((x[:, :1] + y.reshape(x.shape[0], 1, -1), x[:, 1:]), dim=1)
     if attrs.get("n", 2) == 2:
         return operator.add
-    return lambda *xs: reduce(operator.add, xs)
+    return add_all
 
 
 register(OpSpec(

@@ -12,7 +12,8 @@
 `compile_program` runs them all, verifying the graph between passes.
 
 Inference transforms that need trained weights work on built models instead (the IR
-holds no weights): `fold_batchnorm(model) -> model`.
+holds no weights): `fold_batchnorm(model) -> model`, `reparameterize(model) -> model`
+(multi-branch blocks merged into one conv: RepVGG, RepLKNet deploy forms).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from archdsl.passes.limits import DEFAULT_MAX_PARAMS, check_budget
 from archdsl.passes.fold_batchnorm import fold_batchnorm
 from archdsl.passes.modules import mark_inplace, name_modules, resolve_conv_bias
 from archdsl.passes.parameters import SetArg, resolve_parameters
+from archdsl.passes.reparameterize import reparameterize
 from archdsl.passes.shapes import infer_shapes, insert_projections
 from archdsl.passes.verify import verify
 from archdsl.syntax import ast
@@ -45,4 +47,4 @@ def compile_program(program: ast.Program, variant: str | None = None, overrides:
 
 
 __all__ = ["DEFAULT_MAX_PARAMS", "GRAPH_PASSES", "check_budget", "fold_batchnorm", "SetArg", "compile_program", "infer_shapes", "insert_projections", "lower",
-           "mark_inplace", "name_modules", "resolve_conv_bias", "resolve_parameters", "verify"]
+           "mark_inplace", "name_modules", "reparameterize", "resolve_conv_bias", "resolve_parameters", "verify"]
