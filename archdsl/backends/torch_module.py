@@ -4,7 +4,8 @@ Every IR group (net, stem, stage, block, ...) becomes one `GraphModule` whose ch
 the group's layers, named as in the IR (`stages.2.blocks.5.dwconv`), and whose forward
 runs the group's data flow as a flat list of steps. Plain chains take a fast path; blocks
 with residuals or branches keep intermediate values in slots, released after last use.
-The module holds no reference to the IR, so it pickles, deep-copies and `torch.compile`s
+A group with side outputs (`aux:`) returns `(output, *side_outputs)` in training mode and
+skips the side branches in eval mode. The module holds no reference to the IR, so it pickles, deep-copies and `torch.compile`s
 like any hand-written model.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import networkx as nx
 import torch
 from torch import nn
 
@@ -33,8 +35,14 @@ class GraphModule(nn.Module):
         self._chain: list[tuple[str, ...]] | None = None
         self._nslots = 1
         self._out = 0
+        # side outputs (`aux:`): slots of aux_out steps, of child groups that return side
+        # outputs, and of steps only side outputs need (skipped in eval mode)
+        self._naux = 0
+        self._aux_slots: frozenset[int] = frozenset()
+        self._child_aux: frozenset[int] = frozenset()
+        self._aux_only: frozenset[int] = frozenset()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> Any:
         if self._chain is not None:
             for path in self._chain:
                 m = self
@@ -44,7 +52,12 @@ class GraphModule(nn.Module):
             return x
         vals: list[Any] = [None] * self._nslots
         vals[0] = x
+        aux: list[torch.Tensor] | None = [] if self._naux else None
         for kind, key, args, out, free in self._steps:
+            if aux is not None and not self.training and out in self._aux_only:
+                for f in free:
+                    vals[f] = None
+                continue
             if kind == _MOD:
                 m = self
                 for p in key:
@@ -58,9 +71,17 @@ class GraphModule(nn.Module):
                 y = fn(getattr(owner, names[-1]), *[vals[a] for a in args])
             else:
                 y = key(*[vals[a] for a in args])
+            if aux is not None:
+                if out in self._child_aux and isinstance(y, tuple):
+                    aux.extend(y[1:])
+                    y = y[0]
+                elif out in self._aux_slots:
+                    aux.append(y)
             vals[out] = y
             for f in free:
                 vals[f] = None
+        if aux:  # training mode: (output, side outputs in data-flow order)
+            return (vals[self._out], *aux)
         return vals[self._out]
 
     def extra_repr(self) -> str:
@@ -231,6 +252,10 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
     slot = {entry: 0}
     steps: list[list] = []
     done_children: set[Path] = set()
+    # nodes the group's output needs (the rest only feed side outputs)
+    main = nx.ancestors(g.graph, exits[0]) | {exits[0]} if any(g.nodes[n].op == "aux_out" for n in mine) else mine
+    aux_slots, child_aux, aux_only = set(), set(), set()
+    naux = 0
     for nid in g.order:
         if nid not in mine or nid == g.input_id:
             continue
@@ -248,12 +273,22 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
             c_exit = [m for m in child_members if m == g.output_id or any(s not in child_members for s in g.graph.successors(m))][0]
             slot[c_exit] = len(slot)
             steps.append([_MOD, tuple(str(p) for p in child[len(path):]), tuple(slot[s] for s in c_sources), slot[c_exit]])
+            if sub._naux:
+                child_aux.add(slot[c_exit])
+                naux += sub._naux
+            if c_exit not in main:
+                aux_only.add(slot[c_exit])
             continue
         spec = ops.get(node.op)
         in_shapes = [g.nodes[i].shape for i in node.inputs]
         built = spec.build(node.attrs, in_shapes, node.shape)
         args = tuple(slot[i] for i in node.inputs)
         slot[nid] = len(slot)
+        if node.op == "aux_out":
+            aux_slots.add(slot[nid])
+            naux += 1
+        if nid not in main:
+            aux_only.add(slot[nid])
         rel = tuple(str(p) for p in node.sub) + ((node.name,) if node.name else ())
         if isinstance(built, nn.Parameter):
             owner = _container(module, node.sub)
@@ -266,6 +301,8 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
             steps.append([_FN, spec.forward(node.attrs), args, slot[nid]])
     module._out = slot[exits[0]]
     module._nslots = len(slot)
+    module._naux = naux
+    module._aux_slots, module._child_aux, module._aux_only = frozenset(aux_slots), frozenset(child_aux), frozenset(aux_only)
     # release each slot after its last reader
     last_use: dict[int, int] = {}
     for k, st in enumerate(steps):
@@ -277,7 +314,7 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
             frees[k].append(s)
     module._steps = [(st[0], st[1], st[2], st[3], tuple(frees[k])) for k, st in enumerate(steps)]
     is_chain = all(st[0] == _MOD and st[2] == (k,) and st[3] == k + 1 for k, st in enumerate(steps))
-    if is_chain and steps and module._out == len(steps):
+    if is_chain and steps and module._out == len(steps) and not naux:
         module._chain = [st[1] for st in steps]
 
 

@@ -7,6 +7,7 @@ from archdsl.ops import activation, conv, layout, linear, norm, pool, squeeze_ex
 from archdsl.ops import attention, stdconv, tokens  # noqa: F401  (transformer layers)
 from archdsl.ops import bottleneck_attention, pyramid_attention, window_attention  # noqa: F401  (registration)
 from archdsl.ops import act_choice  # noqa: F401  (registration)
+from archdsl.ops import side_output  # noqa: F401  (aux: side outputs, apool)
 from archdsl.ops.registry import REGISTRY, Arg, OpSpec, ShapeError, get, lookup, register, suggest, user_ops
 
 __all__ = ["REGISTRY", "Arg", "OpSpec", "ShapeError", "get", "lookup", "register", "suggest", "user_ops"]
