@@ -375,7 +375,7 @@ class _Lowering:
         if s.args:
             raise ArchError(f"`{s.kind}:` takes keyword options only", s.span)
         allowed = {"residual": {"proj", "scale", "drop", "cls"}, "cat": set(), "add": set(), "dense": set(),
-                   "patches": {"skip"}, "aux": {"when"}}[s.kind]
+                   "patches": {"skip"}, "aux": {"when"}, "split": set()}[s.kind]
         for k in kwargs:
             if k not in allowed:
                 raise ArchError(f"`{s.kind}:` has no option `{k}`", s.span,
@@ -402,6 +402,11 @@ class _Lowering:
             y = self._lines(s.body, x, env, scope)
             return self._node("cat", {"dim": 1}, [x, y], s.span, scope, "dense")
         branches = self._branches(s)
+        if s.kind == "split":  # ShuffleNet: branch k sees the k-th of n equal channel slices
+            parts = [self._node("channel_slice", {"index": k, "parts": len(branches)}, [x], s.span, scope, f"split[{k}]")
+                     for k in range(len(branches))]
+            outs = [self._chain(b, part, env, scope) for b, part in zip(branches, parts)]
+            return self._node("cat", {"dim": 1}, outs, s.span, scope, "cat")
         outs = [self._chain(b, x, env, scope) for b in branches]
         if s.kind == "cat":
             return self._node("cat", {"dim": 1}, outs, s.span, scope, "cat")
