@@ -193,6 +193,8 @@ class FeatureNet(nn.Module):
         out = []
         for stage in self.stages:
             x = stage(x)
+            if isinstance(x, tuple):  # a stage with side outputs (`aux:`) in training mode
+                x = x[0]
             out.append(x)
         return out
 
@@ -204,7 +206,11 @@ def build_features(g: Graph) -> FeatureNet:
     h = g.input_shape[1]
     info = []
     for path, grp in sorted((p, gr) for p, gr in g.groups.items() if gr.kind == "stage"):
-        last = max((n for n in g if n.scope[:2] == path), key=lambda n: g.order.index(n.id))
+        inside = [n for n in g if n.scope[:2] == path]
+        ids = {n.id for n in inside}
+        # the stage's output: the node read outside it (not the end of a side-output branch)
+        exits = [n for n in inside if n.id == g.output_id or any(s not in ids for s in g.graph.successors(n.id))]
+        last = max(exits or inside, key=lambda n: g.order.index(n.id))
         shape = last.shape
         info.append({"module": f"stages.{path[1]}", "num_chs": shape[0], "reduction": h // shape[1] if len(shape) == 3 else None})
     return FeatureNet(net, info)

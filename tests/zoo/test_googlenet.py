@@ -110,3 +110,10 @@ def test_compile_fullgraph_with_side_outputs():
         eager, comp = ours(x), compiled(x)
         assert isinstance(comp, torch.Tensor)
         assert torch.allclose(eager, comp, rtol=1e-5, atol=1e-6)
+
+
+def test_features_in_training_mode_are_tensors():
+    net = archdsl.build(FILE, "googlenet_aux", features=True).train()
+    with torch.no_grad():
+        feats = net(torch.randn(2, 3, 96, 96))
+    assert [f.shape[1] for f in feats] == [f["num_chs"] for f in net.feature_info] == [480, 832, 1024]

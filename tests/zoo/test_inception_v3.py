@@ -68,3 +68,9 @@ def test_training_outputs_equal_reference_with_aux():
     ref.eval()
     with torch.no_grad():
         assert rel(ours(x), ref(x)) < 1e-6
+
+
+def test_feature_info_ignores_side_outputs():
+    # stage 2 (Mixed_6b..6e) ends with the auxiliary head: its feature is still the 768-wide trunk
+    net = archdsl.build(FILE, "inception_v3_aux", features=True)
+    assert [f["num_chs"] for f in net.feature_info] == [288, 768, 768, 1280, 2048]
