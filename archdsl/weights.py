@@ -63,7 +63,21 @@ def _preact_projection_after_norm1(keys: list[str]) -> list[str]:
     return out
 
 
-REFERENCE_ORDER = {"resnet_v2": _preact_projection_after_norm1}
+def _googlenet_aux_after_tap(keys: list[str]) -> list[str]:
+    """torchvision GoogLeNet registers its auxiliary classifiers `aux1`/`aux2` after the whole
+    trunk, but they read the outputs of inception4a / inception4d: move each behind the
+    module it taps (Inception v3's `AuxLogits` is registered in place and needs no rule)."""
+    taps = {"aux1.": "inception4a.", "aux2.": "inception4d."}
+    moved = {a: [k for k in keys if k.startswith(a)] for a in taps}
+    rest = [k for k in keys if not any(k.startswith(a) for a in taps)]
+    for aux, tap in taps.items():
+        if moved[aux]:
+            at = max((n for n, k in enumerate(rest) if k.startswith(tap)), default=len(rest) - 1) + 1
+            rest[at:at] = moved[aux]
+    return rest
+
+
+REFERENCE_ORDER = {"resnet_v2": _preact_projection_after_norm1, "googlenet": _googlenet_aux_after_tap}
 
 
 def map_state_dict(reference: Mapping[str, torch.Tensor], model: nn.Module) -> "OrderedDict[str, str]":

@@ -7,12 +7,15 @@ with residuals or branches keep intermediate values in slots, released after las
 The module holds no reference to the IR, so it pickles, deep-copies and `torch.compile`s
 like any hand-written model. In eager mode an exception raised by a layer gets a note
 naming the DSL text that made it (`zoo/resnet.arch:8:15`); compiled graphs skip that.
+A group with side outputs (`aux:`) returns `(output, *side_outputs)` in training mode and
+skips the side branches in eval mode.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import networkx as nx
 import torch
 from torch import nn
 
@@ -35,8 +38,14 @@ class GraphModule(nn.Module):
         self._nslots = 1
         self._out = 0
         self._where: list[str | None] = []  # per step: "`token` at FILE:LINE:COL", None for child groups
+        # side outputs (`aux:`): slots of aux_out steps, of child groups that return side
+        # outputs, and of steps only side outputs need (skipped in eval mode)
+        self._naux = 0
+        self._aux_slots: frozenset[int] = frozenset()
+        self._child_aux: frozenset[int] = frozenset()
+        self._aux_only: frozenset[int] = frozenset()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> Any:
         if torch.compiler.is_compiling():
             return self._run(x, None)
         at = [0]
@@ -53,7 +62,7 @@ class GraphModule(nn.Module):
                     pass
             raise
 
-    def _run(self, x: torch.Tensor, at: list[int] | None) -> torch.Tensor:
+    def _run(self, x: torch.Tensor, at: list[int] | None) -> Any:
         if self._chain is not None:
             for k, path in enumerate(self._chain):
                 if at is not None:
@@ -65,9 +74,14 @@ class GraphModule(nn.Module):
             return x
         vals: list[Any] = [None] * self._nslots
         vals[0] = x
+        aux: list[torch.Tensor] | None = [] if self._naux else None
         for k, (kind, key, args, out, free) in enumerate(self._steps):
             if at is not None:
                 at[0] = k
+            if aux is not None and not self.training and out in self._aux_only:
+                for f in free:
+                    vals[f] = None
+                continue
             if kind == _MOD:
                 m = self
                 for p in key:
@@ -81,9 +95,17 @@ class GraphModule(nn.Module):
                 y = fn(getattr(owner, names[-1]), *[vals[a] for a in args])
             else:
                 y = key(*[vals[a] for a in args])
+            if aux is not None:
+                if out in self._child_aux and isinstance(y, tuple):
+                    aux.extend(y[1:])
+                    y = y[0]
+                elif out in self._aux_slots:
+                    aux.append(y)
             vals[out] = y
             for f in free:
                 vals[f] = None
+        if aux:  # training mode: (output, side outputs in data-flow order)
+            return (vals[self._out], *aux)
         return vals[self._out]
 
     def extra_repr(self) -> str:
@@ -195,6 +217,8 @@ class FeatureNet(nn.Module):
         out = []
         for stage in self.stages:
             x = stage(x)
+            if isinstance(x, tuple):  # a stage with side outputs (`aux:`) in training mode
+                x = x[0]
             out.append(x)
         return out
 
@@ -206,7 +230,11 @@ def build_features(g: Graph) -> FeatureNet:
     h = g.input_shape[1]
     info = []
     for path, grp in sorted((p, gr) for p, gr in g.groups.items() if gr.kind == "stage"):
-        last = max((n for n in g if n.scope[:2] == path), key=lambda n: g.order.index(n.id))
+        inside = [n for n in g if n.scope[:2] == path]
+        ids = {n.id for n in inside}
+        # the stage's output: the node read outside it (not the end of a side-output branch)
+        exits = [n for n in inside if n.id == g.output_id or any(s not in ids for s in g.graph.successors(n.id))]
+        last = max(exits or inside, key=lambda n: g.order.index(n.id))
         shape = last.shape
         info.append({"module": f"stages.{path[1]}", "num_chs": shape[0], "reduction": h // shape[1] if len(shape) == 3 else None})
     return FeatureNet(net, info)
@@ -255,6 +283,10 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
     steps: list[list] = []
     where: list[str | None] = []
     done_children: set[Path] = set()
+    # nodes the group's output needs (the rest only feed side outputs)
+    main = nx.ancestors(g.graph, exits[0]) | {exits[0]} if any(g.nodes[n].op == "aux_out" for n in mine) else mine
+    aux_slots, child_aux, aux_only = set(), set(), set()
+    naux = 0
     for nid in g.order:
         if nid not in mine or nid == g.input_id:
             continue
@@ -273,6 +305,11 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
             slot[c_exit] = len(slot)
             steps.append([_MOD, tuple(str(p) for p in child[len(path):]), tuple(slot[s] for s in c_sources), slot[c_exit]])
             where.append(None)
+            if sub._naux:
+                child_aux.add(slot[c_exit])
+                naux += sub._naux
+            if c_exit not in main:
+                aux_only.add(slot[c_exit])
             continue
         spec = ops.get(node.op)
         in_shapes = [g.nodes[i].shape for i in node.inputs]
@@ -280,6 +317,11 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
         args = tuple(slot[i] for i in node.inputs)
         slot[nid] = len(slot)
         where.append(f"`{node.token}` at {node.span}")
+        if node.op == "aux_out":
+            aux_slots.add(slot[nid])
+            naux += 1
+        if nid not in main:
+            aux_only.add(slot[nid])
         rel = tuple(str(p) for p in node.sub) + ((node.name,) if node.name else ())
         if isinstance(built, nn.Parameter):
             owner = _container(module, node.sub)
@@ -292,6 +334,8 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
             steps.append([_FN, spec.forward(node.attrs), args, slot[nid]])
     module._out = slot[exits[0]]
     module._nslots = len(slot)
+    module._naux = naux
+    module._aux_slots, module._child_aux, module._aux_only = frozenset(aux_slots), frozenset(child_aux), frozenset(aux_only)
     # release each slot after its last reader
     last_use: dict[int, int] = {}
     for k, st in enumerate(steps):
@@ -304,7 +348,7 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
     module._steps = [(st[0], st[1], st[2], st[3], tuple(frees[k])) for k, st in enumerate(steps)]
     module._where = where
     is_chain = all(st[0] == _MOD and st[2] == (k,) and st[3] == k + 1 for k, st in enumerate(steps))
-    if is_chain and steps and module._out == len(steps):
+    if is_chain and steps and module._out == len(steps) and not naux:
         module._chain = [st[1] for st in steps]
 
 

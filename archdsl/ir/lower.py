@@ -256,7 +256,7 @@ class _Lowering:
             layer = body[0]
             block = self.p.blocks[ref.name]
             self.g.groups[scope] = Group(scope, "block", block.name, layer.span, {"block_index": self.block_index, "drop_path": self.drop_rate})
-            return self._call_block(block, layer, x, env, scope, implicit=env)
+            return self._passthrough(x, self._call_block(block, layer, x, env, scope, implicit=env), layer.span, scope)
         args = {"c": env.get("c")} if "c" in env else {}
         self.g.groups[scope] = Group(scope, "block", "block", plan.section.chain.span,
                                      {"block_index": self.block_index, "drop_path": self.drop_rate, "args": args,
@@ -371,7 +371,12 @@ class _Lowering:
         self.call_counts[key] = k
         path = scope + (f"{ref.name}{k}",)
         self.g.groups[path] = Group(path, "call", ref.name, layer.span)
-        return self._call_block(self.p.blocks[ref.name], layer, x, env, path, implicit=None)
+        y = self._call_block(self.p.blocks[ref.name], layer, x, env, path, implicit=None)
+        return self._passthrough(x, y, layer.span, path)
+
+    def _passthrough(self, x: int, y: int, span: Span, scope: Path) -> int:
+        """A group whose body only adds side outputs (`aux:`) still needs an output node."""
+        return self._node("identity", {"_token": "`identity`"}, [x], span, scope, "identity") if y == x else y
 
     def _struct(self, s: ast.Struct, x: int, env: Env, scope: Path) -> int:
         kwargs = {k: (v.id if k == "proj" and isinstance(v, ast.Name) and v.id in _PROJ_MODES and v.id not in env
@@ -379,7 +384,7 @@ class _Lowering:
         if s.args:
             raise ArchError(f"`{s.kind}:` takes keyword options only", s.span)
         allowed = {"residual": {"proj", "scale", "drop", "cls"}, "cat": set(), "add": set(), "dense": set(),
-                   "patches": {"skip"}}[s.kind]
+                   "patches": {"skip"}, "aux": {"when"}, "split": set()}[s.kind]
         for k in kwargs:
             if k not in allowed:
                 raise ArchError(f"`{s.kind}:` has no option `{k}`", s.span,
@@ -391,10 +396,26 @@ class _Lowering:
             grid = self._node("patch_grid", {"skip": skip}, [x], s.span, scope, "patches")
             y = self._lines(s.body, grid, env, scope)
             return self._node("join_tokens", {"skip": skip}, [y, x], s.span, scope, "join")
+        if s.kind == "aux":  # a side output: the body branches off x; x goes on unchanged
+            when = kwargs.get("when", True)
+            if not isinstance(when, bool):
+                raise ArchError(f"`aux(when=...)` must be true or false, got {describe(when)}", s.span,
+                                "e.g. `aux(when=aux_logits): ...` with `aux_logits=false` in the header")
+            if when:
+                y = self._lines(s.body, x, env, scope)
+                if y == x:
+                    raise ArchError("`aux:` branch has no layers", s.span, "e.g. `aux: gap fc(classes)`")
+                self._node("aux_out", {}, [y], s.span, scope, "aux")
+            return x
         if s.kind == "dense":
             y = self._lines(s.body, x, env, scope)
             return self._node("cat", {"dim": 1}, [x, y], s.span, scope, "dense")
         branches = self._branches(s)
+        if s.kind == "split":  # ShuffleNet: branch k sees the k-th of n equal channel slices
+            parts = [self._node("channel_slice", {"index": k, "parts": len(branches)}, [x], s.span, scope, f"split[{k}]")
+                     for k in range(len(branches))]
+            outs = [self._chain(b, part, env, scope) for b, part in zip(branches, parts)]
+            return self._node("cat", {"dim": 1}, outs, s.span, scope, "cat")
         outs = [self._chain(b, x, env, scope) for b in branches]
         if s.kind == "cat":
             return self._node("cat", {"dim": 1}, outs, s.span, scope, "cat")

@@ -1,0 +1,62 @@
+"""Channel split and channel shuffle (ShuffleNet): `split:` branches and `shuffle{groups}`."""
+
+from __future__ import annotations
+
+from archdsl.ops.conv import fmt_shape
+from archdsl.ops.registry import OpSpec, ShapeError, register
+
+
+def _channels(ins) -> int:
+    return ins[0][0] if len(ins[0]) == 3 else ins[0][-1]
+
+
+def _shuffle_shape(attrs, ins):
+    if len(ins[0]) != 3:
+        raise ShapeError(f"{attrs['_token']} needs an image input C x H x W, got {fmt_shape(ins[0])}")
+    g = attrs["groups"]
+    if ins[0][0] % g:
+        raise ShapeError(f"{attrs['_token']}: {ins[0][0]} channels do not split into {g} groups")
+    return ins[0]
+
+
+def _shuffle_forward(attrs):
+    g = attrs["groups"]
+
+    def shuffle(x):
+        n, c, h, w = x.shape
+        return x.reshape(n, g, c // g, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+    return shuffle
+
+
+register(OpSpec(
+    "shuffle", "structure",
+    "Channel shuffle: view the channels as groups x (C/groups), transpose, flatten (ShuffleNet), so that "
+    "the next layer mixes the groups.",
+    size="groups", size_required=True, example="shuffle2", shape=_shuffle_shape, forward=_shuffle_forward,
+))
+
+
+def _slice_shape(attrs, ins):
+    c, k, n = _channels(ins), attrs["index"], attrs["parts"]
+    if c % n:
+        raise ShapeError(f"`split:` cannot divide {c} channels into {n} equal parts",
+                         f"give it a multiple of {n} channels")
+    part = c // n
+    return (part,) + ins[0][1:] if len(ins[0]) == 3 else ins[0][:-1] + (part,)
+
+
+def _slice_forward(attrs):
+    k, n = attrs["index"], attrs["parts"]
+
+    def take(x):
+        part = x.shape[1] // n
+        return x.narrow(1, k * part, part)
+
+    return take
+
+
+register(OpSpec(
+    "channel_slice", "structure", "One of `parts` equal channel slices (the input of a `split:` branch).",
+    user=False, shape=_slice_shape, forward=_slice_forward,
+))

@@ -1,0 +1,76 @@
+"""Inception v3 with and without the auxiliary classifier (`aux:` side output) equals torchvision.
+
+torchvision returns InceptionOutputs(logits, aux_logits) in training mode when aux_logits=True;
+archdsl returns (logits, aux). Training-mode outputs are compared with dropout set to p=0 in
+both models (deterministic; BatchNorm uses the same batch statistics in both); that check
+(batch 2, training and eval forwards at 299x299) is marked slow, the eval-mode check at
+299x299 runs by default.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+
+import archdsl
+from tests.conftest import assert_same_outputs, meta_params, randomize_batchnorm, zoo
+
+FILE = zoo("inception_v3.arch")
+VARIANTS = [("inception_v3", False), ("inception_v3_aux", True)]
+
+
+def reference(aux: bool):
+    return torchvision.models.inception_v3(aux_logits=aux, init_weights=False)
+
+
+def loaded_pair(variant: str, aux: bool):
+    torch.manual_seed(0)
+    ref = reference(aux)
+    randomize_batchnorm(ref)
+    ours = archdsl.build(FILE, variant)
+    archdsl.load_reference(ours, ref)
+    return ours.double(), ref.double()
+
+
+def rel(a, b) -> float:
+    return ((a - b).abs().max() / b.abs().max()).item()
+
+
+@pytest.mark.parametrize("variant,aux", VARIANTS, ids=[v for v, _ in VARIANTS])
+def test_params_equal_reference(variant, aux):
+    expected = meta_params(lambda: reference(aux))
+    assert archdsl.summary(FILE, variant)["params"] == expected
+    assert meta_params(lambda: archdsl.build(FILE, variant)) == expected
+
+
+def test_outputs_equal_reference():
+    ours, ref = loaded_pair("inception_v3", False)
+    assert_same_outputs(ours, ref, (3, 299, 299))
+
+
+@pytest.mark.slow
+def test_training_outputs_equal_reference_with_aux():
+    ours, ref = loaded_pair("inception_v3_aux", True)
+    for m in list(ours.modules()) + list(ref.modules()):
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    ours.train()
+    ref.train()
+    x = torch.randn(2, 3, 299, 299, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        a, b = ours(x), ref(x)
+    assert isinstance(a, tuple) and len(a) == 2
+    assert rel(a[0], b.logits) < 1e-6
+    assert rel(a[1], b.aux_logits) < 1e-6
+    assert rel(a[0], a[1]) > 1e-3
+    ours.eval()
+    ref.eval()
+    with torch.no_grad():
+        assert rel(ours(x), ref(x)) < 1e-6
+
+
+def test_feature_info_ignores_side_outputs():
+    # stage 2 (Mixed_6b..6e) ends with the auxiliary head: its feature is still the 768-wide trunk
+    net = archdsl.build(FILE, "inception_v3_aux", features=True)
+    assert [f["num_chs"] for f in net.feature_info] == [288, 768, 768, 1280, 2048]
