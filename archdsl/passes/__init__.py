@@ -4,6 +4,7 @@
     lower                AST -> IR graph (expands repeats, instantiates blocks)
     infer_shapes         output shape of every op, checked against its rule
     check_budget         refuse networks over the parameter budget (before any allocation)
+    check_input_size     input sizes the non-overlapping downsampling can take (e.g. /32)
     insert_projections   1x1 conv + bn on residual shortcuts that change shape
     resolve_conv_bias    conv bias unless a bn follows
     mark_inplace         activations that may overwrite their input
@@ -22,6 +23,7 @@ from typing import Any
 
 from archdsl.ir.graph import Graph
 from archdsl.ir.lower import lower
+from archdsl.passes.input_size import check_input_size
 from archdsl.passes.limits import DEFAULT_MAX_PARAMS, check_budget
 from archdsl.passes.fold_batchnorm import fold_batchnorm
 from archdsl.passes.modules import mark_inplace, name_modules, resolve_conv_bias
@@ -42,9 +44,9 @@ def compile_program(program: ast.Program, variant: str | None = None, overrides:
     for p in GRAPH_PASSES:
         g = verify(p(g), shapes=True)
         if p is infer_shapes:
-            g = check_budget(g, max_params)
+            g = check_input_size(check_budget(g, max_params))
     return g
 
 
-__all__ = ["DEFAULT_MAX_PARAMS", "GRAPH_PASSES", "check_budget", "fold_batchnorm", "SetArg", "compile_program", "infer_shapes", "insert_projections", "lower",
+__all__ = ["DEFAULT_MAX_PARAMS", "GRAPH_PASSES", "check_budget", "check_input_size", "fold_batchnorm", "SetArg", "compile_program", "infer_shapes", "insert_projections", "lower",
            "mark_inplace", "name_modules", "reparameterize", "resolve_conv_bias", "resolve_parameters", "verify"]
