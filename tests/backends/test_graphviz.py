@@ -20,12 +20,13 @@ from archdsl.cli import main, zoo_files
 from tests.conftest import ROOT, zoo
 
 GOLDEN_DIR = ROOT / "tests" / "golden" / "render"
-# One line per golden model: (zoo file, variant). Each gets a DOT file per depth.
-# Add a branchy one (e.g. ("googlenet.arch", "googlenet")) and an attention one
-# (e.g. ("swin.arch", "tiny")) once those zoo files exist; ARCHDSL_ACCEPT=1 writes the files.
+# One line per golden model: (zoo file, variant). Each gets a DOT file per depth;
+# ARCHDSL_ACCEPT=1 writes the files.
 GOLDEN = [
     ("convnext.arch", "tiny"),
     ("resnet.arch", "resnet50"),
+    ("googlenet.arch", "googlenet"),  # branches and concatenation
+    ("swin.arch", "tiny"),  # attention
 ]
 DEPTHS = [0, 1, "full"]
 NODE_LINE = re.compile(r"^\s+(input|legend|\w+) \[", re.M)
