@@ -4,6 +4,7 @@
     archdsl check   FILE.arch [--variant V] [--set NAME=VALUE]... [--input CxHxW]
     archdsl render  FILE.arch [--variant V] [-o OUT.svg|.png|.pdf|.dot] [--depth 0|1|full] [--rankdir TB|LR]
     archdsl zoo
+    archdsl diff    A.arch B.arch [--variant-a V] [--variant-b W] [--json]
 
 Exit status: 0 success, 1 user error (a located message, never a traceback),
 2 internal error (a bug: the message asks for a report; `--debug` shows the traceback).
@@ -69,6 +70,12 @@ def make_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("fmt", help="rewrite files in the canonical layout")
     f.add_argument("files", nargs="+", help=".arch files")
     f.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is not formatted")
+    d = sub.add_parser("diff", help="what changed between two architectures, stage by stage")
+    d.add_argument("file_a", help="the first .arch file")
+    d.add_argument("file_b", help="the second .arch file")
+    d.add_argument("--variant-a", help="a variant of the first file (default: its first)")
+    d.add_argument("--variant-b", help="a variant of the second file (default: its first)")
+    d.add_argument("--json", action="store_true", help="print the diff as one JSON object")
     return p
 
 
@@ -217,6 +224,14 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_diff(args) -> int:
+    from archdsl.backends.diff import diff, format_diff
+
+    d = diff(Path(args.file_a), Path(args.file_b), args.variant_a, args.variant_b)
+    print(json.dumps(d) if args.json else format_diff(d))
+    return 0
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file in the same folder and rename: never a half-written file."""
     import os
@@ -233,7 +248,8 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-COMMANDS = {"compile": cmd_compile, "check": cmd_check, "render": cmd_render, "zoo": cmd_zoo, "fmt": cmd_fmt, "bench": cmd_bench}
+COMMANDS = {"compile": cmd_compile, "check": cmd_check, "render": cmd_render, "zoo": cmd_zoo, "fmt": cmd_fmt, "bench": cmd_bench,
+            "diff": cmd_diff}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
