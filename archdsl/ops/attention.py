@@ -41,7 +41,7 @@ def _geometry(attrs, ins) -> tuple[int, int, int, int]:
     hd = attrs.get("head_dim")
     if hd is None:
         if c % heads:
-            raise ShapeError(f"{heads} heads do not divide {c} channels", "give `head_dim=` or change the heads")
+            raise ShapeError(f"{heads} heads do not divide {c} channels", "give `head_dim=` or change the heads", input=True)
         hd = c // heads
     if hd < 1:
         raise ShapeError(f"head_dim must be positive, got {hd}")
@@ -152,7 +152,7 @@ def _fourier_hw(attrs, ins) -> tuple[int, int]:
         raise ShapeError(f"{attrs['_token']} needs a token sequence L x C, got {fmt_shape(ins[0])}")
     side = math.isqrt(ins[0][0])
     if side * side != ins[0][0]:
-        raise ShapeError(f"{ins[0][0]} tokens are not a square grid")
+        raise ShapeError(f"{ins[0][0]} tokens are not a square grid", input=True)
     return side, side
 
 

@@ -73,7 +73,7 @@ def _geometry(attrs, ins) -> tuple[int, int, int, int]:
     c, h, w = ins[0]
     heads, stride = attrs["heads"], attrs.get("stride") or 1
     if heads < 1 or c % heads:
-        raise ShapeError(f"{heads} heads do not divide the width {c}", "choose heads so that width / heads is a whole head size")
+        raise ShapeError(f"{heads} heads do not divide the width {c}", "choose heads so that width / heads is a whole head size", input=True)
     if stride not in (1, 2):
         raise ShapeError(f"`bot_attn` strides with a 2x2 average pool: stride must be 1 or 2, not {stride}")
     if stride == 2 and (h % 2 or w % 2):

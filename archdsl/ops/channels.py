@@ -15,7 +15,7 @@ def _shuffle_shape(attrs, ins):
         raise ShapeError(f"{attrs['_token']} needs an image input C x H x W, got {fmt_shape(ins[0])}")
     g = attrs["groups"]
     if ins[0][0] % g:
-        raise ShapeError(f"{attrs['_token']}: {ins[0][0]} channels do not split into {g} groups")
+        raise ShapeError(f"{attrs['_token']}: {ins[0][0]} channels do not split into {g} groups", input=True)
     return ins[0]
 
 
@@ -41,7 +41,7 @@ def _slice_shape(attrs, ins):
     c, k, n = _channels(ins), attrs["index"], attrs["parts"]
     if c % n:
         raise ShapeError(f"`split:` cannot divide {c} channels into {n} equal parts",
-                         f"give it a multiple of {n} channels")
+                         f"give it a multiple of {n} channels", input=True)
     part = c // n
     return (part,) + ins[0][1:] if len(ins[0]) == 3 else ins[0][:-1] + (part,)
 

@@ -39,7 +39,7 @@ def _conv_geometry(attrs: dict, ins):
     ho, wo = conv_out(h, kh, s, ph, d), conv_out(w, kw, s, pw, d)
     if ho < 1 or wo < 1:
         raise ShapeError(f"kernel {kh}x{kw} with stride {s} does not fit a {h}x{w} input",
-                         "use a larger input (--input) or fewer downsampling steps")
+                         "use a larger input (--input) or fewer downsampling steps", input=True)
     return c, (kh, kw), s, (ph, pw), d, ho, wo
 
 
@@ -59,7 +59,7 @@ def conv_shape(attrs: dict, ins) -> tuple:
         if v < 1:
             raise ShapeError(f"`{k}` must be positive, got {v}")
     if c % g or out % g:
-        raise ShapeError(f"groups g={g} must divide both the input channels ({c}) and the output channels ({out})")
+        raise ShapeError(f"groups g={g} must divide both the input channels ({c}) and the output channels ({out})", input=True)
     return (out, ho, wo)
 
 

@@ -30,9 +30,9 @@ def _grid_hw(attrs, ins) -> tuple[int, int]:
     if h is None:
         h = math.isqrt(n)
         if h * h != n:
-            raise ShapeError(f"{n} tokens do not form a square grid", "give the height: grid(h=...)")
+            raise ShapeError(f"{n} tokens do not form a square grid", "give the height: grid(h=...)", input=True)
     if h < 1 or n % h:
-        raise ShapeError(f"{n} tokens do not form a grid of height {h}")
+        raise ShapeError(f"{n} tokens do not form a grid of height {h}", input=True)
     return h, n // h
 
 

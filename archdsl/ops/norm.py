@@ -15,7 +15,7 @@ def _channels(ins) -> int:
 
 def _bn_shape(attrs, ins):
     if len(ins[0]) not in (1, 3):
-        raise ShapeError("`bn` normalizes images (C x H x W) or vectors (C)")
+        raise ShapeError("`bn` normalizes images (C x H x W) or vectors (C)", input=True)
     return ins[0]
 
 
@@ -50,7 +50,7 @@ def _gn_shape(attrs, ins):
     if len(ins[0]) != 3:
         raise ShapeError("`gn` normalizes images (C x H x W)")
     if ins[0][0] % attrs["groups"]:
-        raise ShapeError(f"gn groups ({attrs['groups']}) must divide the channels ({ins[0][0]})")
+        raise ShapeError(f"gn groups ({attrs['groups']}) must divide the channels ({ins[0][0]})", input=True)
     return ins[0]
 
 

@@ -31,7 +31,7 @@ def _pool_geometry(attrs, ins):
             o = conv_out(size, kk, s, pp, 1)
         sizes.append(o)
     if sizes[0] < 1 or sizes[1] < 1:
-        raise ShapeError(f"pool {k[0]}x{k[1]} with stride {s} does not fit a {h}x{w} input")
+        raise ShapeError(f"pool {k[0]}x{k[1]} with stride {s} does not fit a {h}x{w} input", input=True)
     return c, k, s, p, sizes
 
 

@@ -53,9 +53,9 @@ def _check(attrs, ins) -> tuple[int, int, int]:
     if heads is None or heads < 1:
         raise ShapeError(f"{attrs['_token']} needs a positive number of heads, e.g. srattn(2, sr=4)")
     if c % heads:
-        raise ShapeError(f"{heads} heads do not divide the width {c}", "choose heads so that width / heads is a whole head size")
+        raise ShapeError(f"{heads} heads do not divide the width {c}", "choose heads so that width / heads is a whole head size", input=True)
     if sr < 1 or h < sr or w < sr:
-        raise ShapeError(f"reduction ratio sr={sr} does not fit the {h}x{w} feature map", "use 1 <= sr <= H, W")
+        raise ShapeError(f"reduction ratio sr={sr} does not fit the {h}x{w} feature map", "use 1 <= sr <= H, W", input=True)
     return c, h, w
 
 

@@ -20,10 +20,13 @@ Shape = tuple[int, ...]
 class ShapeError(Exception):
     """Raised by shape rules; the compiler turns it into an ArchError at the node's token."""
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, *, input: bool = False):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # `input=True`: the complaint is about the incoming shape, so the message is
+        # completed with where that shape came from (the layer that made it).
+        self.input = input
 
 
 @dataclass(frozen=True)

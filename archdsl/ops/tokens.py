@@ -33,7 +33,7 @@ def _patch_geometry(attrs, ins):
     if attrs["out"] is None or attrs["out"] < 1:
         raise ShapeError(f"{attrs['_token']} needs a positive embedding width, e.g. patch_embed(768, 16)")
     if h < p or w < p:
-        raise ShapeError(f"patch size {p} does not fit a {h}x{w} input", "use a larger input or smaller patches")
+        raise ShapeError(f"patch size {p} does not fit a {h}x{w} input", "use a larger input or smaller patches", input=True)
     return c, p, (h // p) * (w // p)
 
 
@@ -57,7 +57,7 @@ def _extra_token(name: str, at: int, doc: str) -> None:
     def shape(attrs, ins):
         n, c = _need_tokens(attrs, ins)
         if at > n:
-            raise ShapeError(f"{attrs['_token']} goes after the class token, but there are only {n} tokens", "write `cls_token` first")
+            raise ShapeError(f"{attrs['_token']} goes after the class token, but there are only {n} tokens", "write `cls_token` first", input=True)
         return (n + 1, c)
 
     def forward(attrs):
@@ -112,7 +112,7 @@ register(OpSpec(
 def _pick_shape(attrs, ins):
     n, c = _need_tokens(attrs, ins, "an image has no class token: pool it with `gap`, or make tokens first")
     if not 0 <= attrs["index"] < n:
-        raise ShapeError(f"token index {attrs['index']} out of range for {n} tokens")
+        raise ShapeError(f"token index {attrs['index']} out of range for {n} tokens", input=True)
     return (c,)
 
 
@@ -152,7 +152,7 @@ def _patch_grid_shape(attrs, ins):
         raise ShapeError(f"`patches(skip=...)` must be a whole number below the {n} tokens, got {skip}")
     side = math.isqrt(n - skip)
     if side * side != n - skip:
-        raise ShapeError(f"{n - skip} patch tokens (after skipping {skip}) do not form a square grid")
+        raise ShapeError(f"{n - skip} patch tokens (after skipping {skip}) do not form a square grid", input=True)
     return (c, side, side)
 
 
@@ -192,7 +192,7 @@ def _unfold_geometry(attrs, ins):
     ph, pw = (p, p) if isinstance(p, int) else p
     ho, wo = (h + 2 * ph - kh) // s + 1, (w + 2 * pw - kw) // s + 1
     if ho < 1 or wo < 1:
-        raise ShapeError(f"window {kh}x{kw} with stride {s} does not fit a {h}x{w} input")
+        raise ShapeError(f"window {kh}x{kw} with stride {s} does not fit a {h}x{w} input", input=True)
     return (kh, kw), s, (ph, pw), (ho * wo, c * kh * kw)
 
 

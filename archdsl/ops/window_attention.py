@@ -129,10 +129,10 @@ def _check(attrs, ins) -> tuple[int, int, int]:
     if heads is None or heads < 1:
         raise ShapeError(f"{attrs['_token']} needs a positive number of heads, e.g. wattn(3)")
     if c % heads:
-        raise ShapeError(f"{heads} heads do not divide the width {c}", "choose heads so that width / heads is a whole head size")
+        raise ShapeError(f"{heads} heads do not divide the width {c}", "choose heads so that width / heads is a whole head size", input=True)
     if window < 1 or h % window or w % window:
         raise ShapeError(f"window {window} does not divide the {h}x{w} feature map",
-                         "pick a window that divides every stage's resolution, or change the input size")
+                         "pick a window that divides every stage's resolution, or change the input size", input=True)
     if not 0 <= shift < window:
         raise ShapeError(f"shift {shift} must be in [0, window) = [0, {window})")
     return c, h, w

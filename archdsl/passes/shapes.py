@@ -13,11 +13,17 @@ from archdsl.ops.conv import fmt_shape
 from archdsl.ops.registry import ShapeError
 
 
-def _origin(g: Graph, node_id: int) -> str:
+def _origin(g: Graph, node_id: int, seen_from: Node | None = None) -> str:
+    """Where a value came from: the token and position that made it, plus the instance
+    (`stages.2.blocks.0`) when the reader is elsewhere, since one line makes many layers."""
     n = g.nodes[node_id]
     if n.op == "input":
         return f"the input ({fmt_shape(n.shape)})"
-    return f"`{n.token}` at {n.span.line}:{n.span.column}"
+    what = {"add": "the sum", "cat": "the concatenation"}.get(n.op) if not n.token[:1].isalpha() else None
+    where = f"{what or f'`{n.token}`'} at {n.span.line}:{n.span.column}"
+    if seen_from is not None and n.scope and n.scope != seen_from.scope:
+        where += f" in {'.'.join(map(str, n.scope))}"
+    return where
 
 
 def infer_shapes(g: Graph, only_missing: bool = False) -> Graph:
@@ -52,8 +58,14 @@ def _merge_message(g: Graph, node: Node, e: ShapeError) -> str:
         verb = "add" if node.op == "add" else "concatenate"
         return f"cannot {verb} branches: " + ", ".join(parts)
     prev = g.nodes[node.inputs[0]] if node.inputs else None
-    if prev is not None and prev.op != "input" and "got" in e.message:
-        return f"{e.message} (from {_origin(g, prev.id)})"
+    if prev is None:
+        return e.message
+    if prev.op != "input" and "got" in e.message:
+        return f"{e.message} (from {_origin(g, prev.id, node)})"
+    if e.input:  # name the other side: the shape this layer was given and who made it
+        if prev.op == "input":
+            return f"{e.message}; the network input is {fmt_shape(prev.shape)}"
+        return f"{e.message}; the input {fmt_shape(prev.shape)} comes from {_origin(g, prev.id, node)}"
     return e.message
 
 
