@@ -218,7 +218,7 @@ def _syntax_error(e: lark.exceptions.UnexpectedInput, text: str, file: str) -> A
         return ArchError("unexpected end of file", _span(file, text, len(lines), len(lines[-1]) + 1), "a bracket or block is not closed")
     expected = sorted({_TERMINAL_NAMES.get(t, f"`{t.lower()}`") for t in e.expected if not t.startswith("__")})
     what = _describe_token(tok)
-    hint = _hint_for(tok, e.expected)
+    hint = _hint_for(tok, e.expected) or _example_hint(e)
     if hint is None and expected:
         hint = "expected " + ", ".join(expected[:6]) + (" or more" if len(expected) > 6 else "")
     length = max(1, len(str(tok))) if tok.type not in ("_NL", "_INDENT", "_DEDENT") else 1
@@ -231,6 +231,49 @@ def _syntax_error(e: lark.exceptions.UnexpectedInput, text: str, file: str) -> A
         src = text.splitlines()[line - 1] if line <= len(text.splitlines()) else ""
         col = len(src.rstrip()) + 1
     return ArchError(f"unexpected {what}", _span(file, text, line, col, length), hint)
+
+
+# Typical mistakes, as lark's `match_examples` wants them: a hint and small programs that
+# fail the same way. A new error is labelled by the example failing in the same parser
+# state on the same kind of token, so one example covers every program with that slip.
+_H = "arch a(x=1)\ninput 3x8x8\n"
+SYNTAX_EXAMPLES = {
+    "an argument list is not closed: add `)` after the last argument": [
+        _H + "stem conv3(16 bn\n", _H + "stem conv3(16, g=2 relu\n"],
+    "list items are separated by commas, e.g. [3, 3, 9, 3]": [
+        _H + "let y = [1 2]\n", _H + "stage relu x[1 2]\n"],
+    "the first line is `arch NAME(param=default, ...)`": ["arch (x=1)\n", "arch a x=1\n", "arch a 1\n", "arch\n"],
+    "a variant is `variant NAME param=value ...`": [
+        _H + "stem relu\nvariant v x 2\n", _H + "stem relu\nvariant x=2\n"],
+    "a binding is `let NAME = expression`": [_H + "let y 3\n", _H + "let y [3]\n", _H + "let y x\n", _H + "let = 3\n"],
+    "arguments are separated by commas; keywords are written `name=value`": [_H + "stem conv3(out 16)\n"],
+}
+
+
+def _example_hint(e: lark.exceptions.UnexpectedToken) -> str | None:
+    """lark's `match_examples`, made strict where it matters: the same LALR state (not the
+    same stack depth, so the slip is found in any context), the same tokens acceptable
+    there, and the same kind of unexpected token. (lark 1.3.1's own version also takes a
+    bare state match, which mislabels unrelated slips, and its debug logging crashes when
+    two examples share a state with different accepts.)"""
+    for label, state, accepts, kind in _example_failures():
+        if state == e.state.position and kind == e.token.type and accepts == frozenset(e.accepts):
+            return label
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _example_failures() -> list[tuple[str, object, frozenset, str]]:
+    out = []
+    for label, examples in SYNTAX_EXAMPLES.items():
+        for text in examples:
+            try:
+                _lark().parse(text, start="start")
+            except lark.exceptions.UnexpectedToken as ut:
+                out.append((label, ut.state.position, frozenset(ut.accepts), ut.token.type))
+            else:  # a test checks every example fails; never let one silently stop mattering
+                raise AssertionError(f"syntax example parses: {text!r}")
+    return out
 
 
 def _describe_token(tok: Token) -> str:

@@ -6,6 +6,7 @@ import pytest
 
 from archdsl.errors import ArchError
 from archdsl.syntax import ast, parse_set_arg, parse_text
+from archdsl.syntax.parser import SYNTAX_EXAMPLES
 
 SRC = """arch net(dims=[16,32], classes: int = 10)
 input 3x32x32
@@ -69,3 +70,23 @@ def test_syntax_errors_are_arch_errors(text):
     with pytest.raises(ArchError) as e:
         parse_text(text, "t.arch")
     assert e.value.span.file == "t.arch"
+
+
+@pytest.mark.parametrize("hint,example", [(h, x) for h, xs in SYNTAX_EXAMPLES.items() for x in xs])
+def test_syntax_examples_fail_and_label_themselves(hint, example):
+    """Each example of a typical slip is a syntax error whose hint is its own label."""
+    with pytest.raises(ArchError) as info:
+        parse_text(example, "ex.arch")
+    assert info.value.hint == hint
+
+
+@pytest.mark.parametrize("text,hint", [
+    ("arch net(w=1)\ninput 3x32x32\nstem conv3(16, g=2 bn relu\n", "an argument list is not closed"),
+    ("arch net()\ninput 3x32x32\nstage dw7 ln x[3 3 9 3]\n", "list items are separated by commas"),
+    ("arch resnet 18\n", "the first line is `arch NAME"),
+    ("arch net(w=1)\ninput 3x32x32\nstem relu\nvariant big w 2\n", "a variant is `variant NAME"),
+])
+def test_new_programs_get_the_example_hint(text, hint):
+    with pytest.raises(ArchError) as info:
+        parse_text(text, "user.arch")
+    assert info.value.hint.startswith(hint)
