@@ -1,12 +1,16 @@
 """Fuzzing: mutated zoo files either compile (and build on the meta device) or fail with
 an ArchError — never another exception, a hang, or a huge allocation.
 
-500 cases in the default suite; the slow job runs 5,000.
+500 cases in the default suite (plus 150 through the CLI); the slow job runs 5,000.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
+import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +19,7 @@ from hypothesis import strategies as st
 
 import archdsl
 from archdsl.backends.torch_module import build_module
+from archdsl.cli import main
 from archdsl.errors import ArchError
 from tests.conftest import ZOO
 
@@ -74,3 +79,19 @@ def test_mutations_compile_or_fail_cleanly(case):
 @given(mutated())
 def test_mutations_compile_or_fail_cleanly_many(case):
     check_one(case[1])
+
+
+@settings(max_examples=150, **COMMON)
+@given(mutated())
+def test_cli_never_prints_a_traceback(case):
+    """Through the command line a mutation exits 0 or 1 with a message, never 2."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / case[0]
+        path.write_bytes(case[1].encode("utf-8", "surrogateescape"))
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            rc = main(["check", str(path)])
+    assert rc in (0, 1), err.getvalue()
+    assert "Traceback" not in err.getvalue() and "internal error" not in err.getvalue()
+    if rc == 1:
+        assert err.getvalue().startswith(str(path)), err.getvalue()
