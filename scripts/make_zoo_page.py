@@ -55,7 +55,7 @@ def render() -> str:
         "(the table `archdsl zoo` prints too); do not edit by hand.",
         "",
         f"{counts['variants']} variants; {counts['reference']} have exactly the parameter count of a",
-        f"torchvision (`tv:`) or timm (`timm:`) model, the others are compared with their paper's figures (see the note); for",
+        "torchvision (`tv:`) or timm (`timm:`) model, the others are compared with their paper's figures (see the note); for",
         f"{counts['outputs']} the float64 outputs equal the reference's after `archdsl.load_reference`",
         "copies its weights (relative error below 1e-6). \"slow suite\" means the output check",
         "runs with `python -m pytest -m slow tests/zoo`. The file name links to its depth-1",
