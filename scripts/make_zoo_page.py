@@ -24,7 +24,7 @@ from archdsl.cli import reference_of  # noqa: E402
 from archdsl.zoo_status import status  # noqa: E402
 
 PAGE = ROOT / "docs" / "zoo.md"
-OUTPUTS = {"default": "yes", "slow": "yes (slow suite)", "": "-"}
+OUTPUTS = {"default": "yes", "slow": "yes (slow)", "": "-"}
 
 
 def render() -> str:
@@ -57,7 +57,7 @@ def render() -> str:
         f"{counts['variants']} variants; {counts['reference']} have exactly the parameter count of a",
         "torchvision (`tv:`) or timm (`timm:`) model, the others are compared with their paper's figures (see the note); for",
         f"{counts['outputs']} the float64 outputs equal the reference's after `archdsl.load_reference`",
-        "copies its weights (relative error below 1e-6). \"slow suite\" means the output check",
+        "copies its weights (relative error below 1e-6). \"(slow)\" means the output check",
         "runs with `python -m pytest -m slow tests/zoo`. The file name links to its depth-1",
         "diagram (more in the [gallery](gallery/README.md)).",
         "",

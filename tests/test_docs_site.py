@@ -56,7 +56,10 @@ def test_mkdocs_build_strict(tmp_path):
                        capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "WARNING" not in r.stderr, r.stderr
-    for page in ("index.html", "zoo/index.html", "cli/index.html", "howto_custom_layer/index.html", "language/index.html",
-                 "tutorial/resnet_to_convnext/index.html", "gallery/index.html"):
-        assert (tmp_path / "site" / page).exists(), page
-    assert "GlobalResponseNorm" in (tmp_path / "site" / "howto_custom_layer" / "index.html").read_text()  # the snippet is inlined
+    site = tmp_path / "site"
+    for page in ("index.html", "zoo.html", "cli.html", "howto_custom_layer.html", "language.html",
+                 "tutorial/resnet_to_convnext/index.html", "gallery/index.html"):  # use_directory_urls: false
+        assert (site / page).exists(), page
+    assert "GlobalResponseNorm" in (site / "howto_custom_layer.html").read_text()  # the snippets are inlined
+    assert "dw7 ln mlp4" in (site / "index.html").read_text() and "--8&lt;--" not in (site / "index.html").read_text()
+    assert (site / "gallery" / "convnext_depth1.svg").exists() and (site / "tutorial" / "resnet_to_convnext" / "00_resnet50.arch").exists()
