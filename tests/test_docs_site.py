@@ -50,7 +50,6 @@ def test_every_page_is_in_the_nav():
 @pytest.mark.slow
 def test_mkdocs_build_strict(tmp_path):
     pytest.importorskip("mkdocs", reason="install the docs extra: pip install -e '.[docs]'")
-    pytest.importorskip("material", reason="install the docs extra: pip install -e '.[docs]'")
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
     r = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")], cwd=ROOT,
                        capture_output=True, text=True, env=env, timeout=300)
