@@ -177,17 +177,19 @@ def reference_of(source: str) -> str:
 def cmd_zoo(args) -> int:
     from archdsl.api import compile_graph, parse
     from archdsl.backends.summary import summarize
+    from archdsl.zoo_status import verified_cell
 
     rows = []
     for f in zoo_files():
         program = parse(f)
         for v in program.variant_names or [None]:
             s = summarize(compile_graph(program, v))
-            rows.append((f.name, v or "-", f"{s['params'] / 1e6:.2f}M", f"{s['macs'] / 1e9:.2f}G", reference_of(program.source)))
-    widths = [max(len(r[k]) for r in rows + [("file", "variant", "params", "MACs", "reference")]) for k in range(4)]
-    header = ("file", "variant", "params", "MACs", "reference")
+            rows.append((f.name, v or "-", f"{s['params'] / 1e6:.2f}M", f"{s['macs'] / 1e9:.2f}G", verified_cell(f.stem, v),
+                         reference_of(program.source)))
+    header = ("file", "variant", "params", "MACs", "verified", "reference")
+    widths = [max(len(r[k]) for r in rows + [header]) for k in range(5)]
     for r in [header] + rows:
-        print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:>{widths[3]}}  {r[4]}")
+        print(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:>{widths[3]}}  {r[4]:<{widths[4]}}  {r[5]}")
     return 0
 
 
