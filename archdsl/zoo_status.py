@@ -7,11 +7,12 @@ Each zoo variant has a `Check`:
   - `outputs`: where its float64 outputs are checked equal to the reference's after
     `archdsl.load_reference`: "default" (the default test suite), "slow" (`pytest -m slow`)
     or "" (not checked).
-  - `test`: the test file that does it (tests/zoo/...).
+  - `test`: the family's own test file (paper figures, structure, side outputs); the
+    reference claims themselves are all run by tests/zoo/test_fidelity.py, from this table.
 
-tests/test_zoo_status.py keeps this table honest: it must cover exactly the zoo's files and
-variants, each named test file must exist and contain an output test for every output
-claim, and (slow) every `tv:`/`timm:` claim is re-measured against the reference.
+tests/zoo/test_fidelity.py turns every claim here into a test (params for every `tv:`/`timm:`
+variant, float64 outputs for every `outputs` claim, slow ones in the slow suite);
+tests/test_zoo_status.py checks the table covers exactly the zoo's files and variants.
 """
 
 from __future__ import annotations
@@ -50,9 +51,10 @@ def _family(test: str, refs: dict[str, str], default=(), slow=(), **kw) -> dict[
 
 
 T = "tests/zoo/test_{}.py".format
+FIDELITY = "tests/zoo/test_fidelity.py"  # families with no checks of their own beyond the table
 
 STATUS: dict[str, dict[str, Check]] = {
-    "alexnet": _family(T("alexnet"), {"alexnet": "tv:alexnet"}, default=["alexnet"]),
+    "alexnet": _family(FIDELITY, {"alexnet": "tv:alexnet"}, default=["alexnet"]),
     "botnet": _family(T("botnet"), {"botnet26t": "timm:botnet26t_256"}, default=["botnet26t"]),
     "cait": _family(T("cait"), {"xxs24": "timm:cait_xxs24_224", "s24": "timm:cait_s24_224"}, default=["xxs24"], slow=["s24"]),
     "convnext": _family(T("convnext_resnet"), {"tiny": "tv:convnext_tiny", "small": "tv:convnext_small", "base": "tv:convnext_base",
@@ -79,8 +81,8 @@ STATUS: dict[str, dict[str, Check]] = {
     "lenet": _family(T("lenet"), {"lenet5": "paper"}, note="61,706 params, exactly"),
     "localvit": _family(T("localvit"), {"tiny": "paper"}, note="5.8M params, 1.3 GFLOPs"),
     "mlp_mixer": _family(T("mlp_mixer"), {"s16": "timm:mixer_s16_224", "b16": "timm:mixer_b16_224"}, default=["s16"], slow=["b16"]),
-    "mnasnet": _family(T("mnasnet"), {v: f"tv:{v}" for v in ["mnasnet0_5", "mnasnet1_0"]}, default=["mnasnet0_5"], slow=["mnasnet1_0"]),
-    "mobilenet_v1": _family(T("mobilenet_v1"), {"mobilenetv1_100": "timm:mobilenetv1_100"}, default=["mobilenetv1_100"]),
+    "mnasnet": _family(FIDELITY, {v: f"tv:{v}" for v in ["mnasnet0_5", "mnasnet1_0"]}, default=["mnasnet0_5"], slow=["mnasnet1_0"]),
+    "mobilenet_v1": _family(FIDELITY, {"mobilenetv1_100": "timm:mobilenetv1_100"}, default=["mobilenetv1_100"]),
     "mobilenet_v2": _family(T("mobilenet_v2"), {"mobilenet_v2": "tv:mobilenet_v2"}, default=["mobilenet_v2"]),
     "mobilenet_v3": _family(T("mobilenet_v3"), {"large": "tv:mobilenet_v3_large", "small": "tv:mobilenet_v3_small"},
                             default=["large", "small"]),
@@ -101,7 +103,7 @@ STATUS: dict[str, dict[str, Check]] = {
                      default=["seresnet50"], slow=["seresnext50_32x4d"]),
     "shufflenet_v2": _family(T("shufflenet_v2"), {v: f"tv:shufflenet_v2_{v}" for v in ["x0_5", "x1_0", "x1_5", "x2_0"]},
                              default=["x0_5", "x1_0"], slow=["x1_5", "x2_0"]),
-    "squeezenet": _family(T("squeezenet"), {"v1_0": "tv:squeezenet1_0", "v1_1": "tv:squeezenet1_1"}, default=["v1_0", "v1_1"]),
+    "squeezenet": _family(FIDELITY, {"v1_0": "tv:squeezenet1_0", "v1_1": "tv:squeezenet1_1"}, default=["v1_0", "v1_1"]),
     "swin": _family(T("swin"), {"tiny": "tv:swin_t", "small": "tv:swin_s", "base": "tv:swin_b"}, default=["tiny"], slow=["small"]),
     "swin_v2": _family(T("swin"), {"tiny": "tv:swin_v2_t", "small": "tv:swin_v2_s", "base": "tv:swin_v2_b"},
                        default=["tiny"], slow=["base"]),
@@ -115,7 +117,7 @@ STATUS: dict[str, dict[str, Check]] = {
     "vit_hybrid": {"r50_b16": Check("timm:vit_base_r50_s16_224", "default", T("vit_hybrid"), kwargs={"num_classes": 1000})},
     "vitc": _family(T("vitc"), {v: "paper" for v in ["vitp_1gf", "vitp_4gf", "vitp_18gf", "vitc_1gf", "vitc_4gf", "vitc_18gf"]},
                     note="params and FLOPs to the paper's rounding"),
-    "wide_resnet": _family(T("wide_resnet"), {v: f"tv:{v}" for v in ["wide_resnet50_2", "wide_resnet101_2"]},
+    "wide_resnet": _family(FIDELITY, {v: f"tv:{v}" for v in ["wide_resnet50_2", "wide_resnet101_2"]},
                            default=["wide_resnet50_2"], slow=["wide_resnet101_2"]),
     "xcit": _family(T("xcit"), {"tiny12": "timm:xcit_tiny_12_p16_224", "small12": "timm:xcit_small_12_p16_224"},
                     default=["tiny12"], slow=["small12"]),

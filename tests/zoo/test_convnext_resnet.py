@@ -8,7 +8,7 @@ import torch
 import torchvision
 
 import archdsl
-from tests.conftest import assert_same_outputs, meta_params, randomize_batchnorm, zoo
+from tests.conftest import assert_same_outputs, zoo
 
 CONVNEXT = [
     ("tiny", lambda: torchvision.models.convnext_tiny()),
@@ -18,14 +18,6 @@ CONVNEXT = [
     ("xlarge", lambda: timm.create_model("convnext_xlarge", pretrained=False)),
 ]
 RESNET = [(v, getattr(torchvision.models, v)) for v in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")]
-
-
-@pytest.mark.parametrize("variant,ref", CONVNEXT + [(v, r) for v, r in RESNET], ids=[v for v, _ in CONVNEXT + RESNET])
-def test_param_count_equals_reference(variant, ref):
-    path = zoo("convnext.arch" if variant in dict(CONVNEXT) else "resnet.arch")
-    expected = meta_params(ref)
-    assert meta_params(lambda: archdsl.build(path, variant)) == expected
-    assert archdsl.summary(path, variant)["params"] == expected
 
 
 def test_issue_figures():
@@ -40,23 +32,6 @@ def test_issue_figures():
 def test_macs_match_paper(file, variant, paper_gmacs):
     macs = archdsl.summary(zoo(file), variant)["macs"]
     assert abs(macs / 1e9 - paper_gmacs) / paper_gmacs < 0.02
-
-
-@pytest.mark.parametrize(
-    "file,variant,ref",
-    [
-        ("convnext.arch", "tiny", torchvision.models.convnext_tiny),
-        ("resnet.arch", "resnet18", torchvision.models.resnet18),
-        ("resnet.arch", "resnet50", torchvision.models.resnet50),
-    ],
-)
-def test_outputs_equal_reference_after_weight_transfer(file, variant, ref):
-    torch.manual_seed(0)
-    reference = ref()
-    randomize_batchnorm(reference)
-    ours = archdsl.build(zoo(file), variant)
-    archdsl.load_reference(ours, reference)
-    assert_same_outputs(ours, reference, (3, 224, 224))
 
 
 def test_timm_convnext_weights_load_into_ours():
@@ -107,22 +82,3 @@ def test_torch_compile_fullgraph(file, variant):
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("variant", ["small", "base"])
-def test_convnext_large_variants_outputs(variant):
-    ref = getattr(torchvision.models, f"convnext_{variant}")()
-    ours = archdsl.build(zoo("convnext.arch"), variant)
-    archdsl.load_reference(ours, ref)
-    assert_same_outputs(ours, ref, (3, 224, 224))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("variant", ["resnet34", "resnet101", "resnet152"])
-def test_resnet_other_variants_outputs(variant):
-    ref = getattr(torchvision.models, variant)()
-    randomize_batchnorm(ref)
-    ours = archdsl.build(zoo("resnet.arch"), variant)
-    archdsl.load_reference(ours, ref)
-    assert_same_outputs(ours, ref, (3, 224, 224))

@@ -7,28 +7,11 @@ import torch
 import torchvision
 
 import archdsl
-from tests.conftest import assert_same_outputs, meta_params, zoo
+from tests.conftest import assert_same_outputs, zoo
 from tests.zoo.perturb import randomize_parameters
 
 SWIN = [("swin.arch", v, f) for v, f in (("tiny", "swin_t"), ("small", "swin_s"), ("base", "swin_b"))]
 SWIN_V2 = [("swin_v2.arch", v, f) for v, f in (("tiny", "swin_v2_t"), ("small", "swin_v2_s"), ("base", "swin_v2_b"))]
-
-
-@pytest.mark.parametrize("file,variant,ref", SWIN + SWIN_V2, ids=[f"{f}-{v}" for f, v, _ in SWIN + SWIN_V2])
-def test_param_count_equals_reference(file, variant, ref):
-    expected = meta_params(getattr(torchvision.models, ref))
-    assert meta_params(lambda: archdsl.build(zoo(file), variant)) == expected
-    assert archdsl.summary(zoo(file), variant)["params"] == expected
-
-
-@pytest.mark.parametrize("file,variant,ref,res", [("swin.arch", "tiny", "swin_t", 224), ("swin_v2.arch", "tiny", "swin_v2_t", 256)])
-def test_outputs_equal_reference_after_weight_transfer(file, variant, ref, res):
-    torch.manual_seed(0)
-    reference = getattr(torchvision.models, ref)()
-    randomize_parameters(reference)
-    ours = archdsl.build(zoo(file), variant)
-    archdsl.load_reference(ours, reference)
-    assert_same_outputs(ours, reference, (3, res, res))
 
 
 def test_shifted_blocks_alternate_and_mask_only_where_shifted():
@@ -72,13 +55,3 @@ def test_torch_compile_fullgraph(file, res):
     x = torch.randn(1, 3, res, res)
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("file,variant,ref,res", [("swin.arch", "small", "swin_s", 224), ("swin_v2.arch", "base", "swin_v2_b", 256)])
-def test_larger_variants_outputs(file, variant, ref, res):
-    reference = getattr(torchvision.models, ref)()
-    randomize_parameters(reference)
-    ours = archdsl.build(zoo(file), variant)
-    archdsl.load_reference(ours, reference)
-    assert_same_outputs(ours, reference, (3, res, res))
