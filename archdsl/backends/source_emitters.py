@@ -17,15 +17,25 @@ from typing import Any
 from torch import nn
 
 from archdsl.backends import torch_source as ts
-from archdsl.backends.torch_source import REQUIRED, Call, Tup, _call, _literal
-from archdsl.ops import attention as _attention  # noqa: F401  (the classes below live there)
+from archdsl.backends.torch_source import REQUIRED, Call, _call, _literal
 from archdsl.ops.bottleneck_attention import BottleneckAttention
 from archdsl.ops.large_kernel_attention import LargeKernelAttention
 from archdsl.ops.pyramid_attention import SpatialReductionAttention
 from archdsl.ops.squeeze_excite import SqueezeExcite
-from archdsl.ops.transformer_modules import (Attention, ClassAttention, CrossCovarianceAttention, FourierPosEmbed, PatchEmbed,
-                                             ReAttention, SinCosPosEmbed, StdConv2d, TalkingHeadsAttention, TokenMlp,
-                                             TokenPerformer, Unfold)
+from archdsl.ops.transformer_modules import (
+    Attention,
+    ClassAttention,
+    CrossCovarianceAttention,
+    FourierPosEmbed,
+    PatchEmbed,
+    ReAttention,
+    SinCosPosEmbed,
+    StdConv2d,
+    TalkingHeadsAttention,
+    TokenMlp,
+    TokenPerformer,
+    Unfold,
+)
 from archdsl.ops.window_attention import WindowAttention
 
 emit = ts._emit_module
@@ -37,13 +47,13 @@ def _pair(v: Any) -> Any:
 
 # ---- modules ----------------------------------------------------------------------------
 def _se(m: SqueezeExcite) -> Call:
-    return _call("SqueezeExcite", m.fc1.in_channels, m.fc1.out_channels, act=(emit(m.act), REQUIRED),
+    return _call("SqueezeExcite", m.fc1.in_channels, squeeze=(m.fc1.out_channels, REQUIRED), act=(emit(m.act), REQUIRED),
                  gate=(emit(m.gate), REQUIRED), bias=(m.fc1.bias is not None, True))
 
 
 def _lka(m: LargeKernelAttention) -> Call:
-    return _call("LargeKernelAttention", m.conv0.in_channels, int(m.conv0.kernel_size[0]),
-                 int(m.conv_spatial.kernel_size[0]), int(m.conv_spatial.dilation[0]))
+    return _call("LargeKernelAttention", m.conv0.in_channels, local=(int(m.conv0.kernel_size[0]), REQUIRED),
+                 spatial=(int(m.conv_spatial.kernel_size[0]), REQUIRED), dilation=(int(m.conv_spatial.dilation[0]), REQUIRED))
 
 
 def _patch_embed(m: PatchEmbed) -> Call:
@@ -52,7 +62,7 @@ def _patch_embed(m: PatchEmbed) -> Call:
 
 
 def _attention_call(name: str, m: Attention, **extra: tuple[Any, Any]) -> Call:
-    return _call(name, m.qkv.in_features, m.heads, m.head_dim, qkv_bias=(m.qkv.bias is not None, True),
+    return _call(name, m.qkv.in_features, heads=(m.heads, REQUIRED), head_dim=(m.head_dim, REQUIRED), qkv_bias=(m.qkv.bias is not None, True),
                  proj_bias=(m.proj.bias is not None, True), **extra)
 
 
@@ -61,16 +71,16 @@ def _reattn(m: ReAttention) -> Call:
 
 
 def _class_attn(m: ClassAttention) -> Call:
-    return _call("ClassAttention", m.q.in_features, m.heads, m.q.out_features // m.heads,
+    return _call("ClassAttention", m.q.in_features, heads=(m.heads, REQUIRED), head_dim=(m.q.out_features // m.heads, REQUIRED),
                  qkv_bias=(m.q.bias is not None, True), keep_patches=(bool(m.keep), False))
 
 
 def _xca(m: CrossCovarianceAttention) -> Call:
-    return _call("CrossCovarianceAttention", m.qkv.in_features, m.heads, qkv_bias=(m.qkv.bias is not None, True))
+    return _call("CrossCovarianceAttention", m.qkv.in_features, heads=(m.heads, REQUIRED), qkv_bias=(m.qkv.bias is not None, True))
 
 
 def _token_mlp(m: TokenMlp) -> Call:
-    return _call("TokenMlp", m.fc1.in_features, m.fc1.out_features, act=(emit(m.act), REQUIRED))
+    return _call("TokenMlp", m.fc1.in_features, hidden=(m.fc1.out_features, REQUIRED), act=(emit(m.act), REQUIRED))
 
 
 def _fourier(m: FourierPosEmbed) -> Call:
@@ -90,7 +100,7 @@ def _unfold(m: Unfold) -> Call:
 
 
 def _performer(m: TokenPerformer) -> Call:
-    return _call("TokenPerformer", m.kqv.in_features, m.emb, m.m)
+    return _call("TokenPerformer", m.kqv.in_features, m.emb, features=(m.m, REQUIRED))
 
 
 def _sincos(m: SinCosPosEmbed, attrs: dict, ins: list) -> Call:
@@ -101,21 +111,23 @@ def _sincos(m: SinCosPosEmbed, attrs: dict, ins: list) -> Call:
 def _window_attn(m: WindowAttention, attrs: dict, ins: list) -> Call:
     cpb = m.cpb_mlp[0].out_features if m.cosine else 512
     _, height, width = (int(v) for v in ins[0])
-    return _call("WindowAttention", m.qkv.in_features, m.heads, m.window, max(m.shift), height, width,
+    return _call("WindowAttention", m.qkv.in_features, heads=(m.heads, REQUIRED), window=(m.window, REQUIRED),
+                 shift=(max(m.shift), REQUIRED), height=(height, REQUIRED), width=(width, REQUIRED),
                  qkv_bias=(m.qkv.bias is not None, True), proj_bias=(m.proj.bias is not None, True),
                  cosine=(bool(m.cosine), False), cpb_hidden=(cpb, 512))
 
 
 def _bot_attn(m: BottleneckAttention) -> Call:
     pos = m.pos_embed
-    return _call("BottleneckAttention", m.qkv.in_channels, m.heads, m.dim_head, pos.height, pos.width,
+    return _call("BottleneckAttention", m.qkv.in_channels, heads=(m.heads, REQUIRED), dim_head=(m.dim_head, REQUIRED),
+                 height=(pos.height, REQUIRED), width=(pos.width, REQUIRED),
                  stride=(2 if isinstance(m.pool, nn.AvgPool2d) else 1, 1), qkv_bias=(m.qkv.bias is not None, False))
 
 
 def _sra(m: SpatialReductionAttention) -> Call:
     sr = int(m.sr.kernel_size[0]) if m.sr is not None else 1
     eps = float(m.norm.eps) if m.norm is not None else 1e-5
-    return _call("SpatialReductionAttention", m.q.in_features, m.heads, sr=(sr, 1), qkv_bias=(m.q.bias is not None, True),
+    return _call("SpatialReductionAttention", m.q.in_features, heads=(m.heads, REQUIRED), sr=(sr, 1), qkv_bias=(m.q.bias is not None, True),
                  eps=(eps, 1e-5))
 
 
@@ -237,5 +249,3 @@ ts.HELPERS.update({
     "WindowAttention": ("F", "math"),
     "BottleneckAttention": ("F",),
 })
-
-__all__ = ["Tup"]

@@ -142,6 +142,15 @@ def _render(v: Any, leaf: Callable[[int, Any], str | None], counter: list[int]) 
     return text if text is not None else _literal(v)
 
 
+def _leaf_keywords(v: Any, kw: str | None = None) -> list[str | None]:
+    """The keyword each leaf is passed by (None: positional), in leaf order."""
+    if isinstance(v, Call):
+        return [x for k, a, _ in v.args for x in _leaf_keywords(a, k)]
+    if isinstance(v, Tup):
+        return [x for a in v.items for x in _leaf_keywords(a, kw)]
+    return [kw]
+
+
 def _defaults(v: Any) -> list[Any]:
     """The default of each leaf (REQUIRED where there is none), in leaf order."""
     if isinstance(v, Call):
@@ -202,7 +211,7 @@ def _helper_names() -> set[str]:
     """Every class and function the helper templates define (generated names avoid them)."""
     names = set()
     for path in (_TEMPLATES / "helpers").glob("*.py.j2"):
-        names |= set(re.findall(r"^(?:class|def) (\w+)", path.read_text(encoding="utf-8"), re.M))
+        names |= set(re.findall(r"^(?:class|def) (\w+)", path.read_text(encoding="utf-8"), re.MULTILINE))
     return names
 
 
@@ -696,7 +705,11 @@ class _Classes:
                         cd.leaf_text[(path, leaf)] = text
                         continue
                     base = path.replace(".", "_")
-                    nm = _arg_name(base if base not in taken else f"{base}_{leaf}", taken)
+                    kw = _leaf_keywords(value)[leaf]
+                    if kw is not None:  # a keyword argument names it: `attn_shift`
+                        nm = _arg_name(f"{base}_{kw}", taken)
+                    else:
+                        nm = _arg_name(base if base not in taken else f"{base}_{leaf}", taken)
                     extra.append((nm, vec, optional))
                     own_args.append(nm)
                     cd.leaf_text[(path, leaf)] = nm
@@ -788,6 +801,11 @@ def layout(indent: int, head: str, args: list[str] | None, tail: str = "", comme
     op, cl = brackets
     joiner = f"{separator} " if separator else " "
     one = f"{pad}{head}{tail}" if args is None else f"{pad}{head}{op}{joiner.join(args)}{cl}{tail}"
+    location = re.match(r"(\S+:\d+:\d+) \S", comment or "")
+    if args and location and len(one) + len(c) > LINE_WIDTH >= len(one) + 4 + len(location.group(1)):
+        # a call that fits but for its source-map comment keeps its one line and the
+        # location; the DSL text after it goes (ruff would split the call instead)
+        return [f"{one}  # {location.group(1)}"]
     if args is None or not args or len(one) + len(c) <= LINE_WIDTH:
         # a statement that fits but for its comment: shorten the comment (its location comes
         # first), since ruff would wrap the statement in parentheses instead
@@ -1150,8 +1168,10 @@ class _Renderer:
                      f"{pad}{target} = nn.Sequential()"]
             for it in inst.items:
                 expr = render_plain(it.value)
-                with_shape = assign(indent, f"{target}.{it.name}", expr, _source_comment(it.span, it.note, f" -> {_shape_text(it.shape)}"))
-                lines += with_shape if len(with_shape) == 1 else assign(indent, f"{target}.{it.name}", expr, _source_comment(it.span, it.note))
+                comment = _source_comment(it.span, it.note, f" -> {_shape_text(it.shape)}")
+                with_shape = assign(indent, f"{target}.{it.name}", expr, comment)
+                full = len(with_shape) == 1 and with_shape[0].endswith(comment)
+                lines += with_shape if full else assign(indent, f"{target}.{it.name}", expr, _source_comment(it.span, it.note))
             return lines
         call = self.b.child_calls[path]
         return assign(indent, target, render_plain(call), _source_comment(grp.span, _span_text(grp.span)))
@@ -1189,9 +1209,11 @@ class _Renderer:
             rest = [c.args[a][1] for c in calls[1:]]
             if rest and not all(_same(v, rest[0]) for v in rest) and None not in index:
                 table_args.add(a)
+        params = next((cd.params for cd in self.classes.defs if cd.name == calls[0].func), [])
+        table_names: dict[int, str] = {}
         for a in table_args:
-            name = calls[0].args[a][0] or f"arg{a}"
-            tname = f"{name}_by_block"
+            name = calls[0].args[a][0] or (params[a][0] if a < len(params) else f"arg{a}")
+            tname = table_names[a] = f"{name}_by_block"
             table = tables.setdefault(tname, [])
             for c, k in zip(calls, index):
                 while len(table) <= k:
@@ -1202,7 +1224,7 @@ class _Renderer:
             args = []
             for a, (kw, v, d) in enumerate(c.args):
                 if a in table_args:
-                    v = Sym(f"{(kw or f'arg{a}')}_by_block[k]")
+                    v = Sym(f"{table_names[a]}[k]")
                 elif d is not REQUIRED and _same(v, d):
                     continue
                 args.append((kw, v, REQUIRED))
@@ -1340,4 +1362,4 @@ def write_atomic(path: str | os.PathLike, text: str) -> None:
         raise
 
 
-from archdsl.backends import source_emitters  # noqa: E402, F401  (registers the attention/token emitters)
+from archdsl.backends import source_emitters  # noqa: F401  (registers the attention/token emitters)
