@@ -168,7 +168,7 @@ def _scale(n) -> str:
 
 def _channel_slice(n) -> str:
     # the op narrows dim 1 of the batched tensor into `parts` equal slices
-    part = n.shape[0]
+    part = int(n.shape[0])
     start = int(n.attrs["index"]) * part
     return f"{{0}}[:, {start}:{start + part}]"
 

@@ -906,7 +906,7 @@ class _Renderer:
 
     def note_helpers(self, text: str) -> None:
         for h in HELPERS:
-            if re.search(rf"\b{h}\(", text):
+            if re.search(rf"(?<![\w.]){h}\(", text):
                 self.helpers.add(h)
 
     # which groups are classes, which are inline nn.Sequential

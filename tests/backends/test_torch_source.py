@@ -455,3 +455,15 @@ def test_layer_without_emitter_is_a_located_error(monkeypatch):
         archdsl.to_source(text)
     assert "cannot write this network as standalone PyTorch source" in str(e.value)
     assert e.value.span is not None and (e.value.span.line, e.value.span.column) == (3, 20)
+
+
+def test_every_helper_template_is_registered():
+    """HELPERS names exactly the templates in templates/helpers, dependencies first."""
+    from archdsl.backends.torch_source import HELPERS
+
+    files = {p.name.removesuffix(".py.j2") for p in (ROOT / "archdsl" / "backends" / "templates" / "helpers").glob("*.py.j2")}
+    assert set(HELPERS) == files
+    order = list(HELPERS)
+    for name, needs in HELPERS.items():
+        for dep in needs:
+            assert dep in ("F", "math") or order.index(dep) < order.index(name), (name, dep)
