@@ -62,7 +62,8 @@ def _patch_embed(m: PatchEmbed) -> Call:
 
 
 def _attention_call(name: str, m: Attention, **extra: tuple[Any, Any]) -> Call:
-    return _call(name, m.qkv.in_features, heads=(m.heads, REQUIRED), head_dim=(m.head_dim, REQUIRED), qkv_bias=(m.qkv.bias is not None, True),
+    return _call(name, m.qkv.in_features, heads=(m.heads, REQUIRED), head_dim=(m.head_dim, REQUIRED),
+                 qkv_bias=(m.qkv.bias is not None, True),
                  proj_bias=(m.proj.bias is not None, True), **extra)
 
 

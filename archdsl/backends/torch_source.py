@@ -819,7 +819,10 @@ def layout(indent: int, head: str, args: list[str] | None, tail: str = "", comme
         c = f"  # {comment}"
     body = joiner.join(args)
     first, last = f"{pad}{head}{op}{c}", f"{pad}{cl}{tail}"
-    if len(pad) + 4 + len(body) <= LINE_WIDTH:
+    # a list or tuple display (not a call's or subscript's brackets) with several items is
+    # never packed onto one indented line: ruff puts one item per line
+    display = not (head[-1:].isalnum() or head[-1:] in ("_", ")", "]"))
+    if len(pad) + 4 + len(body) <= LINE_WIDTH and not (display and separator and len(args) > 1):
         return [first, f"{pad}    {body}", last]
     if len(args) == 1 or not separator:
         inner = [line for a in args for line in split_expr(indent + 4, a, "")]

@@ -467,3 +467,23 @@ def test_every_helper_template_is_registered():
     for name, needs in HELPERS.items():
         for dep in needs:
             assert dep in ("F", "math") or order.index(dep) < order.index(name), (name, dep)
+
+
+@pytest.mark.slow
+def test_every_variant_generates_ruff_clean_source(tmp_path):
+    """Not only the smallest variants: every variant of every zoo file (but the side-output
+    ones) is written, and ruff finds nothing to check or reformat in any of them."""
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed")
+    count = 0
+    for f in zoo_files():
+        for v in archdsl.parse(f).variant_names or [None]:
+            if (f.name, v) in UNSUPPORTED_VARIANTS:
+                continue
+            (tmp_path / f"{f.stem}_{v}.py").write_text(source_of(f.name, v))
+            count += 1
+    assert count > len(CASES)
+    for args in (["check"], ["format", "--check", "--diff"]):
+        r = subprocess.run(check=False, args=[ruff, *args, "--isolated", "--no-cache", str(tmp_path)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
