@@ -306,8 +306,9 @@ def _mlp(m: archmods.Mlp) -> Call:
 
 
 # How each module class the registry builds is written as source. A new op whose `build`
-# returns another class adds an entry here (and, for an archdsl helper class, a template
-# in templates/helpers.py.j2 named like the class).
+# returns another class adds an entry here or in source_emitters.py (and, for an archdsl
+# helper class, a template templates/helpers/NAME.py.j2 named like the class, listed in
+# HELPERS).
 MODULE_EMITTERS: dict[type, Callable[[nn.Module], Call]] = {
     nn.Conv2d: _conv,
     nn.BatchNorm1d: _bn,
