@@ -142,6 +142,15 @@ def _render(v: Any, leaf: Callable[[int, Any], str | None], counter: list[int]) 
     return text if text is not None else _literal(v)
 
 
+def _leaf_keywords(v: Any, kw: str | None = None) -> list[str | None]:
+    """The keyword each leaf is passed by (None: positional), in leaf order."""
+    if isinstance(v, Call):
+        return [x for k, a, _ in v.args for x in _leaf_keywords(a, k)]
+    if isinstance(v, Tup):
+        return [x for a in v.items for x in _leaf_keywords(a, kw)]
+    return [kw]
+
+
 def _defaults(v: Any) -> list[Any]:
     """The default of each leaf (REQUIRED where there is none), in leaf order."""
     if isinstance(v, Call):
@@ -198,9 +207,17 @@ def _escape(text: str, limit: int | None = None) -> str:
     return s
 
 
+def _helper_names() -> set[str]:
+    """Every class and function the helper templates define (generated names avoid them)."""
+    names = set()
+    for path in (_TEMPLATES / "helpers").glob("*.py.j2"):
+        names |= set(re.findall(r"^(?:class|def) (\w+)", path.read_text(encoding="utf-8"), re.MULTILINE))
+    return names
+
+
 _RESERVED = {"self", "x", "nn", "torch", "math", "F", "super", "blocks", "down", "stage", "block", "k", "_",
              "range", "list", "int", "float", "bool", "None", "True", "False", "Stage", "LayerNorm2d", "Mlp",
-             "GlobalPool", "DropPath"} | set(dir(builtins))
+             "GlobalPool", "DropPath"} | set(dir(builtins)) | _helper_names()
 
 
 def _is_plain_identifier(name: str) -> bool:
@@ -289,8 +306,9 @@ def _mlp(m: archmods.Mlp) -> Call:
 
 
 # How each module class the registry builds is written as source. A new op whose `build`
-# returns another class adds an entry here (and, for an archdsl helper class, a template
-# in templates/helpers.py.j2 named like the class).
+# returns another class adds an entry here or in source_emitters.py (and, for an archdsl
+# helper class, a template templates/helpers/NAME.py.j2 named like the class, listed in
+# HELPERS).
 MODULE_EMITTERS: dict[type, Callable[[nn.Module], Call]] = {
     nn.Conv2d: _conv,
     nn.BatchNorm1d: _bn,
@@ -311,11 +329,33 @@ MODULE_EMITTERS: dict[type, Callable[[nn.Module], Call]] = {
 for _cls, _doc, _inplace in ACTIVATIONS.values():
     MODULE_EMITTERS[_cls] = _act
 
-# archdsl helper classes copied into the generated file when used (templates/helpers.py.j2)
-HELPERS = {"LayerNorm2d": ("F",), "Mlp": (), "GlobalPool": (), "DropPath": (), "Stage": ()}
+# archdsl helper classes and functions copied into the generated file when used
+# (templates/helpers/NAME.py.j2): name -> what it needs ("F", "math": imports; other
+# helpers, listed before it). Written in this order; more are added by source_emitters.py.
+HELPERS: dict[str, tuple[str, ...]] = {"LayerNorm2d": ("F",), "Mlp": (), "GlobalPool": (), "DropPath": (), "Stage": ()}
 
 
-def _emit_module(m: nn.Module) -> Call:
+def _helper_closure(used: set[str]) -> list[str]:
+    """`used` and the helpers they need, in HELPERS order (dependencies first)."""
+    todo, seen = list(used), set()
+    while todo:
+        h = todo.pop()
+        if h in seen or h not in HELPERS:
+            continue
+        seen.add(h)
+        todo += [d for d in HELPERS[h] if d in HELPERS]
+    return [h for h in HELPERS if h in seen]
+
+
+# Emitters that also need the layer's attributes and input shapes (a module that does not
+# keep every constructor argument): fn(module, attrs, input shapes) -> Call.
+NODE_EMITTERS: dict[type, Callable[[nn.Module, dict, list], Call]] = {}
+
+
+def _emit_module(m: nn.Module, attrs: dict | None = None, ins: list | None = None) -> Call:
+    node_fn = NODE_EMITTERS.get(type(m))
+    if node_fn is not None and attrs is not None:
+        return node_fn(m, attrs, ins or [])
     fn = MODULE_EMITTERS.get(type(m))
     if fn is None:
         raise NotImplementedError(f"no source emitter for {type(m).__name__}; add one to MODULE_EMITTERS")
@@ -401,6 +441,14 @@ def _shape_text(shape: tuple | None) -> str:
     return "x".join(str(v) for v in shape) if shape else "scalar"
 
 
+class _Unsupported(NotImplementedError):
+    """A layer the source backend cannot write yet, located at its DSL text."""
+
+    def __init__(self, message: str, span: Span | None):
+        super().__init__(message)
+        self.span = span
+
+
 class _Builder:
     def __init__(self, g: Graph):
         self.g = g
@@ -464,18 +512,22 @@ class _Builder:
             residual = node.op == "add" and bool(node.attrs.get("residual"))
             if built is None:
                 if node.op not in FUNCTIONAL_SOURCE:
-                    raise NotImplementedError(f"no source for functional op `{node.op}`; add it to FUNCTIONAL_SOURCE")
+                    raise _Unsupported(f"no source for functional op `{node.op}`; add it to FUNCTIONAL_SOURCE", node.span)
                 steps.append(Step(None, FUNCTIONAL_SOURCE[node.op](node), list(node.inputs), nid, node.shape, node.span, residual, node))
                 continue
             name = _attr_name(node.name or "", node.span)
             if isinstance(built, nn.Parameter):
                 if node.sub or node.op not in PARAM_SOURCE:
-                    raise NotImplementedError(f"no source for parameter op `{node.op}`")
+                    raise _Unsupported(f"no source for parameter op `{node.op}`", node.span)
                 items.append(Item(name, "param", PARAM_SOURCE[node.op](node, built), node.span, node.shape, node.op))
                 steps.append(Step(name, FUNCTIONAL_SOURCE[node.op](node), list(node.inputs), nid, node.shape, node.span))
                 continue
             note = _span_text(node.span) if spec.user and not node.sub else f"{node.op} ({'.'.join(map(str, node.sub)) or 'added'})"
-            item = Item(name, "module", _emit_module(built), node.span, node.shape, note)
+            try:
+                value = _emit_module(built, node.attrs, ins)
+            except NotImplementedError as e:
+                raise _Unsupported(str(e), node.span) from None
+            item = Item(name, "module", value, node.span, node.shape, note)
             if node.sub:
                 if len(node.sub) != 1:
                     raise NotImplementedError("nested containers inside a group")
@@ -654,7 +706,11 @@ class _Classes:
                         cd.leaf_text[(path, leaf)] = text
                         continue
                     base = path.replace(".", "_")
-                    nm = _arg_name(base if base not in taken else f"{base}_{leaf}", taken)
+                    kw = _leaf_keywords(value)[leaf]
+                    if kw is not None:  # a keyword argument names it: `attn_shift`
+                        nm = _arg_name(f"{base}_{kw}", taken)
+                    else:
+                        nm = _arg_name(base if base not in taken else f"{base}_{leaf}", taken)
                     extra.append((nm, vec, optional))
                     own_args.append(nm)
                     cd.leaf_text[(path, leaf)] = nm
@@ -735,12 +791,22 @@ def _annotation(v: Any) -> str:
 
 # ---- layout ---------------------------------------------------------------------------
 def layout(indent: int, head: str, args: list[str] | None, tail: str = "", comment: str | None = None,
-           brackets: str = "()") -> list[str]:
-    """One statement `head(args)tail  # comment`, split the way ruff's formatter does."""
+           brackets: str = "()", separator: str = ",") -> list[str]:
+    """One statement `head(args)tail  # comment`, split the way ruff's formatter does: on
+    one line if it fits; else the arguments on one indented line; else one argument per
+    line with a trailing comma (a sole argument: split inside it, no comma), each argument
+    split the same way where it is still too long. `separator=""`: the parts of a
+    comprehension (`expr`, `for k in range(n)`), which get no commas."""
     pad = " " * indent
     c = f"  # {comment}" if comment else ""
     op, cl = brackets
-    one = f"{pad}{head}{tail}" if args is None else f"{pad}{head}{op}{', '.join(args)}{cl}{tail}"
+    joiner = f"{separator} " if separator else " "
+    one = f"{pad}{head}{tail}" if args is None else f"{pad}{head}{op}{joiner.join(args)}{cl}{tail}"
+    location = re.match(r"(\S+:\d+:\d+) \S", comment or "")
+    if args and location and len(one) + len(c) > LINE_WIDTH >= len(one) + 4 + len(location.group(1)):
+        # a call that fits but for its source-map comment keeps its one line and the
+        # location; the DSL text after it goes (ruff would split the call instead)
+        return [f"{one}  # {location.group(1)}"]
     if args is None or not args or len(one) + len(c) <= LINE_WIDTH:
         # a statement that fits but for its comment: shorten the comment (its location comes
         # first), since ruff would wrap the statement in parentheses instead
@@ -752,40 +818,85 @@ def layout(indent: int, head: str, args: list[str] | None, tail: str = "", comme
     if comment and len(comment) > room >= 20:  # an over-long first line makes ruff re-wrap it
         comment = comment[: room - 3].rstrip() + "..."
         c = f"  # {comment}"
-    body = ", ".join(args)
-    if len(pad) + 4 + len(body) <= LINE_WIDTH:
-        return [f"{pad}{head}{op}{c}", f"{pad}    {body}", f"{pad}{cl}{tail}"]
-    return [f"{pad}{head}{op}{c}"] + [f"{pad}    {a}," for a in args] + [f"{pad}{cl}{tail}"]
+    body = joiner.join(args)
+    first, last = f"{pad}{head}{op}{c}", f"{pad}{cl}{tail}"
+    # a list or tuple display (not a call's or subscript's brackets) with several items is
+    # never packed onto one indented line: ruff puts one item per line
+    display = not (head[-1:].isalnum() or head[-1:] in ("_", ")", "]"))
+    if len(pad) + 4 + len(body) <= LINE_WIDTH and not (display and separator and len(args) > 1):
+        return [first, f"{pad}    {body}", last]
+    if len(args) == 1 or not separator:
+        inner = [line for a in args for line in split_expr(indent + 4, a, "")]
+    else:
+        inner = [line for a in args for line in split_expr(indent + 4, a, separator)]
+    return [first] + inner + [last]
 
 
-def _split_call(text: str) -> tuple[str, list[str], str] | None:
-    """`f(a, g(b, c), d)` -> ("f", ["a", "g(b, c)", "d"], "") for layout."""
-    m = re.match(r"^([\w.]+)\(", text)
-    if not m or not text.endswith(")"):
-        return None
-    inner = text[m.end(): -1]
-    args, depth, cur = [], 0, ""
+def _top_level_parts(inner: str, sep: str = ",") -> list[str]:
+    """`a, g(b, c), d` -> ["a", "g(b, c)", "d"] (commas inside brackets stay)."""
+    parts, depth, cur = [], 0, ""
     for ch in inner:
-        if ch in "([":
+        if ch in "([{":
             depth += 1
-        elif ch in ")]":
+        elif ch in ")]}":
             depth -= 1
-        if ch == "," and depth == 0:
-            args.append(cur.strip())
+        if ch == sep and depth == 0:
+            parts.append(cur.strip())
             cur = ""
         else:
             cur += ch
     if cur.strip():
-        args.append(cur.strip())
-    return m.group(1), args, ""
+        parts.append(cur.strip())
+    return parts
+
+
+def _split_last_bracket(text: str) -> tuple[str, str, str] | None:
+    """`head(inner)` for the bracket pair that closes at the end of `text`: (head, brackets, inner)."""
+    if not text or text[-1] not in ")]":
+        return None
+    depth = 0
+    for k in range(len(text) - 1, -1, -1):
+        ch = text[k]
+        if ch in ")]}":
+            depth += 1
+        elif ch in "([{":
+            depth -= 1
+            if depth == 0:
+                return text[:k], text[k] + text[-1], text[k + 1: -1]
+    return None
+
+
+def _comprehension_parts(inner: str) -> list[str] | None:
+    """`expr for k in range(n)` -> ["expr", "for k in range(n)"]; None if not one."""
+    depth = 0
+    for k, ch in enumerate(inner):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0 and inner.startswith(" for ", k):
+            return [inner[:k], inner[k + 1:]]
+    return None
+
+
+def split_expr(indent: int, expr: str, tail: str = "", head: str = "", comment: str | None = None) -> list[str]:
+    """`head + expr + tail` at `indent`, split at the brackets that close it (right-hand
+    split, as ruff does) where it is too long."""
+    parts = _split_last_bracket(expr)
+    if parts is None:
+        return layout(indent, head + expr, None, tail, comment)
+    pre, brackets, inner = parts
+    comp = _comprehension_parts(inner) if brackets == "[]" else None
+    if comp is not None:
+        return layout(indent, head + pre, comp, tail, comment, brackets, separator="")
+    args = _top_level_parts(inner)
+    if brackets == "()" and len(args) == 1 and inner.rstrip().endswith(","):
+        args = [args[0] + ","]  # a one-element tuple keeps its comma
+    return layout(indent, head + pre, args, tail, comment, brackets)
 
 
 def assign(indent: int, target: str, expr: str, comment: str | None = None) -> list[str]:
-    parts = _split_call(expr)
-    if parts is None:
-        return layout(indent, f"{target} = {expr}", None, "", comment)
-    head, args, tail = parts
-    return layout(indent, f"{target} = {head}", args, tail, comment)
+    return split_expr(indent, expr, "", f"{target} = ", comment)
 
 
 # ---- rendering -------------------------------------------------------------------------
@@ -799,7 +910,7 @@ class _Renderer:
 
     def note_helpers(self, text: str) -> None:
         for h in HELPERS:
-            if re.search(rf"\b{h}\(", text):
+            if re.search(rf"(?<![\w.]){h}\(", text):
                 self.helpers.add(h)
 
     # which groups are classes, which are inline nn.Sequential
@@ -958,13 +1069,12 @@ class _Renderer:
             if st.expr is None:
                 expr = f"self.{st.item}({args[0]})" if len(args) == 1 else f"self.{st.item}({', '.join(args)})"
             else:
-                expr = st.expr
-                for j, a in enumerate(args):
-                    expr = expr.replace(f"{{{j}}}", a)
-                expr = expr.replace("{p}", st.item or "")
+                expr = _substitute(st.expr, args).replace("{p}", st.item or "")
             out = k + 1
             rd = readers.get(out, [])
-            if rd == [k + 1] and steps[k + 1].item is None and out != inst.out:
+            nxt = steps[k + 1] if k + 1 < len(steps) else None
+            if (rd == [k + 1] and nxt.item is None and out != inst.out
+                    and nxt.expr.count(f"{{{nxt.inputs.index(out)}}}") == 1):
                 pending[out] = expr  # read once, by the merge right after: write it inside
                 continue
             # save a value still needed later before `x` is overwritten
@@ -1029,7 +1139,11 @@ class _Renderer:
         classes = [(cd.name, _escape(cd.doc), self.class_lines(cd)) for cd in self.classes.defs]
         if stage_paths:
             self.helpers.add("Stage")
-        needs_f = any("F" in HELPERS[h] for h in self.helpers)
+        body = "\n".join([line for _, _, lines in classes for line in lines] + init + fwd)
+        self.note_helpers(body)  # forward code calls helper functions too
+        helpers = _helper_closure(self.helpers)
+        needs_f = any("F" in HELPERS[h] for h in helpers) or re.search(r"\bF\.", body) is not None
+        needs_math = any("math" in HELPERS[h] for h in helpers) or re.search(r"\bmath\.", body) is not None
         variant = g.variant
         params = ", ".join(f"{k}={_format_param(v)}" for k, v in g.params.items())
         header = [f"{_escape(g.name)}" + (f" (variant `{_escape(variant)}`)" if variant else "") + ", generated by archdsl.",
@@ -1041,7 +1155,7 @@ class _Renderer:
                                  keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                                  undefined=jinja2.StrictUndefined)
         text = env.get_template("module.py.j2").render(
-            header=_wrap_doc(header), helpers=[h for h in HELPERS if h in self.helpers], needs_f=needs_f,
+            header=_wrap_doc(header), helpers=helpers, needs_f=needs_f, needs_math=needs_math,
             classes=classes, net_name=net_cls, net_doc=_escape(f"{g.name} network" + (f", variant {variant}" if variant else "")),
             net_init=init, net_forward=fwd, in_shape=_shape_text(g.input_shape),
         )
@@ -1058,8 +1172,10 @@ class _Renderer:
                      f"{pad}{target} = nn.Sequential()"]
             for it in inst.items:
                 expr = render_plain(it.value)
-                with_shape = assign(indent, f"{target}.{it.name}", expr, _source_comment(it.span, it.note, f" -> {_shape_text(it.shape)}"))
-                lines += with_shape if len(with_shape) == 1 else assign(indent, f"{target}.{it.name}", expr, _source_comment(it.span, it.note))
+                comment = _source_comment(it.span, it.note, f" -> {_shape_text(it.shape)}")
+                with_shape = assign(indent, f"{target}.{it.name}", expr, comment)
+                full = len(with_shape) == 1 and with_shape[0].endswith(comment)
+                lines += with_shape if full else assign(indent, f"{target}.{it.name}", expr, _source_comment(it.span, it.note))
             return lines
         call = self.b.child_calls[path]
         return assign(indent, target, render_plain(call), _source_comment(grp.span, _span_text(grp.span)))
@@ -1097,9 +1213,11 @@ class _Renderer:
             rest = [c.args[a][1] for c in calls[1:]]
             if rest and not all(_same(v, rest[0]) for v in rest) and None not in index:
                 table_args.add(a)
+        params = next((cd.params for cd in self.classes.defs if cd.name == calls[0].func), [])
+        table_names: dict[int, str] = {}
         for a in table_args:
-            name = calls[0].args[a][0] or f"arg{a}"
-            tname = f"{name}_by_block"
+            name = calls[0].args[a][0] or (params[a][0] if a < len(params) else f"arg{a}")
+            tname = table_names[a] = f"{name}_by_block"
             table = tables.setdefault(tname, [])
             for c, k in zip(calls, index):
                 while len(table) <= k:
@@ -1110,7 +1228,7 @@ class _Renderer:
             args = []
             for a, (kw, v, d) in enumerate(c.args):
                 if a in table_args:
-                    v = Sym(f"{(kw or f'arg{a}')}_by_block[k]")
+                    v = Sym(f"{table_names[a]}[k]")
                 elif d is not REQUIRED and _same(v, d):
                     continue
                 args.append((kw, v, REQUIRED))
@@ -1136,13 +1254,58 @@ class _Renderer:
 
     @staticmethod
     def comprehension(head: str, expr: str, var: str, rng: str) -> list[str]:
-        one = f"        {head}[{expr} for {var} in {rng}]"
-        if len(one) <= LINE_WIDTH:
-            return [one]
-        inner = f"{expr} for {var} in {rng}"
-        if 12 + len(inner) <= LINE_WIDTH:
-            return [f"        {head}[", f"            {inner}", "        ]"]
-        return [f"        {head}[", f"            {expr}", f"            for {var} in {rng}", "        ]"]
+        return split_expr(8, f"[{expr} for {var} in {rng}]", "", head)
+
+
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "@": 2, "%": 2}
+
+
+def _top_level_precedence(expr: str) -> int:
+    """The loosest binary operator outside brackets (3: none, the expression is atomic)."""
+    depth, low = 0, 3
+    for k, ch in enumerate(expr):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0 and ch == " ":
+            op = expr[k + 1: k + 2]
+            if op in _PRECEDENCE and expr[k + 2: k + 3] == " ":
+                low = min(low, _PRECEDENCE[op])
+            elif op and not op.isspace() and expr[k - 1] not in _PRECEDENCE:
+                low = 0  # anything else at top level (a conditional, a comparison): always wrap
+    return low
+
+
+def _substitute(template: str, args: list[str]) -> str:
+    """Put the input expressions into a forward template (`{0}`, `{1}`), wrapping one in
+    parentheses where the template's operators would otherwise regroup it."""
+    out = template
+    for j, a in enumerate(args):
+        ph = f"{{{j}}}"
+        pieces = out.split(ph)
+        if len(pieces) == 1:
+            continue
+        prec = _top_level_precedence(a)
+        text = pieces[0]
+        for right in pieces[1:]:
+            left_ctx, right_ctx = text.rstrip(), right.lstrip()
+            lch, rch = left_ctx[-1:] if left_ctx else "", right_ctx[:1]
+            wrap = False
+            if prec < 3:
+                need = 0
+                if lch in _PRECEDENCE:
+                    need = max(need, _PRECEDENCE[lch] + 1)  # right operand: a tie regroups
+                elif lch not in ("", "(", "[", ","):
+                    need = 4
+                if rch in _PRECEDENCE:
+                    need = max(need, _PRECEDENCE[rch])
+                elif rch not in ("", ")", "]", ","):
+                    need = 4  # `.attr`, `[index]` bind tighter than any operator
+                wrap = prec < need
+            text += (f"({a})" if wrap else a) + right
+        out = text
+    return out
 
 
 def _format_param(v: Any) -> str:
@@ -1173,7 +1336,7 @@ def generate_source(g: Graph) -> str:
     try:
         return _Renderer(g).run()
     except NotImplementedError as e:  # a layer kind without a source emitter yet
-        raise ArchError(f"cannot write this network as standalone PyTorch source: {e}", None,
+        raise ArchError(f"cannot write this network as standalone PyTorch source: {e}", getattr(e, "span", None),
                         "`archdsl.build` still builds it; source emitters live in archdsl/backends/torch_source.py") from None
 
 
@@ -1201,3 +1364,6 @@ def write_atomic(path: str | os.PathLike, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+from archdsl.backends import source_emitters  # noqa: F401  (registers the attention/token emitters)

@@ -104,14 +104,10 @@ class ConvnextBlock(nn.Module):
         self.mlp = Mlp(  # zoo/convnext.arch:10:14 mlp4
             c, 4 * c, c, act=nn.GELU(), channels_first=True
         )
-        self.gamma = nn.Parameter(  # zoo/convnext.arch:10:7 layer_scale
-            torch.full((c,), 1e-06)
-        )
+        self.gamma = nn.Parameter(torch.full((c,), 1e-06))  # zoo/convnext.arch:10:7
         self.drop_path = nn.Identity()
         if drop_path is not None:
-            self.drop_path = DropPath(  # zoo/convnext.arch:10:7 drop_path (added)
-                drop_path
-            )
+            self.drop_path = DropPath(drop_path)  # zoo/convnext.arch:10:7
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x

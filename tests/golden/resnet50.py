@@ -65,9 +65,7 @@ class Bottleneck(nn.Module):
             self.shortcut.conv = nn.Conv2d(  # zoo/blocks/resnet.arch:12:5 conv (shor...
                 in_channels, 4 * c, kernel_size=1, stride=s, bias=False
             )
-            self.shortcut.bn = nn.BatchNorm2d(  # zoo/blocks/resnet.arch:12:5 bn (sho...
-                4 * c
-            )
+            self.shortcut.bn = nn.BatchNorm2d(4 * c)  # zoo/blocks/resnet.arch:12:5
         self.relu3 = nn.ReLU(inplace=True)  # zoo/blocks/resnet.arch:13:5 relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -97,9 +95,7 @@ class Resnet(nn.Module):
         )
         self.stem.bn = nn.BatchNorm2d(64)  # zoo/resnet.arch:8:19 bn -> 64x112x112
         self.stem.relu = nn.ReLU(inplace=True)  # zoo/resnet.arch:8:22 relu
-        self.stem.maxpool = nn.MaxPool2d(  # zoo/resnet.arch:8:27 maxpool3/2
-            3, stride=2, padding=1
-        )
+        self.stem.maxpool = nn.MaxPool2d(3, stride=2, padding=1)  # zoo/resnet.arch:8:27
         self.stages = nn.ModuleList()
         # stage 0: 3 x Bottleneck -> 256x56x56
         blocks = [Bottleneck(64, 64, 1, shortcut=True)]
