@@ -16,7 +16,8 @@ from archdsl.ir.graph import Graph, Node
 def node_cost(g: Graph, node: Node) -> tuple[int, int]:
     spec = ops.get(node.op)
     ins = [g.nodes[i].shape for i in node.inputs]
-    return int(spec.params(node.attrs, ins, node.shape)), int(spec.macs(node.attrs, ins, node.shape))
+    repeat = node.attrs.get("_shared", {}).get("first") is False  # a `shared` layer's weights count at its first use
+    return 0 if repeat else int(spec.params(node.attrs, ins, node.shape)), int(spec.macs(node.attrs, ins, node.shape))
 
 
 def summarize(g: Graph) -> dict[str, Any]:
