@@ -156,6 +156,10 @@ class _Lowering:
                     self.stage_env = None
         if not any(n.op != "input" for n in self.g):
             raise ArchError("the network has no layers", self.p.span, "add `stem`, `stage` or `head` lines")
+        for n in self.g:
+            if n.op == "outputs" and n.id != x:
+                raise ArchError("`outputs:` must end the network: its tuple cannot feed other layers", n.span,
+                                "put `outputs:` last (e.g. in a block called from the `head`)")
         self.g.output_id = x
         return self.g
 
@@ -426,7 +430,7 @@ class _Lowering:
         if s.args:
             raise ArchError(f"`{s.kind}:` takes keyword options only", s.span)
         allowed = {"residual": {"proj", "scale", "drop", "cls"}, "cat": set(), "add": set(), "dense": set(),
-                   "patches": {"skip"}, "aux": {"when"}, "split": set()}[s.kind]
+                   "patches": {"skip"}, "aux": {"when"}, "split": set(), "outputs": set()}[s.kind]
         for k in kwargs:
             if k not in allowed:
                 raise ArchError(f"`{s.kind}:` has no option `{k}`", s.span,
@@ -459,6 +463,8 @@ class _Lowering:
             outs = [self._chain(b, part, env, scope) for b, part in zip(branches, parts)]
             return self._node("cat", {"dim": 1}, outs, s.span, scope, "cat")
         outs = [self._chain(b, x, env, scope) for b in branches]
+        if s.kind == "outputs":  # several outputs (a feature pyramid): the network returns their tuple
+            return self._node("outputs", {"n": len(outs)}, outs, s.span, scope, "outputs")
         if s.kind == "cat":
             return self._node("cat", {"dim": 1}, outs, s.span, scope, "cat")
         return self._node("add", {"n": len(outs)}, outs, s.span, scope, "add")

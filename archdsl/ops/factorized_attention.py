@@ -8,6 +8,7 @@ as ops on the q|k|v projection (L x 3C: queries, keys, values side by side, each
                           gives [kernel, heads] pairs, each kernel for a group of heads
 
 In CoaT one `conv_relpos` serves every block of a stage: declare it with `shared`.
+`strip_cls` drops the class token between stages.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from archdsl.errors import ArchError, Span
 from archdsl.syntax import ast
 
 SECTION_KINDS = ("stem", "down", "stage", "head")
-STRUCT_KINDS = ("residual", "cat", "add", "dense", "patches", "aux", "split")
+STRUCT_KINDS = ("residual", "cat", "add", "dense", "patches", "aux", "split", "outputs")
 
 # Friendly names for terminals in "expected ..." messages.
 _TERMINAL_NAMES = {

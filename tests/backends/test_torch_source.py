@@ -43,7 +43,7 @@ KNOWN_UNFORMATTED = {("googlenet.arch", "googlenet"): "per-block table call too 
 UNSUPPORTED = {
     "botnet.arch", "cait.arch", "deepvit.arch", "deit.arch", "efficientnet.arch", "efficientnet_v2.arch",
     "localvit.arch", "mlp_mixer.arch", "mobilenet_v3.arch", "pvt_v2.arch", "senet.arch", "swin.arch",
-    "swin_v2.arch", "t2t_vit.arch", "coat.arch", "vit.arch", "vit_hybrid.arch", "vitc.arch", "xcit.arch", "shufflenet_v2.arch", "van.arch",
+    "swin_v2.arch", "t2t_vit.arch", "coat.arch", "vitdet.arch", "vit.arch", "vit_hybrid.arch", "vitc.arch", "xcit.arch", "shufflenet_v2.arch", "van.arch",
 }
 # Every other zoo file's smallest variant, plus the variants with golden files.
 EXTRA = [("resnet.arch", "resnet50"), ("convnext.arch", "tiny")]
