@@ -24,6 +24,10 @@ this can only move tensors whose shapes are unique among their neighbours; the z
 check the result by comparing outputs.
 
 
+A module registered in several places of the reference (weights shared by several blocks,
+as in CoaT) appears under each of its paths in the state dict; only its first key takes
+part (archdsl registers a `shared` layer once).
+
 Where a reference registers its modules in an order no data flow can produce, a
 per-family rule in `REFERENCE_ORDER` (keyed by the arch name) reorders the reference's
 keys first; each rule says why it exists.
@@ -31,6 +35,7 @@ keys first; each rule says why it exists.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from typing import Mapping
 
@@ -77,13 +82,58 @@ def _googlenet_aux_after_tap(keys: list[str]) -> list[str]:
     return rest
 
 
-REFERENCE_ORDER = {"resnet_v2": _preact_projection_after_norm1, "googlenet": _googlenet_aux_after_tap}
+def _coat_stage_modules_before_blocks(keys: list[str]) -> list[str]:
+    """timm CoaT registers every stage's class token, patch embedding and the two position
+    encodings its blocks share (`cls_tokenN`, `patch_embedN`, `cpeN`, `crpeN`, N = 1..4) before
+    all the blocks; move each stage's in front of `serial_blocksN`, class token first (as a
+    group's own parameters come before its layers in a state dict)."""
+    pattern = re.compile(r"(patch_embed|cls_token|cpe|crpe)(\d+)(\.|$)")
+    rank = {"cls_token": 0, "patch_embed": 1, "cpe": 2, "crpe": 3}
+    stage: dict[str, list[tuple[int, str]]] = {}
+    rest: list[str] = []
+    for k in keys:
+        m = pattern.match(k)
+        if m:
+            stage.setdefault(m.group(2), []).append((rank[m.group(1)], k))
+        else:
+            rest.append(k)
+    out: list[str] = []
+    for k in rest:
+        m = re.match(r"serial_blocks(\d+)\.", k)
+        if m and m.group(1) in stage:
+            out.extend(key for _, key in sorted(stage.pop(m.group(1)), key=lambda t: t[0]))
+        out.append(k)
+    for moved in stage.values():
+        out.extend(key for _, key in sorted(moved, key=lambda t: t[0]))
+    return out
+
+
+def _distinct(tensors: Mapping[str, torch.Tensor], keys: list[str]) -> list[str]:
+    """The first key of every tensor: a module registered under several paths (shared weights)
+    appears in a state dict once per path, each time with the same storage."""
+    seen: set[tuple] = set()
+    out: list[str] = []
+    for k in keys:
+        t = tensors[k]
+        ident = None
+        if t.numel() and t.device.type != "meta":
+            ident = (t.data_ptr(), t.dtype, tuple(t.shape), tuple(t.stride()))
+        if ident is not None and ident in seen:
+            continue
+        if ident is not None:
+            seen.add(ident)
+        out.append(k)
+    return out
+
+
+REFERENCE_ORDER = {"resnet_v2": _preact_projection_after_norm1, "googlenet": _googlenet_aux_after_tap,
+                   "coat": _coat_stage_modules_before_blocks}
 
 
 def map_state_dict(reference: Mapping[str, torch.Tensor], model: nn.Module) -> "OrderedDict[str, str]":
     """Our key -> reference key, checked tensor by tensor."""
     ours = model.state_dict()
-    ref_keys = [k for k in reference if not k.endswith("num_batches_tracked")]
+    ref_keys = _distinct(reference, [k for k in reference if not k.endswith("num_batches_tracked")])
     rule = REFERENCE_ORDER.get(getattr(model, "arch_info", {}).get("name", ""))
     if rule is not None:
         ref_keys = rule(ref_keys)

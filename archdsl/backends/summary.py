@@ -16,7 +16,8 @@ from archdsl.ir.graph import Graph, Node
 def node_cost(g: Graph, node: Node) -> tuple[int, int]:
     spec = ops.get(node.op)
     ins = [g.nodes[i].shape for i in node.inputs]
-    return int(spec.params(node.attrs, ins, node.shape)), int(spec.macs(node.attrs, ins, node.shape))
+    repeat = node.attrs.get("_shared", {}).get("first") is False  # a `shared` layer's weights count at its first use
+    return 0 if repeat else int(spec.params(node.attrs, ins, node.shape)), int(spec.macs(node.attrs, ins, node.shape))
 
 
 def summarize(g: Graph) -> dict[str, Any]:
@@ -37,6 +38,9 @@ def summarize(g: Graph) -> dict[str, Any]:
         if grp.kind == "stage":
             rows[path]["blocks"] = grp.info.get("depth", 0)
     out = g.nodes[g.output_id].shape
+    extra = {}
+    if g.nodes[g.output_id].op == "outputs":  # `outputs:`: output_shape is the first of several
+        extra["outputs"] = [[1, *g.nodes[i].shape] for i in g.nodes[g.output_id].inputs]
     return {
         "name": g.name,
         "variant": g.variant,
@@ -47,6 +51,7 @@ def summarize(g: Graph) -> dict[str, Any]:
         "nodes": sum(1 for n in g if n.op != "input"),
         "stages": list(rows.values()),
         "parameters": {k: _jsonable(v) for k, v in g.params.items()},
+        **extra,
     }
 
 
@@ -81,7 +86,8 @@ def format_summary(s: dict[str, Any]) -> str:
         lines.append(f"{r['name']:<10} {blocks:>6} {shape:>18} {r['params']:>14,} {r['macs']:>16,}")
     lines.append("")
     lines.append(f"input   {'x'.join(map(str, s['input_shape']))}")
-    lines.append(f"output  {'x'.join(map(str, s['output_shape']))}")
+    outs = s.get("outputs") or [s["output_shape"]]
+    lines.append(("output  " if len(outs) == 1 else "outputs ") + ", ".join("x".join(map(str, o)) for o in outs))
     lines.append(f"params  {s['params']:,} ({s['params'] / 1e6:.2f} M)")
     lines.append(f"MACs    {s['macs']:,} ({s['macs'] / 1e9:.2f} G)")
     lines.append(f"ops     {s['nodes']:,}")

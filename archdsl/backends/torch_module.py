@@ -267,7 +267,10 @@ def _members(g: Graph) -> dict[Path, set[int]]:
     return out
 
 
-def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int]]) -> None:
+def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int]], made: dict | None = None) -> None:
+    # `made`: the GraphModule of every group filled so far, and each `shared` layer's one module
+    made = {} if made is None else made
+    made[path] = module
     mine = members[path]
     if path == ():
         entry = g.input_id
@@ -297,7 +300,7 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
                 continue
             done_children.add(child)
             sub = GraphModule(g.groups[child].label)
-            _fill(g, child, sub, members)
+            _fill(g, child, sub, members, made)
             _attach(module, child[len(path):], sub)
             child_members = members[child]
             c_sources = {s for m in child_members for s in g.nodes[m].inputs if s not in child_members}
@@ -313,7 +316,9 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
             continue
         spec = ops.get(node.op)
         in_shapes = [g.nodes[i].shape for i in node.inputs]
-        built = spec.build(node.attrs, in_shapes, node.shape)
+        shared = node.attrs.get("_shared")
+        key = ("shared", shared["home"], shared["name"]) if shared else None
+        built = made[key] if key in made else spec.build(node.attrs, in_shapes, node.shape)
         args = tuple(slot[i] for i in node.inputs)
         slot[nid] = len(slot)
         where.append(f"`{node.token}` at {node.span}")
@@ -323,7 +328,12 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
         if nid not in main:
             aux_only.add(slot[nid])
         rel = tuple(str(p) for p in node.sub) + ((node.name,) if node.name else ())
-        if isinstance(built, nn.Parameter):
+        if shared:  # registered once, under the stage's (or section's) `shared`; every use calls that module
+            if key not in made:
+                made[key] = built
+                _container(made[shared["home"]], ("shared",)).add_module(shared["name"], built)
+            steps.append([_FN, built, args, slot[nid]])
+        elif isinstance(built, nn.Parameter):
             owner = _container(module, node.sub)
             owner.register_parameter(node.name, built)
             steps.append([_PARAM, (rel, spec.forward(node.attrs)), args, slot[nid]])

@@ -506,6 +506,8 @@ class _Builder:
                 steps.append(Step(name, None, [c_entry], c_exit, g.nodes[c_exit].shape, g.groups[child].span))
                 continue
             spec = ops.get(node.op)
+            if "_shared" in node.attrs:
+                raise NotImplementedError("shared layers (`shared NAME = ...`)")
             ins = [g.nodes[i].shape for i in node.inputs]
             with torch.device("meta"):
                 built = spec.build(node.attrs, ins, node.shape)

@@ -78,6 +78,13 @@ class _Lowering:
         self.drop_rate = 0.0
         self.in_stage_block = False
         self.block_index: int | None = None
+        # `shared NAME = layer`: one instance per stage (or stem/head), made at its first use
+        self.stage_env: Env | None = None
+        self.shared_made: dict[tuple[Path, str], tuple[int, tuple]] = {}
+        for d in program.shared.values():
+            if d.name in program.blocks or d.name in self.globals or ops.lookup(d.name) is not None:
+                what = "a block" if d.name in program.blocks else "a parameter" if d.name in self.globals else "a layer token"
+                raise ArchError(f"shared layer `{d.name}` has the name of {what}", d.span, "choose another name")
 
     # ---- entry -----------------------------------------------------------------
     def run(self, input_shape) -> Graph:
@@ -126,7 +133,7 @@ class _Lowering:
                     i = plan.index
                     stage_scope = ("stages", i)
                     self.g.groups[stage_scope] = Group(stage_scope, "stage", f"stage {i}", sec.span, {"depth": plan.depth})
-                    stage_env = self._stage_env(plan, sec)
+                    stage_env = self.stage_env = self._stage_env(plan, sec)
                     if down is not None and i > 0:
                         scope = stage_scope + ("down",)
                         self.g.groups[scope] = Group(scope, "down", "down", down.span)
@@ -146,8 +153,13 @@ class _Lowering:
                         self.in_stage_block = False
                         self.block_index = None
                         block_counter += 1
+                    self.stage_env = None
         if not any(n.op != "input" for n in self.g):
             raise ArchError("the network has no layers", self.p.span, "add `stem`, `stage` or `head` lines")
+        for n in self.g:
+            if n.op == "outputs" and n.id != x:
+                raise ArchError("`outputs:` must end the network: its tuple cannot feed other layers", n.span,
+                                "put `outputs:` last (e.g. in a block called from the `head`)")
         self.g.output_id = x
         return self.g
 
@@ -341,6 +353,8 @@ class _Lowering:
 
     def _item(self, it: ast.Item, x: int, env: Env, scope: Path) -> int:
         if isinstance(it, ast.Layer):
+            if it.word in self.p.shared:
+                return self._shared(self.p.shared[it.word], it, x, scope)
             found, v = env.lookup(it.word)
             if found and v is None and not it.args and not it.kwargs and it.stride is None:
                 return x  # a block-valued parameter set to `none`: nothing here (e.g. no attention)
@@ -365,6 +379,38 @@ class _Lowering:
                             "inside a chain, pass values as layer arguments: `conv3(64)`")
         raise RuntimeError(f"unknown item {it!r}")  # pragma: no cover
 
+    def _shared(self, decl: ast.Shared, use: ast.Layer, x: int, scope: Path) -> int:
+        """A use of a `shared` layer: the first use in a stage (or stem/head) makes the layer;
+        later uses there run the same module (same attributes, one set of weights)."""
+        if use.args or use.kwargs or use.stride is not None:
+            raise ArchError(f"`{decl.name}` is a shared layer: its arguments are given once, where it is declared", use.span,
+                            f"see `shared {decl.name} = ...` at line {decl.span.line}")
+        home = scope[:2] if scope[:1] == ("stages",) else scope[:1]
+        made = self.shared_made.get((home, decl.name))
+        if made is None:
+            env = self.stage_env if home[:1] == ("stages",) and self.stage_env is not None else self.globals
+            nid = self._layer(decl.layer, x, env, scope)
+            node = self.g.nodes[nid]
+            spec = ops.get(node.op)
+            if spec.forward is not None or not spec.params(node.attrs, [self._shape(x)], self._shape(nid)):
+                raise ArchError(f"`shared {decl.name}`: `{decl.layer.word}` has no weights of its own to share", decl.layer.span,
+                                "share a layer with weights (conv, norm, linear, attention), e.g. `shared pos = dw3`")
+            if spec.family == "conv" and node.attrs.get("bias") is None:
+                node.attrs["bias"] = True  # one module for every use: not decided by what follows one of them
+            node.attrs["_shared"] = {"name": decl.name, "home": home, "first": True}
+            node.attrs["_token"] = f"`{decl.name}` (shared {node.attrs['_token']})"
+            node.span = use.span
+            self.shared_made[(home, decl.name)] = (nid, self._shape(x))
+            return nid
+        first_id, first_shape = made
+        first = self.g.nodes[first_id]
+        if self._shape(x) != first_shape:
+            fmt = lambda t: "x".join(map(str, t))  # noqa: E731
+            raise ArchError(f"shared layer `{decl.name}` gets a {fmt(self._shape(x))} input here but {fmt(first_shape)} at its first use "
+                            f"(line {first.span.line})", use.span, "one shared module takes one input shape; declare a second `shared` layer")
+        attrs = dict(first.attrs, _shared=dict(first.attrs["_shared"], first=False))
+        return self._node(first.op, attrs, [x], use.span, scope, first.token)
+
     def _nested_call(self, ref: BlockRef, layer: ast.Layer, x: int, env: Env, scope: Path) -> int:
         key = (scope, ref.name)
         k = self.call_counts.get(key, 0) + 1
@@ -384,7 +430,7 @@ class _Lowering:
         if s.args:
             raise ArchError(f"`{s.kind}:` takes keyword options only", s.span)
         allowed = {"residual": {"proj", "scale", "drop", "cls"}, "cat": set(), "add": set(), "dense": set(),
-                   "patches": {"skip"}, "aux": {"when"}, "split": set()}[s.kind]
+                   "patches": {"skip"}, "aux": {"when"}, "split": set(), "outputs": set()}[s.kind]
         for k in kwargs:
             if k not in allowed:
                 raise ArchError(f"`{s.kind}:` has no option `{k}`", s.span,
@@ -417,6 +463,8 @@ class _Lowering:
             outs = [self._chain(b, part, env, scope) for b, part in zip(branches, parts)]
             return self._node("cat", {"dim": 1}, outs, s.span, scope, "cat")
         outs = [self._chain(b, x, env, scope) for b in branches]
+        if s.kind == "outputs":  # several outputs (a feature pyramid): the network returns their tuple
+            return self._node("outputs", {"n": len(outs)}, outs, s.span, scope, "outputs")
         if s.kind == "cat":
             return self._node("cat", {"dim": 1}, outs, s.span, scope, "cat")
         return self._node("add", {"n": len(outs)}, outs, s.span, scope, "add")

@@ -17,6 +17,8 @@ def check_budget(g: Graph, max_params: int = DEFAULT_MAX_PARAMS) -> Graph:
     total = 0
     for node in g:
         ins = [g.nodes[i].shape for i in node.inputs]
+        if node.attrs.get("_shared", {}).get("first") is False:
+            continue  # a later use of a `shared` layer: its weights are counted at the first use
         total += int(ops.get(node.op).params(node.attrs, ins, node.shape))
         if total > max_params:
             raise ArchError(f"the network passes {max_params:,} parameters at `{node.token}` (the parameter budget)",

@@ -37,7 +37,10 @@ def mark_inplace(g: Graph) -> Graph:
 def name_modules(g: Graph) -> Graph:
     """Name each module-owning node by its op (`conv`, `bn`, `dwconv`, `mlp`, `gamma`),
     numbering from 1 where a name repeats inside the same container (tv's conv1/bn1 style)."""
-    owners = [n for n in g if ops.get(n.op).module_name]
+    for n in g:
+        if "_shared" in n.attrs:  # a `shared` layer: one module, named as declared, under its stage's `shared`
+            n.name = n.attrs["_shared"]["name"]
+    owners = [n for n in g if ops.get(n.op).module_name and "_shared" not in n.attrs]
     counts = Counter((n.scope, n.sub, ops.get(n.op).module_name) for n in owners)
     seen: Counter = Counter()
     for n in owners:

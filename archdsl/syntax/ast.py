@@ -227,6 +227,15 @@ class Let:
 
 
 @dataclass
+class Shared:
+    """`shared cpe = dw3`: one module per stage (or per stem/head section), run at every use of the name."""
+
+    name: str
+    layer: Layer
+    span: Span
+
+
+@dataclass
 class InputDecl:
     dims: list[Expr]
     span: Span
@@ -265,6 +274,7 @@ class Program:
     variants: dict[str, Variant]
     span: Span
     uses: list[Use] = field(default_factory=list)
+    shared: dict[str, Shared] = field(default_factory=dict)
 
     @property
     def variant_names(self) -> list[str]:

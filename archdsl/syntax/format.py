@@ -5,7 +5,7 @@ re-spaced from tokens:
 
 - section keywords padded so chains line up (`stem  `, `down  `, `stage `, `head  `);
 - one space between chain items, none inside brackets, `, ` between call arguments and
-  header parameters, `,` inside lists, `=` unspaced (spaced in `let` and typed params);
+  header parameters, `,` inside lists, `=` unspaced (spaced in `let`, `shared` and typed params);
 - block bodies indented by four spaces per level;
 - consecutive `variant` lines aligned in columns; trailing comments of consecutive
   lines aligned two spaces after the longest code;
@@ -126,6 +126,8 @@ def _format_statement(toks: list[str], level: int, comment: str) -> _Line:
         return _Line(level, head.ljust(5) + " " + _join(toks[1:], spaced_ops=False), comment, "section")
     if head == "let" and level == 0:
         return _Line(level, "let " + toks[1] + " = " + _join(toks[3:], spaced_ops=True), comment, "other")
+    if head == "shared" and level == 0 and len(toks) > 3 and toks[2] == "=":  # a layer, written as in a chain
+        return _Line(level, "shared " + toks[1] + " = " + _join(toks[3:], spaced_ops=False), comment, "other")
     return _Line(level, _join(toks, spaced_ops=False), comment, "other")
 
 

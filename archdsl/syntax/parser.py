@@ -17,7 +17,7 @@ from archdsl.errors import ArchError, Span
 from archdsl.syntax import ast
 
 SECTION_KINDS = ("stem", "down", "stage", "head")
-STRUCT_KINDS = ("residual", "cat", "add", "dense", "patches", "aux", "split")
+STRUCT_KINDS = ("residual", "cat", "add", "dense", "patches", "aux", "split", "outputs")
 
 # Friendly names for terminals in "expected ..." messages.
 _TERMINAL_NAMES = {
@@ -329,6 +329,7 @@ class _Builder:
     def program(self, tree: Tree, library: bool = False) -> ast.Program:
         name, params, inp, init = None, [], None, None
         defaults, lets, blocks, sections, variants, uses = [], [], {}, [], {}, []
+        shared: dict[str, ast.Shared] = {}
         arch_span = Span(self.file, 1, 1, 1, self._line(1))
         for st in tree.children:
             kind = st.data
@@ -364,6 +365,12 @@ class _Builder:
                 defaults.append(ast.Default(str(st.children[0]), kwargs, self.span_tok(st.children[0])))
             elif kind == "let_decl":
                 lets.append(ast.Let(str(st.children[0]), self.expr(st.children[1]), self.span_tok(st.children[0])))
+            elif kind == "shared_decl":
+                tok = st.children[0]
+                if str(tok) in shared:
+                    raise ArchError(f"shared layer `{tok}` declared twice", self.span_tok(tok),
+                                    f"first declared at line {shared[str(tok)].span.line}")
+                shared[str(tok)] = ast.Shared(str(tok), self.layer(st.children[1]), self.span_tok(tok))
             elif kind == "block_def":
                 b = self.block_def(st)
                 if b.name in blocks:
@@ -384,7 +391,8 @@ class _Builder:
             first = next((i for i, l in enumerate(self.lines, 1) if l.strip() and not l.strip().startswith("#")), 1)
             raise ArchError("missing `arch NAME(...)` header", Span(self.file, first, 1, 1, self._line(first)),
                             "start the file with e.g. `arch mynet(classes=1000)`")
-        return ast.Program(self.file, self.text, name, params, inp, init, defaults, lets, blocks, sections, variants, arch_span, uses)
+        return ast.Program(self.file, self.text, name, params, inp, init, defaults, lets, blocks, sections, variants, arch_span, uses,
+                           shared)
 
     def param(self, t: Tree) -> ast.Param:
         if t.data == "required_param":
