@@ -3,7 +3,8 @@
 Each zoo variant has a `Check`:
   - `params`: what its parameter count is checked against: a reference model
     (`tv:NAME` = torchvision.models.NAME, `timm:NAME` = timm.create_model(NAME)), or `paper`
-    (the paper's table; `note` says which figure and how close).
+    (the paper's table; `note` says which figure and how close), or `composite` (no library
+    has the whole network: `note` says what its parts are checked against, in `test`).
   - `outputs`: where its float64 outputs are checked equal to the reference's after
     `archdsl.load_reference`: "default" (the default test suite), "slow" (`pytest -m slow`)
     or "" (not checked).
@@ -22,11 +23,16 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Check:
-    params: str  # "tv:resnet50", "timm:convnext_xlarge" or "paper"
+    params: str  # "tv:resnet50", "timm:convnext_xlarge", "paper" or "composite"
     outputs: str = ""  # "default", "slow" or ""
     test: str = ""
     note: str = ""
     kwargs: dict = field(default_factory=dict, hash=False, compare=False)  # keyword arguments of the reference constructor
+
+    @property
+    def library(self) -> bool:
+        """Checked against one torchvision / timm model (tests/zoo/test_fidelity.py runs it)."""
+        return self.params.startswith(("tv:", "timm:"))
 
     @property
     def reference(self) -> str:
@@ -36,7 +42,12 @@ class Check:
 
     def label(self) -> str:
         """One cell: `params = torchvision resnet50; outputs (default suite)`."""
-        what = f"params = {self.reference}" if self.params != "paper" else f"params ~ paper{f' ({self.note})' if self.note else ''}"
+        if self.library:
+            what = f"params = {self.reference}"
+        elif self.params == "paper":
+            what = f"params ~ paper{f' ({self.note})' if self.note else ''}"
+        else:
+            what = f"params = {self.note}"
         if self.outputs:
             what += f"; outputs ({self.outputs} suite)"
         return what
@@ -57,6 +68,8 @@ STATUS: dict[str, dict[str, Check]] = {
     "alexnet": _family(FIDELITY, {"alexnet": "tv:alexnet"}, default=["alexnet"]),
     "botnet": _family(T("botnet"), {"botnet26t": "timm:botnet26t_256"}, default=["botnet26t"]),
     "cait": _family(T("cait"), {"xxs24": "timm:cait_xxs24_224", "s24": "timm:cait_s24_224"}, default=["xxs24"], slow=["s24"]),
+    "coat": _family(T("coat"), {"lite_tiny": "timm:coat_lite_tiny", "lite_small": "timm:coat_lite_small"},
+                    default=["lite_tiny"], slow=["lite_small"]),
     "convnext": _family(T("convnext_resnet"), {"tiny": "tv:convnext_tiny", "small": "tv:convnext_small", "base": "tv:convnext_base",
                                                "large": "tv:convnext_large", "xlarge": "timm:convnext_xlarge"},
                         default=["tiny"], slow=["small", "base"]),
@@ -117,6 +130,9 @@ STATUS: dict[str, dict[str, Check]] = {
     "vit_hybrid": {"r50_b16": Check("timm:vit_base_r50_s16_224", "default", T("vit_hybrid"), kwargs={"num_classes": 1000})},
     "vitc": _family(T("vitc"), {v: "paper" for v in ["vitp_1gf", "vitp_4gf", "vitp_18gf", "vitc_1gf", "vitc_4gf", "vitc_18gf"]},
                     note="params and FLOPs to the paper's rounding"),
+    "vitdet": {"base": Check("composite", "", T("vitdet"),
+                             note="backbone = timm samvit_base_patch16 trunk, pyramid = detectron2's SimpleFeaturePyramid "
+                                  "as written in the test; params and outputs equal")},
     "wide_resnet": _family(FIDELITY, {v: f"tv:{v}" for v in ["wide_resnet50_2", "wide_resnet101_2"]},
                            default=["wide_resnet50_2"], slow=["wide_resnet101_2"]),
     "xcit": _family(T("xcit"), {"tiny12": "timm:xcit_tiny_12_p16_224", "small12": "timm:xcit_small_12_p16_224"},
@@ -134,7 +150,7 @@ def verified_cell(stem: str, variant: str | None) -> str:
     c = status(stem, variant)
     if c is None:
         return "-"
-    cell = f"params={c.params}" if c.params != "paper" else "params~paper"
+    cell = f"params={c.params}" if c.library else "params~paper" if c.params == "paper" else f"params={c.params}"
     if c.outputs:
         cell += ", outputs" + ("" if c.outputs == "default" else " (slow)")
     return cell

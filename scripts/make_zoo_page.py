@@ -39,9 +39,9 @@ def render() -> str:
             if c is None:
                 checked, outputs = "not recorded", "-"
             else:
-                checked = f"`{c.params}`" if c.params != "paper" else f"paper ({c.note})" if c.note else "paper"
+                checked = f"`{c.params}`" if c.library else f"{c.params} ({c.note})" if c.note else c.params
                 outputs = OUTPUTS[c.outputs]
-                counts["reference"] += c.params != "paper"
+                counts["reference"] += c.library
                 counts["outputs"] += bool(c.outputs)
             first = k == 0
             name = f"[`{path.name}`](gallery/{path.stem}_depth1.svg)" if first else ""
