@@ -10,6 +10,7 @@ from archdsl.ops import act_choice  # noqa: F401  (registration)
 from archdsl.ops import large_kernel_attention  # noqa: F401  (registration)
 from archdsl.ops import side_output  # noqa: F401  (aux: side outputs, apool)
 from archdsl.ops import channels  # noqa: F401  (split:, shuffle)
+from archdsl.ops import padding  # noqa: F401  (pad, same=true)
 from archdsl.ops.registry import REGISTRY, Arg, OpSpec, ShapeError, get, lookup, register, suggest, user_ops
 
 __all__ = ["REGISTRY", "Arg", "OpSpec", "ShapeError", "get", "lookup", "register", "suggest", "user_ops"]
