@@ -126,8 +126,24 @@ def _distinct(tensors: Mapping[str, torch.Tensor], keys: list[str]) -> list[str]
     return out
 
 
+def _nasnet_input_before_prev(keys: list[str]) -> list[str]:
+    """timm NASNet's NormalCell and ReductionCell register `conv_prev_1x1` (fitting h_{i-1})
+    before `conv_1x1` (fitting h_i), but its FirstCell and stem cells register h_i's first;
+    nasnet.arch fits h_i first in every cell: move each cell's `conv_1x1` before its
+    `conv_prev_1x1`."""
+    out = list(keys)
+    cells = {k.split(".conv_prev_1x1.")[0] for k in keys if ".conv_prev_1x1." in k}
+    for cell in cells:
+        prev = [k for k in out if k.startswith(cell + ".conv_prev_1x1.")]
+        mine = [k for k in out if k.startswith(cell + ".conv_1x1.")]
+        at = out.index(prev[0])
+        rest = [k for k in out if k not in set(prev) | set(mine)]
+        out = rest[:at] + mine + prev + rest[at:]
+    return out
+
+
 REFERENCE_ORDER = {"resnet_v2": _preact_projection_after_norm1, "googlenet": _googlenet_aux_after_tap,
-                   "coat": _coat_stage_modules_before_blocks}
+                   "coat": _coat_stage_modules_before_blocks, "nasnet": _nasnet_input_before_prev}
 
 
 def map_state_dict(reference: Mapping[str, torch.Tensor], model: nn.Module) -> "OrderedDict[str, str]":

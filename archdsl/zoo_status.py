@@ -99,6 +99,7 @@ STATUS: dict[str, dict[str, Check]] = {
     "mobilenet_v2": _family(T("mobilenet_v2"), {"mobilenet_v2": "tv:mobilenet_v2"}, default=["mobilenet_v2"]),
     "mobilenet_v3": _family(T("mobilenet_v3"), {"large": "tv:mobilenet_v3_large", "small": "tv:mobilenet_v3_small"},
                             default=["large", "small"]),
+    "nasnet": _family(T("nasnet"), {"nasnet_a_large": "timm:nasnetalarge"}, slow=["nasnet_a_large"]),
     "pvt_v2": _family(T("pvt_v2"), {f"b{i}": f"timm:pvt_v2_b{i}" for i in range(6)}, default=["b0"], slow=["b2"]),
     "regnet": _family(T("regnet"), {"x_400mf": "timm:regnetx_004", "x_800mf": "timm:regnetx_008", "x_1_6gf": "timm:regnetx_016",
                                     "y_400mf": "timm:regnety_004", "y_800mf": "timm:regnety_008", "y_1_6gf": "timm:regnety_016",

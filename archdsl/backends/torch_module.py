@@ -45,12 +45,13 @@ class GraphModule(nn.Module):
         self._child_aux: frozenset[int] = frozenset()
         self._aux_only: frozenset[int] = frozenset()
 
-    def forward(self, x: torch.Tensor) -> Any:
+    def forward(self, x: torch.Tensor, *more: torch.Tensor) -> Any:
+        # `more`: the further inputs of a group with several (a two-input cell's `prev`)
         if torch.compiler.is_compiling():
-            return self._run(x, None)
+            return self._run(x, None, more)
         at = [0]
         try:
-            return self._run(x, at)
+            return self._run(x, at, more)
         except Exception as e:
             steps_where = getattr(self, "_where", ())
             where = steps_where[at[0]] if at[0] < len(steps_where) else None
@@ -62,7 +63,7 @@ class GraphModule(nn.Module):
                     pass
             raise
 
-    def _run(self, x: torch.Tensor, at: list[int] | None) -> Any:
+    def _run(self, x: torch.Tensor, at: list[int] | None, more: tuple = ()) -> Any:
         if self._chain is not None:
             for k, path in enumerate(self._chain):
                 if at is not None:
@@ -74,6 +75,8 @@ class GraphModule(nn.Module):
             return x
         vals: list[Any] = [None] * self._nslots
         vals[0] = x
+        for k, v in enumerate(more, 1):
+            vals[k] = v
         aux: list[torch.Tensor] | None = [] if self._naux else None
         for k, (kind, key, args, out, free) in enumerate(self._steps):
             if at is not None:
@@ -272,17 +275,13 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
     made = {} if made is None else made
     made[path] = module
     mine = members[path]
-    if path == ():
-        entry = g.input_id
-    else:
-        sources = {s for nid in mine for s in g.nodes[nid].inputs if s not in mine}
-        if len(sources) != 1:  # pragma: no cover - lowering creates single-entry groups
-            raise RuntimeError(f"group {path} has {len(sources)} inputs")
-        entry = sources.pop()
+    entries = [g.input_id] if path == () else _entries(g, mine)
+    if not entries:  # pragma: no cover - lowering creates groups with inputs
+        raise RuntimeError(f"group {path} has no input")
     exits = [nid for nid in mine if nid == g.output_id or any(s not in mine for s in g.graph.successors(nid))]
     if len(exits) != 1:  # pragma: no cover
         raise RuntimeError(f"group {path} has {len(exits)} outputs")
-    slot = {entry: 0}
+    slot = {e: k for k, e in enumerate(entries)}
     steps: list[list] = []
     where: list[str | None] = []
     done_children: set[Path] = set()
@@ -303,7 +302,7 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
             _fill(g, child, sub, members, made)
             _attach(module, child[len(path):], sub)
             child_members = members[child]
-            c_sources = {s for m in child_members for s in g.nodes[m].inputs if s not in child_members}
+            c_sources = _entries(g, child_members)
             c_exit = [m for m in child_members if m == g.output_id or any(s not in child_members for s in g.graph.successors(m))][0]
             slot[c_exit] = len(slot)
             steps.append([_MOD, tuple(str(p) for p in child[len(path):]), tuple(slot[s] for s in c_sources), slot[c_exit]])
@@ -360,6 +359,12 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
     is_chain = all(st[0] == _MOD and st[2] == (k,) and st[3] == k + 1 for k, st in enumerate(steps))
     if is_chain and steps and module._out == len(steps) and not naux:
         module._chain = [st[1] for st in steps]
+
+
+def _entries(g: Graph, members: set[int]) -> list[int]:
+    """A group's inputs: one, or several (two-input cells) in creation order."""
+    sources = {s for nid in members for s in g.nodes[nid].inputs if s not in members}
+    return sorted(sources, key=g.order.index) if len(sources) > 1 else list(sources)
 
 
 def _child_path(g: Graph, path: Path, scope: Path) -> Path:

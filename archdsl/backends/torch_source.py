@@ -471,7 +471,9 @@ class _Builder:
             entry = self.g.input_id
         else:
             sources = {s for nid in mine for s in self.g.nodes[nid].inputs if s not in mine}
-            if len(sources) != 1:  # pragma: no cover - lowering makes single-entry groups
+            if len(sources) > 1:  # two-input cells (`prev`): no emitter for several inputs yet
+                raise NotImplementedError(f"`{self.g.groups[path].label}` reads `prev` (a block with two inputs)")
+            if len(sources) != 1:  # pragma: no cover - lowering makes groups with an input
                 raise RuntimeError(f"group {path} has {len(sources)} inputs")
             entry = sources.pop()
         exits = [nid for nid in mine if nid == self.g.output_id or any(s not in mine for s in self.g.graph.successors(nid))]

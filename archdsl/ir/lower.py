@@ -85,6 +85,12 @@ class _Lowering:
             if d.name in program.blocks or d.name in self.globals or ops.lookup(d.name) is not None:
                 what = "a block" if d.name in program.blocks else "a parameter" if d.name in self.globals else "a layer token"
                 raise ArchError(f"shared layer `{d.name}` has the name of {what}", d.span, "choose another name")
+        # two-input cells: `prev` (the input of the previous stage block) and the named
+        # values of the block body being lowered (name -> node id; the set of those used)
+        self.prev: int | None = None
+        self.stage_entry: tuple[Path, int] | None = None
+        self.values: dict[str, int] = {}
+        self.used: set[str] = set()
 
     # ---- entry -----------------------------------------------------------------
     def run(self, input_shape) -> Graph:
@@ -115,6 +121,7 @@ class _Lowering:
             raise ArchError(f"`drop_path` must be a rate or a list of rates, got {describe(drop_path)}", dp_span)
         seen_kinds: dict[str, ast.Section] = {}
         block_counter = 0
+        last_input: int | None = None  # the input of the previous stage block: the next one's `prev`
         plan_iter = iter(plans)
         for sec in self.p.sections:
             if sec.kind in ("stem", "head"):
@@ -134,6 +141,7 @@ class _Lowering:
                     stage_scope = ("stages", i)
                     self.g.groups[stage_scope] = Group(stage_scope, "stage", f"stage {i}", sec.span, {"depth": plan.depth})
                     stage_env = self.stage_env = self._stage_env(plan, sec)
+                    self.stage_entry = (stage_scope, x)
                     if down is not None and i > 0:
                         scope = stage_scope + ("down",)
                         self.g.groups[scope] = Group(scope, "down", "down", down.span)
@@ -149,9 +157,18 @@ class _Lowering:
                             self.drop_rate = drop_path * block_counter / (total_blocks - 1) if total_blocks > 1 else 0.0
                         self.block_index = block_counter
                         self.in_stage_block = True
+                        self.prev = x if last_input is None else last_input
+                        x_in = x
                         x = self._stage_block(plan, x, env, scope)
+                        # NASNet's skip_reduction_layer_input: after a cell with keep_prev,
+                        # the next cell's h_{i-1} is this cell's h_{i-1}, not its input
+                        keep = self._stage_lookup(env, "keep_prev")[1]
+                        if not isinstance(keep, (bool, type(None))):
+                            raise ArchError(f"`keep_prev` must be true or false, got {describe(keep)}", sec.span)
+                        last_input = self.prev if keep else x_in
                         self.in_stage_block = False
                         self.block_index = None
+                        self.prev = None
                         block_counter += 1
                     self.stage_env = None
         if not any(n.op != "input" for n in self.g):
@@ -323,10 +340,13 @@ class _Lowering:
         if self.depth > MAX_DEPTH:
             raise ArchError(f"blocks nest deeper than {MAX_DEPTH} levels (is `{block.name}` recursive?)", layer.span,
                             "a block cannot use itself")
+        saved = (self.values, self.used)
+        self.values, self.used = {}, set()
         try:
-            return self._lines(block.body, x, self.globals.child(bound), scope)
+            return self._lines(block.body, x, self.globals.child(bound), scope, top=True)
         finally:
             self.depth -= 1
+            self.values, self.used = saved
 
     def _stage_lookup(self, env: Env, name: str) -> tuple[bool, Any]:
         """Stage-bound names (c, s, i, j and stage options), never globals, pass implicitly."""
@@ -338,13 +358,53 @@ class _Lowering:
         return False, None
 
     # ---- lines, chains, items -------------------------------------------------------
-    def _lines(self, lines: list[ast.Line], x: int, env: Env, scope: Path) -> int:
+    def _lines(self, lines: list[ast.Line], x: int, env: Env, scope: Path, top: bool = False) -> int:
         for line in lines:
-            if isinstance(line, ast.Chain):
+            if isinstance(line, ast.Value):
+                self._value(line, x, env, scope, top)
+            elif isinstance(line, ast.Chain):
                 x = self._chain(line.items, x, env, scope)
             else:
                 x = self._struct(line, x, env, scope)
+        if top:
+            unused = [l for l in lines if isinstance(l, ast.Value) and l.name not in self.used]
+            if unused:
+                raise ArchError(f"value `{unused[0].name}` is never used", unused[0].span,
+                                f"start a chain or branch with `{unused[0].name}`, or remove the line")
         return x
+
+    def _value(self, v: ast.Value, x: int, env: Env, scope: Path, top: bool) -> None:
+        """`name = line`: lower the line from the running value `x` and name its result."""
+        if not top:
+            raise ArchError(f"`{v.name} = ...` inside a structure", v.span, "name values at the top level of a block body")
+        clash = ("the previous block's input" if v.name == "prev" else "a layer" if ops.lookup(v.name) is not None
+                 else "a block" if v.name in self.p.blocks else "a parameter or `let` value" if v.name in env else None)
+        if clash is not None:
+            raise ArchError(f"`{v.name}` is {clash}; a value needs its own name", v.span, "e.g. `h`, `p`, `b0`")
+        if v.name in self.values:
+            raise ArchError(f"value `{v.name}` defined twice in this block", v.span, "give each value its own name")
+        line = v.line
+        y = self._chain(line.items, x, env, scope) if isinstance(line, ast.Chain) else self._struct(line, x, env, scope)
+        self.values[v.name] = y
+
+    def _named(self, it: ast.Layer, scope: Path) -> int | None:
+        """The node a chain item names: a value of this block body, or `prev`; else None."""
+        if it.word != "prev" and it.word not in self.values:
+            return None
+        if it.args or it.kwargs or it.stride is not None:
+            raise ArchError(f"`{it.word}` is a value, not a layer: it takes no arguments", it.span,
+                            f"start the chain with `{it.word}` and put the layers after it")
+        if it.word in self.values:
+            self.used.add(it.word)
+            return self.values[it.word]
+        if self.prev is None:
+            raise ArchError("`prev` is only defined in blocks of a stage", it.span,
+                            "`prev` is the input of the previous stage block (h_{i-1} of two-input cells)")
+        stage, entry = self.stage_entry
+        if self.prev != entry and self.g.nodes[self.prev].scope[:len(stage)] != stage:
+            raise ArchError("`prev` here is a block input from an earlier stage line", it.span,
+                            "a stage has one output: put two-input cells in one stage, e.g. with per-block tables")
+        return self.prev
 
     def _chain(self, items: list[ast.Item], x: int, env: Env, scope: Path) -> int:
         for it in items:
@@ -355,8 +415,11 @@ class _Lowering:
         if isinstance(it, ast.Layer):
             if it.word in self.p.shared:
                 return self._shared(self.p.shared[it.word], it, x, scope)
+            named = self._named(it, scope)
+            if named is not None:
+                return named  # `h ...`, `prev ...`: the chain goes on from that value
             found, v = env.lookup(it.word)
-            if found and v is None and not it.args and not it.kwargs and it.stride is None:
+            if found and v is None and it.stride is None:
                 return x  # a block-valued parameter set to `none`: nothing here (e.g. no attention)
             ref = self._block_ref(it, env)
             if ref is not None:

@@ -142,6 +142,8 @@ def evaluate(e: ast.Expr, env: Env, blocks: dict[str, Any] | None = None) -> Any
     if isinstance(e, ast.BinOp):
         a = evaluate(e.left, env, blocks)
         b = evaluate(e.right, env, blocks)
+        if isinstance(a, list) or isinstance(b, list):  # [a] + [b] joins lists; [a] * 3 repeats one
+            return _list_op(e, a, b)
         _require_number(a, e.left.span, e.op)
         _require_number(b, e.right.span, e.op)
         try:
@@ -221,6 +223,24 @@ def _require_bool(v: Any, span: Span, op: str) -> bool:
     if not isinstance(v, bool):
         raise ArchError(f"`{op}` needs true or false, got {describe(v)}", span, "compare values with == != < > <= >=")
     return v
+
+
+def _list_op(e: ast.BinOp, a: Any, b: Any) -> list:
+    if e.op == "+" and isinstance(a, list) and isinstance(b, list):
+        out = a + b
+    elif e.op == "*" and isinstance(a, list) != isinstance(b, list):
+        lst, n = (a, b) if isinstance(a, list) else (b, a)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ArchError(f"a list repeats a whole number of times, got {describe(n)}", e.span, "e.g. [normal] * 6")
+        if len(lst) * n > MAX_LIST:
+            raise ArchError(f"more than {MAX_LIST:,} entries", e.span)
+        out = lst * n
+    else:
+        raise ArchError(f"`{e.op}` on {describe(a)} and {describe(b)}", e.span,
+                        "lists join with `+` (both sides lists) and repeat with `*` (a list and an integer)")
+    if len(out) > MAX_LIST:
+        raise ArchError(f"more than {MAX_LIST:,} entries", e.span)
+    return out
 
 
 def _require_number(v: Any, span: Span, op: str) -> None:

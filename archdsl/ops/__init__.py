@@ -12,6 +12,7 @@ from archdsl.ops import side_output  # noqa: F401  (aux: side outputs, apool)
 from archdsl.ops import channels  # noqa: F401  (split:, shuffle)
 from archdsl.ops import factorized_attention  # noqa: F401  (CoaT: factor_attn, conv_relpos)
 from archdsl.ops import plain_detection  # noqa: F401  (ViTDet: mhsa_rel, pos_resized, deconv, outputs)
+from archdsl.ops import padding  # noqa: F401  (pad, same=true)
 from archdsl.ops.registry import REGISTRY, Arg, OpSpec, ShapeError, get, lookup, register, suggest, user_ops
 
 __all__ = ["REGISTRY", "Arg", "OpSpec", "ShapeError", "get", "lookup", "register", "suggest", "user_ops"]

@@ -34,6 +34,14 @@ def _conv_geometry(attrs: dict, ins):
     c, h, w = ins[0]
     kh, kw = _pair(attrs["kernel"])
     s, d = attrs.get("stride") or 1, attrs.get("d", 1)
+    if attrs.get("same"):  # TF "SAME": ceil(H / stride); see archdsl/ops/padding.py
+        from archdsl.ops.padding import same_is_static, same_total
+
+        if attrs.get("p") is not None:
+            raise ShapeError("give either `p=` or `same=true`, not both")
+        ph, pw = (same_total(h, kh, s, d) // 2, same_total(w, kw, s, d) // 2) if same_is_static((kh, kw), s, d) else (0, 0)
+        ho, wo = -(-h // s), -(-w // s)
+        return c, (kh, kw), s, (ph, pw), d, ho, wo
     p = attrs["p"] if attrs.get("p") is not None else auto_padding((kh, kw), s, d)
     ph, pw = _pair(p)
     ho, wo = conv_out(h, kh, s, ph, d), conv_out(w, kw, s, pw, d)
@@ -75,7 +83,12 @@ def conv_macs(attrs, ins, out) -> int:
 
 def conv_build(attrs, ins, out):
     _, k, s, p, d, _, _ = _conv_geometry(attrs, ins)
-    return new_module(nn.Conv2d, ins[0][0], out[0], k, stride=s, padding=p, dilation=d, groups=attrs["g"], bias=bool(attrs["bias"]))
+    cls = nn.Conv2d
+    if attrs.get("same"):
+        from archdsl.ops.padding import Conv2dSame, same_is_static
+
+        cls = nn.Conv2d if same_is_static(k, s, d) else Conv2dSame
+    return new_module(cls, ins[0][0], out[0], k, stride=s, padding=p, dilation=d, groups=attrs["g"], bias=bool(attrs["bias"]))
 
 
 _CONV_ARGS = (
@@ -84,6 +97,7 @@ _CONV_ARGS = (
     Arg("p", "ints", None, "padding (default: keep ceil(H/stride); 0 when kernel == stride)"),
     Arg("d", "int", 1, "dilation"),
     Arg("bias", "bool", None, "add a bias (default: yes, unless a `bn` follows)"),
+    Arg("same", "bool", False, "TF \"SAME\" padding: output ceil(H/stride), extra pixel bottom/right (instead of `p`)"),
     Arg("ratio", "float", None, "output channels = floor(ratio x input channels), e.g. DenseNet's compression 0.5"),
 )
 

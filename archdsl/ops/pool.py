@@ -17,6 +17,13 @@ def _pool_geometry(attrs, ins):
     k = attrs["kernel"]
     k = (k, k) if isinstance(k, int) else k
     s = attrs.get("stride") or k[0]
+    if attrs.get("same"):  # TF "SAME": ceil(H / stride); see archdsl/ops/padding.py
+        from archdsl.ops.padding import same_is_static, same_total
+
+        if attrs.get("p") is not None or attrs["ceil"]:
+            raise ShapeError("`same=true` sets the padding: drop `p=` and `ceil=`")
+        p = (same_total(h, k[0], s) // 2, same_total(w, k[1], s) // 2) if same_is_static(k, s) else (0, 0)
+        return c, k, s, p, [-(-h // s), -(-w // s)]
     p = attrs["p"] if attrs.get("p") is not None else auto_padding(k, s, 1)
     p = (p, p) if isinstance(p, int) else p
     if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
@@ -40,13 +47,26 @@ def _pool_shape(attrs, ins):
     return (c, ho, wo)
 
 
-_POOL_ARGS = (Arg("p", "ints", None, "padding (default as for conv)"), Arg("ceil", "bool", False, "ceil mode"))
+_POOL_ARGS = (Arg("p", "ints", None, "padding (default as for conv)"), Arg("ceil", "bool", False, "ceil mode"),
+              Arg("same", "bool", False, "TF \"SAME\" padding, as for conv (max pools pad with -inf)"))
+
+
+def _pool_build(cls, same_cls, attrs, ins, **kw):
+    _, k, s, p, _ = _pool_geometry(attrs, ins)
+    if attrs.get("same"):
+        from archdsl.ops import padding
+        from archdsl.ops.padding import same_is_static
+
+        if not same_is_static(k, s):
+            return getattr(padding, same_cls)(k, s, 0, **kw)
+    return cls(k, s, p, ceil_mode=attrs["ceil"], **kw)
+
 
 register(OpSpec(
     "maxpool", "pool", "Max pooling; stride defaults to the kernel size.",
     args=_POOL_ARGS, size="kernel", size_required=True, size_type="kernel", strided=True,
     module_name="maxpool", example="maxpool3/2", shape=_pool_shape,
-    build=lambda a, ins, out: nn.MaxPool2d(*_pool_geometry(a, ins)[1:4], ceil_mode=a["ceil"]),
+    build=lambda a, ins, out: _pool_build(nn.MaxPool2d, "MaxPool2dSame", a, ins),
 ))
 
 register(OpSpec(
@@ -54,7 +74,7 @@ register(OpSpec(
     args=(*_POOL_ARGS, Arg("count_pad", "bool", True, "count padded zeros in the average")),
     size="kernel", size_required=True, size_type="kernel", strided=True,
     module_name="avgpool", example="avgpool2/2", shape=_pool_shape,
-    build=lambda a, ins, out: nn.AvgPool2d(*_pool_geometry(a, ins)[1:4], ceil_mode=a["ceil"], count_include_pad=a["count_pad"]),
+    build=lambda a, ins, out: _pool_build(nn.AvgPool2d, "AvgPool2dSame", a, ins, count_include_pad=a["count_pad"]),
 ))
 
 

@@ -38,7 +38,7 @@ def _ws_attrs(attrs, ins):
     if not attrs["same"]:
         return attrs
     l, r, t, b = _tf_pad(attrs, ins, attrs["kernel"])
-    return {**attrs, "p": 0, "_pad": (l, r, t, b)}
+    return {**attrs, "p": 0, "_pad": (l, r, t, b), "same": False}  # padded here, not by conv's `same`
 
 
 def _ws_shape(attrs, ins):
@@ -61,7 +61,7 @@ def _ws_build(attrs, ins, out):
 
 register(OpSpec(
     "stdconv", "conv", "Weight-standardized 2-D convolution (each filter normalized to zero mean, unit variance).",
-    args=_CONV_ARGS + (Arg("eps", "float", 1e-6, "epsilon of the standardization"),
+    args=tuple(a for a in _CONV_ARGS if a.name != "same") + (Arg("eps", "float", 1e-6, "epsilon of the standardization"),
                        Arg("same", "bool", False, "TensorFlow 'SAME' padding (asymmetric when strided)")),
     size="kernel", size_required=True, size_type="kernel", strided=True,
     module_name="conv", width_default="out", example="stdconv3(64)",

@@ -171,7 +171,17 @@ class Chain:
     span: Span
 
 
-Line = Union[Chain, Struct]
+@dataclass
+class Value:
+    """`h = relu conv1(c) bn` in a block body: a named value (the line's result), used by
+    chains and branches that start with `h`; the block's running value does not move."""
+
+    name: str
+    line: Union[Chain, Struct]
+    span: Span
+
+
+Line = Union[Chain, Struct, Value]
 
 
 # ---- top level ------------------------------------------------------------------

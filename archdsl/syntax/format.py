@@ -128,7 +128,9 @@ def _format_statement(toks: list[str], level: int, comment: str) -> _Line:
         return _Line(level, "let " + toks[1] + " = " + _join(toks[3:], spaced_ops=True), comment, "other")
     if head == "shared" and level == 0 and len(toks) > 3 and toks[2] == "=":  # a layer, written as in a chain
         return _Line(level, "shared " + toks[1] + " = " + _join(toks[3:], spaced_ops=False), comment, "other")
-    return _Line(level, _join(toks, spaced_ops=False), comment, "other")
+    if level > 0 and len(toks) > 2 and toks[1] == "=" and re.match(r"[A-Za-z_]", head):  # `h = ...` in a block
+        return _Line(level, head + " = " + _join(toks[2:], spaced_ops=False, groups=True), comment, "other")
+    return _Line(level, _join(toks, spaced_ops=False, groups=level > 0), comment, "other")
 
 
 def _split_assignments(toks: list[str]) -> list[list[str]]:
@@ -151,8 +153,9 @@ _BINARY = {"+", "-", "*", "/", "//", "**", "%"}
 _COMPARE = {"==", "!=", "<", ">", "<=", ">="}
 
 
-def _join(toks: list[str], spaced_ops: bool) -> str:
-    """Re-space tokens. Brackets track whether a comma gets a space (parens) or not (lists)."""
+def _join(toks: list[str], spaced_ops: bool, groups: bool = False) -> str:
+    """Re-space tokens. Brackets track whether a comma gets a space (parens) or not (lists).
+    `groups`: a block body line, where `[a] [b]` at the top level are two branches."""
     out: list[str] = []
     stack: list[str] = []
     prev = ""
@@ -166,6 +169,8 @@ def _join(toks: list[str], spaced_ops: bool) -> str:
             sep = ""
         elif prev in ("(", "["):
             sep = ""
+        elif t == "[" and prev == "]" and groups and not stack:
+            sep = " "  # branches side by side: cat: [a] [b]
         elif t in ("(", "[") and (re.match(r"[A-Za-z_0-9)\]]", prev) and not _is_keyword_before_paren(prev, out)):
             sep = ""  # call, index, list argument: conv3(64), dims[0], x[3,3]
         elif prev == ",":

@@ -434,6 +434,10 @@ class _Builder:
     def line(self, t: Tree) -> ast.Line:
         if t.data == "chain_line":
             return self.chain(t.children[0])
+        if t.data.startswith("value_"):  # `name = line`: the rest is a chain or a structure line
+            name_tok = t.children[0]
+            rest = Tree(t.data.replace("value_", "struct_") if t.data != "value_chain" else "chain_line", t.children[1:], t.meta)
+            return ast.Value(str(name_tok), self.line(rest), self.span_tok(name_tok))
         name_tok, args_tree = t.children[0], t.children[1]
         args, kwargs, _ = self.call_args(args_tree) if args_tree is not None else ([], {}, {})
         if t.data == "struct_inline":
