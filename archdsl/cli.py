@@ -72,6 +72,7 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--batch", type=int, default=8)
     b.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     b.add_argument("--compile", action="store_true", help="also measure torch.compile (inductor)")
+    b.add_argument("--inference", action="store_true", help="also measure ours after the inference passes vs the reference's eager")
     b.add_argument("--repeats", type=int, default=5)
     b.add_argument("--json", action="store_true")
     f = sub.add_parser("fmt", help="rewrite files in the canonical layout")
@@ -282,7 +283,7 @@ def cmd_bench(args) -> int:
 
     try:
         r = run(args.file, args.variant, args.against, batch=args.batch, device=args.device, compile=args.compile,
-                repeats=args.repeats)
+                repeats=args.repeats, inference=args.inference)
     except ValueError as e:
         raise ArchError(str(e), Span("--against", 1, 1, len(args.against), args.against)) from None
     print(json.dumps(r) if args.json else format_result(r))
