@@ -3,36 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
-from archdsl.errors import ArchError, Span
+from archdsl.errors import ArchError, Span  # noqa: F401 - re-exported
 from archdsl.ir.graph import Graph
 from archdsl.passes import DEFAULT_MAX_PARAMS, SetArg, compile_program
+from archdsl.source import MAX_SOURCE_BYTES, read_source  # noqa: F401 - torch-free home of read_source, re-exported
 from archdsl.syntax import ast, parse_text
-
-MAX_SOURCE_BYTES = 1_000_000
-
-
-def read_source(path: str | os.PathLike) -> str:
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise ArchError("no such file", Span(str(path), 1, 1), "check the path; zoo files live in zoo/ (see `archdsl zoo`)") from None
-    except IsADirectoryError:
-        raise ArchError("is a directory, not an .arch file", Span(str(path), 1, 1)) from None
-    except OSError as e:
-        raise ArchError(f"cannot read file: {e.strerror}", Span(str(path), 1, 1)) from None
-    if len(data) > MAX_SOURCE_BYTES:
-        raise ArchError(f"file is larger than {MAX_SOURCE_BYTES:,} bytes", Span(str(path), 1, 1))
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        shown = data.split(b"\n")[line - 1].decode("utf-8", "replace")
-        raise ArchError("not UTF-8 text (binary data?)", Span(str(path), line, col, 1, shown), "an .arch file is plain text") from None
 
 
 def _looks_like_path(text_or_path: str | os.PathLike) -> bool:

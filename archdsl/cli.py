@@ -258,7 +258,7 @@ def cmd_zoo(args) -> int:
 
 
 def cmd_fmt(args) -> int:
-    from archdsl.api import read_source
+    from archdsl.source import read_source
     from archdsl.syntax.format import format_source
 
     unformatted = []

@@ -28,7 +28,7 @@ FAST = {"alexnet.arch", "convnext.arch", "deit.arch", "lenet.arch", "localvit.ar
         "mobilenet_v1.arch", "mobilenet_v3.arch", "resnet.arch", "squeezenet.arch", "vgg.arch", "vit.arch"}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def smallest(file: str) -> tuple[str | None, tuple[int, ...] | None]:
     """The variant with the fewest parameters, and the smallest square input it accepts."""
     program = parse(zoo_files()[FILES.index(file)])
