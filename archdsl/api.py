@@ -3,36 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
-from archdsl.errors import ArchError, Span
+from archdsl.errors import ArchError, Span  # noqa: F401 - re-exported
 from archdsl.ir.graph import Graph
 from archdsl.passes import DEFAULT_MAX_PARAMS, SetArg, compile_program
+from archdsl.source import MAX_SOURCE_BYTES, read_source  # noqa: F401 - torch-free home of read_source, re-exported
 from archdsl.syntax import ast, parse_text
-
-MAX_SOURCE_BYTES = 1_000_000
-
-
-def read_source(path: str | os.PathLike) -> str:
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise ArchError("no such file", Span(str(path), 1, 1), "check the path; zoo files live in zoo/ (see `archdsl zoo`)") from None
-    except IsADirectoryError:
-        raise ArchError("is a directory, not an .arch file", Span(str(path), 1, 1)) from None
-    except OSError as e:
-        raise ArchError(f"cannot read file: {e.strerror}", Span(str(path), 1, 1)) from None
-    if len(data) > MAX_SOURCE_BYTES:
-        raise ArchError(f"file is larger than {MAX_SOURCE_BYTES:,} bytes", Span(str(path), 1, 1))
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        shown = data.split(b"\n")[line - 1].decode("utf-8", "replace")
-        raise ArchError("not UTF-8 text (binary data?)", Span(str(path), line, col, 1, shown), "an .arch file is plain text") from None
 
 
 def _looks_like_path(text_or_path: str | os.PathLike) -> bool:
@@ -56,18 +33,65 @@ def compile_graph(path_or_text: str | os.PathLike | ast.Program, variant: str | 
     return compile_program(program, variant, overrides, set_args, input_shape, max_params)
 
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+DTYPES = ("float32", "bfloat16", "float16", "float64")
+
+
 def build(path_or_text: str | os.PathLike | ast.Program, variant: str | None = None, *,
           input_shape: tuple[int, ...] | None = None, max_params: int = DEFAULT_MAX_PARAMS,
-          features: bool = False, **overrides: Any):
+          features: bool = False, inference: bool = False, dtype: Any = None, channels_last: bool = False,
+          compile: bool = False, mode: str | None = None, dynamic: bool | None = None, **overrides: Any):
     """Build the torch `nn.Module` for an architecture (optionally a variant, with overrides).
 
     `features=True` returns the stem and stages only, giving every stage's output (with
     `feature_info`: channels and strides), for detection and segmentation necks.
+
+    Deployment options, applied in this order: `inference=True` returns the eval-mode
+    model with the inference passes applied (`archdsl.passes.inference`: dropout removal,
+    RepVGG/RepLKNet reparameterization, BatchNorm folding); `dtype` ("float32",
+    "bfloat16", ... or a `torch.dtype`) converts parameters and buffers; `channels_last`
+    stores 4-d weights in NHWC order (feed NHWC inputs too); `compile=True` returns
+    `torch.compile(model, mode=mode, dynamic=dynamic)` (mode: default, reduce-overhead,
+    max-autotune).
     """
     from archdsl.backends.torch_module import build_features, build_module
 
+    if mode is not None and mode not in COMPILE_MODES:
+        raise ValueError(f"mode must be one of {', '.join(COMPILE_MODES)}, got {mode!r}")
+    if mode is not None and not compile:
+        raise ValueError("mode= only applies with compile=True")
+    torch_dtype = _torch_dtype(dtype)
     g = compile_graph(path_or_text, variant, input_shape=input_shape, max_params=max_params, **overrides)
-    return build_features(g) if features else build_module(g)
+    model = build_features(g) if features else build_module(g)
+    if inference:
+        if features:
+            raise ValueError("inference=True works on whole networks, not features=True")
+        from archdsl.passes.inference import optimize_for_inference
+
+        model = optimize_for_inference(model)
+    if torch_dtype is not None:
+        model = model.to(dtype=torch_dtype)
+    if channels_last:
+        import torch
+
+        model = model.to(memory_format=torch.channels_last)
+    if compile:
+        import torch
+
+        model = torch.compile(model, mode=None if mode in (None, "default") else mode, dynamic=dynamic)
+    return model
+
+
+def _torch_dtype(dtype: Any):
+    if dtype is None:
+        return None
+    import torch
+
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(DTYPES)} or a torch.dtype, got {dtype!r}")
+    return getattr(torch, dtype)
 
 
 def summary(path_or_text: str | os.PathLike | ast.Program, variant: str | None = None, *,

@@ -1,7 +1,10 @@
 """`archdsl bench`: our model against its reference, measured in the same run.
 
 For each of ours and the reference: build time (text -> module vs the library's
-constructor), eager forward throughput, optionally `torch.compile` throughput, and peak
+constructor), eager forward throughput, optionally ours after the inference passes
+(`--inference`: BatchNorm folding, reparameterization, dropout removal) against the
+reference's eager model, optionally `torch.compile` (inductor, default mode, both models
+compiled the same way: first-call compile time and throughput), and peak
 memory of a forward pass (CUDA: the allocator's peak; CPU: the peak resident-set growth
 of a child process during one forward, after resetting Linux's peak-RSS mark). Timings interleave ours and the reference
 after warm-up and report medians; ratios are ours / reference (higher is better for
@@ -115,28 +118,42 @@ def run(file: str, variant: str | None, against: str, batch: int = 8, device: st
     ours = archdsl.build(file, variant, **overrides).eval()
     ref = ref_fn().eval()
     shape = tuple(ours.arch_info["input_shape"])
-    if inference:
-        from archdsl.passes.inference import optimize_for_inference
-
-        ours = optimize_for_inference(ours)
     x = torch.randn(batch, *shape, device=device, dtype=dtype)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    ours = ours.to(device=device, dtype=dtype, memory_format=fmt)
-    ref = ref.to(device=device, dtype=dtype, memory_format=fmt)
+    models = {"ours": ours, "ref": ref}
+    if inference:  # ours after the inference passes, timed in the same rounds as the eager pair
+        from archdsl.passes.inference import optimize_for_inference
+
+        models["ours_inference"] = optimize_for_inference(ours)
+    models = {k: m.to(device=device, dtype=dtype, memory_format=fmt) for k, m in models.items()}
     if channels_last:
         x = x.to(memory_format=torch.channels_last)
-    eager = throughput({"ours": ours, "ref": ref}, x, device, warmup, repeats)
+    eager = throughput(models, x, device, warmup, repeats)
     result: dict[str, Any] = {
         "file": file, "variant": variant, "against": against, "batch": batch, "device": device,
         "threads": torch.get_num_threads(), "input_shape": list(shape),
         "build_s": {"ours": build_ours, "ref": build_ref, "ratio": build_ours / build_ref},
-        "eager_ips": {**eager, "ratio": eager["ours"] / eager["ref"]},
+        "eager_ips": {"ours": eager["ours"], "ref": eager["ref"], "ratio": eager["ours"] / eager["ref"]},
     }
+    if inference:
+        # ours folded / reparameterized against the reference's plain eager model
+        result["inference_ips"] = {"ours": eager["ours_inference"], "ref": eager["ref"],
+                                   "ratio": eager["ours_inference"] / eager["ref"]}
     if compile:
+        # both compiled the same way: inductor, default mode, from the eval-mode float32 models
         torch._dynamo.reset()
-        c_ours, c_ref = torch.compile(ours), torch.compile(ref)
+        c_ours, c_ref = torch.compile(models["ours"]), torch.compile(models["ref"])
+        t = time.perf_counter()
+        with torch.no_grad():
+            c_ours(x)
+        t_ours = time.perf_counter() - t
+        t = time.perf_counter()
+        with torch.no_grad():
+            c_ref(x)
+        t_ref = time.perf_counter() - t
         comp = throughput({"ours": c_ours, "ref": c_ref}, x, device, max(warmup, 2), repeats)
         result["compiled_ips"] = {**comp, "ratio": comp["ours"] / comp["ref"]}
+        result["compile_s"] = {"ours": t_ours, "ref": t_ref, "ratio": t_ours / t_ref}
     if memory:
         if device == "cuda":
             peaks = {}
@@ -156,7 +173,8 @@ def run(file: str, variant: str | None, against: str, batch: int = 8, device: st
 def format_result(r: dict[str, Any]) -> str:
     lines = [f"{r['file']} {r['variant'] or ''} vs {r['against']}  (batch {r['batch']}, {r['device']}, {r['threads']} threads)"]
     rows = [("build time (s)", "build_s", "{:.3f}"), ("eager (img/s)", "eager_ips", "{:.1f}"),
-            ("compiled (img/s)", "compiled_ips", "{:.1f}"), ("peak memory (MB)", "peak_mb", "{:.0f}")]
+            ("inference (img/s)", "inference_ips", "{:.1f}"), ("compiled (img/s)", "compiled_ips", "{:.1f}"),
+            ("compile time (s)", "compile_s", "{:.1f}"), ("peak memory (MB)", "peak_mb", "{:.0f}")]
     lines.append(f"{'':<18}{'ours':>12}{'reference':>12}{'ratio':>8}")
     for label, key, f in rows:
         if key in r:

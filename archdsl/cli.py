@@ -50,6 +50,13 @@ def make_parser() -> argparse.ArgumentParser:
     _common(c)
     c.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     c.add_argument("-o", "--output", metavar="OUT.py", help="also write the model as one standalone PyTorch file")
+    c.add_argument("--compile", action="store_true", help="torch.compile the model and run one forward pass (inductor)")
+    c.add_argument("--mode", choices=["default", "reduce-overhead", "max-autotune"], default=None,
+                   help="torch.compile mode (with --compile)")
+    c.add_argument("--dtype", choices=["float32", "bfloat16"], default=None, help="parameter dtype of the built model")
+    c.add_argument("--channels-last", action="store_true", help="NHWC memory layout for weights and the test input")
+    c.add_argument("--inference", action="store_true",
+                   help="eval mode with the inference passes (dropout removal, reparameterization, BatchNorm folding)")
     k = sub.add_parser("check", help="parse and shape-check only (fast)")
     _common(k)
     r = sub.add_parser("render", help="draw the architecture with Graphviz (default: FILE.svg next to FILE.arch)")
@@ -65,6 +72,7 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--batch", type=int, default=8)
     b.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     b.add_argument("--compile", action="store_true", help="also measure torch.compile (inductor)")
+    b.add_argument("--inference", action="store_true", help="also measure ours after the inference passes vs the reference's eager")
     b.add_argument("--repeats", type=int, default=5)
     b.add_argument("--json", action="store_true")
     f = sub.add_parser("fmt", help="rewrite files in the canonical layout")
@@ -133,13 +141,71 @@ def cmd_compile(args) -> int:
         except OSError as e:
             raise ArchError(f"cannot write `{args.output}`: {e.strerror or e}", Span("-o", 1, 1, max(1, len(args.output)), args.output),
                             "check that the directory exists and is writable") from None
+    if args.mode is not None and not args.compile:
+        raise _UsageError("--mode needs --compile")
+    if args.compile or args.inference or args.dtype or args.channels_last:
+        s["deploy"] = _deploy(g, args)
     if args.json:
         print(json.dumps(s))
     else:
         print(format_summary(s))
+        if "deploy" in s:
+            print(_format_deploy(s["deploy"]))
     if args.output:
         print(f"wrote {args.output}", file=sys.stderr)
     return 0
+
+
+def _deploy(g, args) -> dict:
+    """Build the real model with the deployment options; with --compile, run one forward pass."""
+    import time
+
+    import torch
+
+    from archdsl.backends.torch_module import build_module
+
+    model = build_module(g)
+    info: dict = {"params": sum(p.numel() for p in model.parameters())}
+    if args.inference:
+        from archdsl.passes.inference import optimize_for_inference
+
+        model = optimize_for_inference(model)
+        info["inference_passes"] = {n: getattr(model, a) for n, _, a in _inference_passes()}
+        info["inference_params"] = sum(p.numel() for p in model.parameters())
+    dtype = getattr(torch, args.dtype) if args.dtype else torch.float32
+    model = model.to(dtype=dtype)
+    x = torch.randn(1, *g.input_shape, dtype=dtype)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        if x.dim() == 4:
+            x = x.to(memory_format=torch.channels_last)
+    info.update(dtype=str(dtype).removeprefix("torch."), channels_last=bool(args.channels_last))
+    if args.compile:
+        mode = args.mode or "default"
+        compiled = torch.compile(model, mode=None if mode == "default" else mode)
+        t = time.perf_counter()
+        with torch.no_grad():
+            y = compiled(x)
+        y = y[0] if isinstance(y, tuple) else y
+        info["compile"] = {"mode": mode, "first_call_s": round(time.perf_counter() - t, 3), "output": list(y.shape[1:])}
+    return info
+
+
+def _inference_passes():
+    from archdsl.passes.inference import INFERENCE_PASSES
+
+    return INFERENCE_PASSES
+
+
+def _format_deploy(d: dict) -> str:
+    lines = [f"deploy: {d['dtype']}" + (", channels_last" if d["channels_last"] else "")]
+    if "inference_passes" in d:
+        counts = ", ".join(f"{n} {c}" for n, c in d["inference_passes"].items())
+        lines.append(f"inference: {counts}; params {d['params']:,} -> {d['inference_params']:,}")
+    if "compile" in d:
+        c = d["compile"]
+        lines.append(f"compiled (inductor, mode {c['mode']}): first call {c['first_call_s']:.1f}s, output {'x'.join(map(str, c['output']))}")
+    return "\n".join(lines)
 
 
 def cmd_check(args) -> int:
@@ -194,7 +260,7 @@ def cmd_zoo(args) -> int:
 
 
 def cmd_fmt(args) -> int:
-    from archdsl.api import read_source
+    from archdsl.source import read_source
     from archdsl.syntax.format import format_source
 
     unformatted = []
@@ -219,7 +285,7 @@ def cmd_bench(args) -> int:
 
     try:
         r = run(args.file, args.variant, args.against, batch=args.batch, device=args.device, compile=args.compile,
-                repeats=args.repeats)
+                repeats=args.repeats, inference=args.inference)
     except ValueError as e:
         raise ArchError(str(e), Span("--against", 1, 1, len(args.against), args.against)) from None
     print(json.dumps(r) if args.json else format_result(r))

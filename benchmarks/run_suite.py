@@ -1,7 +1,12 @@
 """Benchmark suite: each model against its reference in the same run; writes a markdown
 table of ratios (ours / reference) to docs/performance.md (or --out).
 
-    python benchmarks/run_suite.py [--threads 2] [--batch 8] [--compile] [--out docs/performance.md]
+    python benchmarks/run_suite.py [--threads 2] [--batch 8] [--compile] [--no-inference] [--note TEXT] [--out docs/performance.md]
+
+Columns: build time, eager throughput, inference mode (ours after the inference passes:
+BatchNorm folding, reparameterization, dropout removal) against the reference's eager
+model, compiled throughput (both models through inductor, default mode) with --compile,
+and peak memory.
 
 Models whose zoo file does not exist yet are listed as skipped, not silently dropped.
 """
@@ -48,6 +53,9 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--no-inference", action="store_true", help="skip the inference-mode column")
+    ap.add_argument("--note", default="", help="a line about the conditions (e.g. a shared, loaded machine)")
+    ap.add_argument("--only", default="", help="comma-separated model stems to run (default: all)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
     args = ap.parse_args()
 
@@ -57,11 +65,16 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     rows, skipped = [], []
+    inference = not args.no_inference
+    only = {s for s in args.only.split(",") if s}
     for file, variant, against in SUITE:
+        if only and Path(file).stem not in only:
+            continue
         if not (ROOT / file).exists():
             skipped.append(f"{file} ({variant}): zoo file not written yet")
             continue
-        r = run(str(ROOT / file), variant, against, batch=args.batch, compile=args.compile, repeats=args.repeats)
+        r = run(str(ROOT / file), variant, against, batch=args.batch, compile=args.compile, repeats=args.repeats,
+                inference=inference)
         print(r, flush=True)
         rows.append(r)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
@@ -71,20 +84,30 @@ def main() -> int:
         f"Measured by `python benchmarks/run_suite.py --threads {args.threads} --batch {args.batch}"
         + (" --compile" if args.compile else "") + f"` at commit {commit}.",
         f"Machine: {machine()}; CPU, {args.threads} threads, batch {args.batch}, float32, eval mode.",
+        *([args.note] if args.note else []),
         "Each ratio is ours / reference measured in the same run (medians of interleaved repeats after warm-up):",
         "throughput ratios above 1 mean we are faster; build-time and memory ratios below 1 mean we are cheaper.",
+        *(["Inference mode: ours after `archdsl.passes.inference` (BatchNorm folding, reparameterization, dropout",
+           "removal) against the reference's plain eager model, timed in the same rounds as the eager column."]
+          if inference else []),
+        *(["Compiled: both models through `torch.compile` (inductor, default mode); first-call compile time in brackets."]
+          if args.compile else []),
         "",
-        "| model | reference | build time | eager throughput | " + ("compiled throughput | " if args.compile else "") + "peak memory |",
-        "|---|---|---|---|" + ("---|" if args.compile else "") + "---|",
+        "| model | reference | build time | eager throughput | " + ("inference mode | " if inference else "")
+        + ("compiled throughput | " if args.compile else "") + "peak memory |",
+        "|---|---|---|---|" + ("---|" if inference else "") + ("---|" if args.compile else "") + "---|",
     ]
     for r in rows:
         name = f"{Path(r['file']).stem} {r['variant']}"
         b, e, m = r["build_s"], r["eager_ips"], r["peak_mb"]
         cells = [name, r["against"], f"{b['ratio']:.2f} ({b['ours']:.2f}s / {b['ref']:.2f}s)",
                  f"{e['ratio']:.2f} ({e['ours']:.1f} / {e['ref']:.1f} img/s)"]
+        if inference:
+            i = r["inference_ips"]
+            cells.append(f"{i['ratio']:.2f} ({i['ours']:.1f} / {i['ref']:.1f} img/s)")
         if args.compile:
-            c = r["compiled_ips"]
-            cells.append(f"{c['ratio']:.2f} ({c['ours']:.1f} / {c['ref']:.1f} img/s)")
+            c, cs = r["compiled_ips"], r["compile_s"]
+            cells.append(f"{c['ratio']:.2f} ({c['ours']:.1f} / {c['ref']:.1f} img/s; compile {cs['ours']:.0f}s / {cs['ref']:.0f}s)")
         cells.append(f"{m['ratio']:.2f} ({m['ours']:.0f} / {m['ref']:.0f} MB)")
         lines.append("| " + " | ".join(cells) + " |")
     if skipped:

@@ -20,12 +20,19 @@ def new_module(cls: type, *args: Any, **kwargs: Any) -> nn.Module:
     """Construct a layer; skip PyTorch's default init when the arch's scheme overwrites it
     anyway (building then costs one init, not two — torchvision pays both)."""
     if cls in _SKIP.get():
-        from torch.nn.utils import skip_init
-
-        # skip_init builds on meta, then allocates on `device` (cpu unless given): pass the
-        # current default device, so `with torch.device("meta"):` builds allocate nothing
-        kwargs.setdefault("device", torch.empty(()).device)
-        return skip_init(cls, *args, **kwargs)
+        # what torch.nn.utils.skip_init does, without its per-call signature inspection:
+        # build on meta, then allocate uninitialised tensors on `device` (the current
+        # default device unless given, so `with torch.device("meta"):` allocates nothing)
+        device = kwargs.pop("device", None) or torch.empty(()).device
+        module = cls(*args, device="meta", **kwargs)
+        for m in module.modules():
+            for table in (m._parameters, m._buffers):
+                for name, t in table.items():
+                    if t is None:
+                        continue
+                    new = torch.empty(t.shape, dtype=t.dtype, device=device)
+                    table[name] = nn.Parameter(new, t.requires_grad) if isinstance(t, nn.Parameter) else new
+        return module
     return cls(*args, **kwargs)
 
 

@@ -49,19 +49,39 @@ class GraphModule(nn.Module):
         # `more`: the further inputs of a group with several (a two-input cell's `prev`)
         if torch.compiler.is_compiling():
             return self._run(x, None, more)
-        at = [0]
+        chain = self._chain
+        if chain is None or more:
+            at = [0]
+            try:
+                return self._run(x, at, more)
+            except Exception as e:
+                self._locate(e, at[0])
+                raise
+        # eager fast path for plain chains: children looked up in `_modules` directly (not
+        # through nn.Module.__getattr__), the step index kept in a local for error notes
+        k = 0
         try:
-            return self._run(x, at, more)
+            for k, path in enumerate(chain):
+                m = self
+                for p in path:
+                    mods = m._modules
+                    m = mods[p] if p in mods else getattr(m, p)
+                x = m(x)
+            return x
         except Exception as e:
-            steps_where = getattr(self, "_where", ())
-            where = steps_where[at[0]] if at[0] < len(steps_where) else None
-            if where is not None and not getattr(e, "_archdsl_located", False):
-                e.add_note(f"archdsl: raised in layer {where}")
-                try:
-                    e._archdsl_located = True  # type: ignore[attr-defined]
-                except AttributeError:  # pragma: no cover - exception types without a __dict__
-                    pass
+            self._locate(e, k)
             raise
+
+    def _locate(self, e: Exception, k: int) -> None:
+        """Add a note naming the DSL text of step `k` to an exception raised there."""
+        steps_where = getattr(self, "_where", ())
+        where = steps_where[k] if k < len(steps_where) else None
+        if where is not None and not getattr(e, "_archdsl_located", False):
+            e.add_note(f"archdsl: raised in layer {where}")
+            try:
+                e._archdsl_located = True  # type: ignore[attr-defined]
+            except AttributeError:  # pragma: no cover - exception types without a __dict__
+                pass
 
     def _run(self, x: torch.Tensor, at: list[int] | None, more: tuple = ()) -> Any:
         if self._chain is not None:
@@ -88,7 +108,11 @@ class GraphModule(nn.Module):
             if kind == _MOD:
                 m = self
                 for p in key:
-                    m = getattr(m, p)
+                    if at is None:  # compiled: plain attribute access, which dynamo traces
+                        m = getattr(m, p)
+                    else:
+                        mods = m._modules
+                        m = mods[p] if p in mods else getattr(m, p)
                 y = m(*[vals[a] for a in args])
             elif kind == _PARAM:
                 names, fn = key
@@ -245,6 +269,8 @@ def build_features(g: Graph) -> FeatureNet:
 
 def build_module(g: Graph) -> ArchNet:
     members = _members(g)
+    g_order = {nid: k for k, nid in enumerate(g.order)}
+    members = {p: _OrderedMembers(m, g_order) for p, m in members.items()}
     info = {"name": g.name, "variant": g.variant, "params": dict(g.params), "input_shape": list(g.input_shape),
             "source": g.source_file}
     root = ArchNet(g.name if not g.variant else f"{g.name}/{g.variant}", info)
@@ -258,6 +284,14 @@ def build_module(g: Graph) -> ArchNet:
     INIT_SCHEMES[scheme](root, **kwargs)
     root.pretrained_cfg["num_classes"] = g.nodes[g.output_id].shape[-1]
     return root
+
+
+class _OrderedMembers(set):
+    """A group's node ids, with the same ids in graph order (`ordered`)."""
+
+    def __init__(self, ids: set[int], order: dict[int, int]):
+        super().__init__(ids)
+        self.ordered = sorted(ids, key=order.__getitem__)
 
 
 def _members(g: Graph) -> dict[Path, set[int]]:
@@ -278,7 +312,8 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
     entries = [g.input_id] if path == () else _entries(g, mine)
     if not entries:  # pragma: no cover - lowering creates groups with inputs
         raise RuntimeError(f"group {path} has no input")
-    exits = [nid for nid in mine if nid == g.output_id or any(s not in mine for s in g.graph.successors(nid))]
+    succ = g.graph._succ  # networkx's adjacency dict: successors without a view object per call
+    exits = [nid for nid in mine if nid == g.output_id or any(s not in mine for s in succ[nid])]
     if len(exits) != 1:  # pragma: no cover
         raise RuntimeError(f"group {path} has {len(exits)} outputs")
     slot = {e: k for k, e in enumerate(entries)}
@@ -289,8 +324,8 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
     main = nx.ancestors(g.graph, exits[0]) | {exits[0]} if any(g.nodes[n].op == "aux_out" for n in mine) else mine
     aux_slots, child_aux, aux_only = set(), set(), set()
     naux = 0
-    for nid in g.order:
-        if nid not in mine or nid == g.input_id:
+    for nid in getattr(mine, "ordered", None) or [n for n in g.order if n in mine]:
+        if nid == g.input_id:
             continue
         node = g.nodes[nid]
         if node.scope != path:
@@ -303,7 +338,7 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
             _attach(module, child[len(path):], sub)
             child_members = members[child]
             c_sources = _entries(g, child_members)
-            c_exit = [m for m in child_members if m == g.output_id or any(s not in child_members for s in g.graph.successors(m))][0]
+            c_exit = [m for m in child_members if m == g.output_id or any(s not in child_members for s in succ[m])][0]
             slot[c_exit] = len(slot)
             steps.append([_MOD, tuple(str(p) for p in child[len(path):]), tuple(slot[s] for s in c_sources), slot[c_exit]])
             where.append(None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from archdsl.backends.init import new_module
 from archdsl.ops.activation import ACTIVATIONS, make_activation
 from archdsl.ops.conv import fmt_shape
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
@@ -24,9 +25,9 @@ class SqueezeExcite(nn.Module):
 
     def __init__(self, channels: int, squeeze: int, act: str = "relu", gate: str = "sigmoid", bias: bool = True):
         super().__init__()
-        self.fc1 = nn.Conv2d(channels, squeeze, 1, bias=bias)
+        self.fc1 = new_module(nn.Conv2d, channels, squeeze, 1, bias=bias)
         self.act = make_activation(act)
-        self.fc2 = nn.Conv2d(squeeze, channels, 1, bias=bias)
+        self.fc2 = new_module(nn.Conv2d, squeeze, channels, 1, bias=bias)
         self.gate = make_activation(gate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -13,11 +13,18 @@ class IRInvariantError(RuntimeError):
 
 
 def verify(g: Graph, shapes: bool = False) -> Graph:
-    if not nx.is_directed_acyclic_graph(g.graph):
-        raise IRInvariantError("IR graph has a cycle")
     position = {nid: k for k, nid in enumerate(g.order)}
     if len(position) != len(g.nodes):
         raise IRInvariantError("execution order does not list every node once")
+    # every edge runs forward in the execution order, so that order is a topological sort
+    # and the graph has no cycle (linear time; nx.is_directed_acyclic_graph was the slowest
+    # part of checking a 10,000-layer file)
+    for u, v in g.graph.edges:
+        pu, pv = position.get(u), position.get(v)
+        if pu is None or pv is None:
+            raise IRInvariantError(f"edge {u} -> {v} names a node outside the execution order")
+        if pu >= pv:
+            raise IRInvariantError("IR graph has a cycle" if nx.has_path(g.graph, v, u) else f"edge {u} -> {v} runs backwards")
     for node in g:
         if node.op not in ops.REGISTRY:
             raise IRInvariantError(f"node {node.id} has unknown op {node.op}")

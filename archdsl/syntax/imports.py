@@ -93,7 +93,7 @@ def resolve_uses(program: ast.Program) -> ast.Program:
 
 
 def _import_all(program: ast.Program, root: Path, stack: tuple[Path, ...], cache: dict) -> dict[str, ast.BlockDef]:
-    from archdsl.api import read_source
+    from archdsl.source import read_source
     from archdsl.syntax.parser import parse_source
 
     out: dict[str, ast.BlockDef] = {}

@@ -1,0 +1,111 @@
+"""Inference passes: the deploy form of a built model, as a list of named passes.
+
+    remove_dropout   dropout and drop-path steps removed (both are the identity in eval mode)
+    reparameterize   multi-branch sums of linear branches merged into one conv (RepVGG, RepLKNet)
+    fold_batchnorm   every conv -> BatchNorm2d pair merged into the conv
+
+Like `fold_batchnorm` and `reparameterize` these work on the model the torch backend built,
+not on the weight-free IR: each rewrites the step lists of the `GraphModule` groups. Each
+pass is a function `model -> model` returning an eval-mode copy (the input is untouched);
+`optimize_for_inference` copies once and runs them all in `INFERENCE_PASSES` order, so the
+result computes the same function as `model.eval()` with fewer or equal parameters.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+from torch import nn
+
+from archdsl.backends.torch_module import _MOD, GraphModule
+from archdsl.ops.modules import DropPath
+from archdsl.passes.fold_batchnorm import _fold_group
+from archdsl.passes.reparameterize import _reparameterize_group, _resolve
+
+DROPOUT_TYPES: tuple[type, ...] = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, DropPath)
+
+
+def _remove_dropout_group(gm: GraphModule) -> int:
+    """Remove the dropout steps of one group in place; returns how many were removed."""
+    if gm._naux:  # side-output bookkeeping refers to slot numbers; leave such groups as they are
+        return 0
+    alias: dict[int, int] = {}
+    kept: list[tuple] = []
+    where: list[str | None] = []
+    removed = 0
+    steps_where = list(gm._where) + [None] * (len(gm._steps) - len(gm._where))
+    for (kind, key, args, out, _free), w in zip(gm._steps, steps_where):
+        args = tuple(alias.get(a, a) for a in args)
+        if kind == _MOD and len(args) == 1 and isinstance(_resolve(gm, key), DROPOUT_TYPES):
+            alias[out] = args[0]
+            delattr(_resolve(gm, key[:-1]), key[-1])
+            removed += 1
+            continue
+        kept.append((kind, key, args, out))
+        where.append(w)
+    if not removed:
+        return 0
+    out_slot = alias.get(gm._out, gm._out)
+    # renumber slots in step order (slot 0 is the input), recompute releases and the chain path
+    renum = {0: 0}
+    new = []
+    for k, (kind, key, args, out) in enumerate(kept):
+        renum[out] = k + 1
+        new.append((kind, key, tuple(renum[a] for a in args), k + 1))
+    gm._out = renum[out_slot]
+    gm._nslots = len(new) + 1
+    last_use: dict[int, int] = {}
+    for k, st in enumerate(new):
+        for a in st[2]:
+            last_use[a] = k
+    frees: list[list[int]] = [[] for _ in new]
+    for s, k in last_use.items():
+        if s != gm._out:
+            frees[k].append(s)
+    gm._steps = [(*st, tuple(frees[k])) for k, st in enumerate(new)]
+    gm._where = where
+    is_chain = all(st[0] == _MOD and st[2] == (k,) and st[3] == k + 1 for k, st in enumerate(new))
+    gm._chain = [st[1] for st in new] if is_chain and new and gm._out == len(new) else None
+    return removed
+
+
+def _groups(model: nn.Module) -> list[GraphModule]:
+    if not isinstance(model, GraphModule):
+        raise TypeError(f"inference passes work on models built by archdsl.build, got {type(model).__name__}")
+    return [m for m in model.modules() if isinstance(m, GraphModule)]
+
+
+def remove_dropout(model: nn.Module) -> nn.Module:
+    """An eval-mode copy without dropout / drop-path steps; `.removed_dropouts` counts them."""
+    out = copy.deepcopy(model).eval()
+    out.removed_dropouts = sum(_remove_dropout_group(g) for g in _groups(out))
+    return out
+
+
+# name, per-group rewrite (in place, returns a count), attribute the count is stored in
+INFERENCE_PASSES: list[tuple[str, Callable[[GraphModule], int], str]] = [
+    ("remove_dropout", _remove_dropout_group, "removed_dropouts"),
+    ("reparameterize", _reparameterize_group, "reparameterized"),
+    ("fold_batchnorm", _fold_group, "folded_batchnorms"),
+]
+
+
+def optimize_for_inference(model: nn.Module, passes: list[str] | None = None) -> nn.Module:
+    """An eval-mode copy of an archdsl model with the inference passes applied (all by default).
+
+    The result carries one count per pass (`removed_dropouts`, `reparameterized`,
+    `folded_batchnorms`) and `inference_passes`, the names of the passes that ran.
+    """
+    names = [n for n, _, _ in INFERENCE_PASSES]
+    wanted = names if passes is None else list(passes)
+    unknown = [p for p in wanted if p not in names]
+    if unknown:
+        raise ValueError(f"unknown inference pass(es) {unknown}; known: {names}")
+    out = copy.deepcopy(model).eval()
+    groups = _groups(out)
+    for name, fn, attr in INFERENCE_PASSES:
+        if name in wanted:
+            setattr(out, attr, sum(fn(g) for g in groups))
+    out.inference_passes = [n for n in names if n in wanted]
+    return out

@@ -1,0 +1,139 @@
+"""Inference passes (`archdsl.passes.inference`) and the deployment options of `archdsl.build`.
+
+Each pass keeps the eval-mode function: float64 outputs equal to the model it started from.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import archdsl
+from archdsl.cli import main
+from archdsl.ops.modules import DropPath
+from archdsl.passes.inference import INFERENCE_PASSES, optimize_for_inference, remove_dropout
+from tests.conftest import randomize_batchnorm, zoo
+
+
+def _params(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _count(model, types) -> int:
+    return sum(isinstance(m, types) for m in model.modules())
+
+
+def _same(a: torch.nn.Module, b: torch.nn.Module, batch: int = 2) -> None:
+    shape = a.arch_info["input_shape"]
+    x = torch.randn(batch, *shape, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        ya, yb = a(x), b(x)
+    err = ((ya - yb).abs().max() / yb.abs().max()).item()
+    assert err < 1e-12, f"relative error {err:.3g}"
+
+
+def _model(file: str, variant: str | None, **kw) -> torch.nn.Module:
+    torch.manual_seed(0)
+    m = archdsl.build(zoo(file), variant, **kw)
+    randomize_batchnorm(m)
+    return m.double().eval()
+
+
+def test_remove_dropout_keeps_eval_outputs():
+    # efficientnet b0: drop-path on the residual blocks and dropout before the classifier
+    m = _model("efficientnet.arch", "b0", input_shape=(3, 64, 64))
+    n_drop = _count(m, (torch.nn.Dropout, DropPath))
+    out = remove_dropout(m)
+    assert out.removed_dropouts == n_drop > 0
+    assert _count(out, (torch.nn.Dropout, DropPath)) == 0 and _count(m, (torch.nn.Dropout, DropPath)) == n_drop
+    assert _params(out) == _params(m)
+    _same(out, m)
+
+
+def test_remove_dropout_in_a_chain_and_at_a_group_output():
+    # a plain chain (fast path) whose last step is a dropout, and a head ending in dropout
+    src = "arch t()\ninput 3x8x8\nstem conv3(4) dropout(0.5) relu dropout(0.1)\nhead gap fc(3) dropout(0.3)\n"
+    m = archdsl.build(src).double().eval()
+    out = remove_dropout(m)
+    assert out.removed_dropouts == 3
+    assert out.stem._chain is not None and len(out.stem._chain) == 2
+    _same(out, m)
+
+
+def test_remove_dropout_keeps_error_locations():
+    src = "arch t()\ninput 3x8x8\nstem conv3(4) dropout(0.5) relu\nhead gap fc(3)\n"
+    out = remove_dropout(archdsl.build(src, input_shape=None))
+    with pytest.raises(RuntimeError) as e:
+        out(torch.randn(1, 5, 8, 8))  # wrong channel count: the conv raises
+    assert any("`conv3(4)` at <string>:3:6" in n for n in e.value.__notes__)
+
+
+def test_optimize_for_inference_runs_every_named_pass():
+    m = _model("resnet.arch", "resnet18", input_shape=(3, 64, 64))
+    out = optimize_for_inference(m)
+    assert out.inference_passes == [n for n, _, _ in INFERENCE_PASSES]
+    assert out.folded_batchnorms == 20 and out.reparameterized == 0 and out.removed_dropouts == 0
+    with pytest.raises(ValueError):
+        optimize_for_inference(m, ["no_such_pass"])
+    only = optimize_for_inference(m, ["remove_dropout"])
+    assert only.inference_passes == ["remove_dropout"] and not hasattr(only, "folded_batchnorms")
+
+
+@pytest.mark.parametrize("file,variant,shape,expect", [
+    ("resnet.arch", "resnet18", (3, 64, 64), {"folded_batchnorms": 20}),
+    ("repvgg.arch", "a0", (3, 64, 64), {"reparameterized": 22}),
+    ("efficientnet.arch", "b0", (3, 64, 64), {"folded_batchnorms": 49, "removed_dropouts": 10}),
+])
+def test_inference_build_equals_eval_mode(file, variant, shape, expect):
+    torch.manual_seed(0)
+    train_form = archdsl.build(zoo(file), variant, input_shape=shape)
+    randomize_batchnorm(train_form)
+    train_form = train_form.double()
+    torch.manual_seed(0)
+    deployed = archdsl.build(zoo(file), variant, input_shape=shape, inference=True)
+    assert not deployed.training
+    for k, v in expect.items():
+        assert getattr(deployed, k) == v, k
+    # the same weights: apply the passes to the randomized training form and compare
+    folded = optimize_for_inference(train_form)
+    assert _params(folded) <= _params(train_form)
+    assert _params(folded) == _params(deployed)
+    if file == "resnet.arch":  # every bn of a resnet follows a conv
+        assert _count(folded, torch.nn.BatchNorm2d) == 0
+    _same(folded, train_form.eval())
+
+
+def test_build_dtype_channels_last_and_compile_options():
+    src = "arch t()\ninput 3x16x16\nstem conv3(8) bn relu\nhead gap fc(4)\n"
+    m = archdsl.build(src, dtype="bfloat16", channels_last=True)
+    w = m.stem.conv.weight
+    assert w.dtype == torch.bfloat16 and w.is_contiguous(memory_format=torch.channels_last)
+    c = archdsl.build(src, compile=True, mode="default")
+    assert isinstance(c, torch._dynamo.eval_frame.OptimizedModule)
+    with pytest.raises(ValueError):
+        archdsl.build(src, dtype="int8")
+    with pytest.raises(ValueError):
+        archdsl.build(src, compile=True, mode="fastest")
+    with pytest.raises(ValueError):
+        archdsl.build(src, mode="max-autotune")  # mode without compile
+
+
+def test_cli_inference_and_dtype(capsys):
+    assert main(["compile", str(zoo("resnet.arch")), "--variant", "resnet18", "--input", "3x64x64", "--inference",
+                 "--dtype", "bfloat16", "--channels-last", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    d = s["deploy"]
+    assert d["inference_passes"]["fold_batchnorm"] == 20 and d["dtype"] == "bfloat16" and d["channels_last"]
+    assert d["inference_params"] < d["params"] == s["params"]
+    assert main(["compile", str(zoo("resnet.arch")), "--mode", "max-autotune"]) == 1  # --mode needs --compile
+
+
+@pytest.mark.slow
+def test_cli_compile_runs_inductor(capsys, tmp_path):
+    f = tmp_path / "t.arch"
+    f.write_text("arch t()\ninput 3x16x16\nstem conv3(8) bn relu\nhead gap fc(4)\n")
+    assert main(["compile", str(f), "--compile", "--inference", "--json"]) == 0
+    c = json.loads(capsys.readouterr().out)["deploy"]["compile"]
+    assert c["mode"] == "default" and c["output"] == [4]

@@ -1,0 +1,42 @@
+"""`import archdsl`, `archdsl --help` and `archdsl fmt` do not import torch (start-up time)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT, zoo
+
+PROBE = """
+import sys
+from archdsl.cli import main
+try:
+    main({argv!r})
+except SystemExit:
+    pass
+print("torch" in sys.modules)
+"""
+
+
+def _imports_torch(argv: list[str]) -> bool:
+    out = subprocess.run([sys.executable, "-c", PROBE.format(argv=argv)], cwd=ROOT, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, check=True)
+    return out.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_help_and_fmt_do_not_import_torch():
+    assert not _imports_torch(["--help"])
+    assert not _imports_torch(["fmt", "--check", str(zoo("resnet.arch"))])
+
+
+def test_check_still_works_and_public_names_load_lazily():
+    assert _imports_torch(["check", str(zoo("resnet.arch"))])  # the op registry builds torch modules
+    import archdsl
+
+    assert callable(archdsl.build) and callable(archdsl.load_reference) and "build" in dir(archdsl)
+    try:
+        archdsl.no_such_name  # noqa: B018
+    except AttributeError:
+        pass
+    else:
+        raise AssertionError("unknown attributes must raise AttributeError")
