@@ -7,6 +7,7 @@ offending character, with a human message for the common mistakes.
 from __future__ import annotations
 
 import functools
+import operator
 from pathlib import Path
 
 import lark
@@ -88,6 +89,12 @@ def _grammar_text() -> str:
 
 @functools.lru_cache(maxsize=1)
 def _lark() -> Lark:
+    parser = _plain_lark()
+    _shortcut_unit_rules(parser)
+    return parser
+
+
+def _plain_lark() -> Lark:
     return Lark(
         _grammar_text(),
         parser="lalr",
@@ -97,6 +104,37 @@ def _lark() -> Lark:
         start=["start", "set_arg"],
         cache=False,
     )
+
+
+def _is_unit_rule(rule) -> bool:
+    """`?a: b` (one kept symbol, inlined when it has one child, no alias, no placeholder):
+    lark's wrappers return that child unchanged (its positions already cover itself)."""
+    if len(rule.expansion) != 1 or not rule.options.expand1 or rule.alias:
+        return False
+    if rule.options.empty_indices and any(rule.options.empty_indices):
+        return False
+    sym = rule.expansion[0]
+    if sym.is_term:
+        return not sym.filter_out or rule.options.keep_all_tokens
+    return not sym.name.startswith("_")  # a `_rule` child would be spliced in
+
+
+def _shortcut_unit_rules(parser: Lark) -> None:
+    """Reduce unit rules without lark's tree-building wrappers (same tree, faster).
+
+    The expression grammar is ten `?rule` levels deep, so every number or name in an
+    expression is reduced about ten times; lark wraps each reduction in a child filter, a
+    single-child expansion and position propagation, all of which return the child as it
+    is for a unit rule. The parse table refers to this dict (lark 1.x keeps it as
+    `_callbacks`); without it the parser stays as lark built it.
+    """
+    callbacks = getattr(parser, "_callbacks", None)
+    if not isinstance(callbacks, dict):  # pragma: no cover - another lark layout
+        return
+    first = operator.itemgetter(0)
+    for rule in list(callbacks):
+        if not isinstance(rule, str) and _is_unit_rule(rule):
+            callbacks[rule] = first
 
 
 def parse_text(text: str, file: str = "<string>") -> ast.Program:
