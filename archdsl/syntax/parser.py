@@ -91,6 +91,7 @@ def _grammar_text() -> str:
 def _lark() -> Lark:
     parser = _plain_lark()
     _shortcut_unit_rules(parser)
+    _install_fast_driver(parser)
     return parser
 
 
@@ -135,6 +136,74 @@ def _shortcut_unit_rules(parser: Lark) -> None:
     for rule in list(callbacks):
         if not isinstance(rule, str) and _is_unit_rule(rule):
             callbacks[rule] = first
+
+
+def _install_fast_driver(parser: Lark) -> None:
+    """Run lark's LALR table with a tighter loop (same table, same callbacks, same tree).
+
+    lark's `ParserState.feed_token` looks each reduction's rule up by a Python-level
+    `Rule.__eq__`/`__hash__` and its goto by a `Token`-named key; this loop reads one
+    precomputed entry per step instead. Any token the table has no entry for (a syntax
+    error) is handed to lark's own `feed_token` on the very same stacks, so errors, their
+    parser state and `accepts` are exactly lark's. Without lark 1.x's layout nothing changes.
+    """
+    try:
+        from lark.parsers.lalr_analysis import Shift
+        from lark.parsers.lalr_parser import _Parser
+        from lark.parsers.lalr_parser_state import ParserState
+    except ImportError:  # pragma: no cover - another lark layout
+        return
+    lalr = getattr(getattr(parser, "parser", None), "parser", None)
+    inner = getattr(lalr, "parser", None)
+    callbacks = getattr(parser, "_callbacks", None)
+    if type(inner) is not _Parser or not isinstance(callbacks, dict) or any(isinstance(k, str) for k in callbacks):
+        return  # pragma: no cover - lexer callbacks or another layout: keep lark's loop
+    table: dict = {}
+    for state, row in inner.parse_table.states.items():
+        fast = table[state] = {}
+        for key, (action, arg) in row.items():
+            if action is Shift:
+                fast[str(key)] = arg
+            else:
+                fast[str(key)] = (len(arg.expansion), callbacks[arg], str(arg.origin.name))
+
+    class _FastState(ParserState):
+        __slots__ = ()
+
+        def feed_token(self, token: Token, is_end: bool = False):
+            state_stack = self.state_stack
+            value_stack = self.value_stack
+            while True:
+                entry = table[state_stack[-1]].get(token.type)
+                if entry is None or (is_end and entry.__class__ is not tuple):
+                    return ParserState.feed_token(self, token, is_end)  # lark raises its error
+                if entry.__class__ is not tuple:  # shift
+                    state_stack.append(entry)
+                    value_stack.append(token)
+                    return None
+                size, callback, origin = entry
+                if size:
+                    children = value_stack[-size:]
+                    del state_stack[-size:]
+                    del value_stack[-size:]
+                else:
+                    children = []
+                value = callback(children)
+                state_stack.append(table[state_stack[-1]][origin])
+                value_stack.append(value)
+                if is_end and state_stack[-1] == self.parse_conf.end_state:
+                    return value_stack[-1]
+
+    class _FastParser(_Parser):
+        def parse(self, lexer, start, value_stack=None, state_stack=None, start_interactive=False):
+            from lark.parsers.lalr_parser_state import ParseConf
+
+            if start_interactive:
+                return super().parse(lexer, start, value_stack, state_stack, start_interactive)
+            state = _FastState(ParseConf(self.parse_table, self.callbacks, start), lexer, state_stack, value_stack)
+            return self.parse_from_state(state)
+
+    lalr.parser = _FastParser(inner.parse_table, inner.callbacks, inner.debug)
 
 
 def parse_text(text: str, file: str = "<string>") -> ast.Program:

@@ -1,10 +1,13 @@
-"""The parser's fast tree building gives exactly lark's own tree (nodes, tokens, positions)."""
+"""The parser's fast tree building and LALR loop give exactly lark's own tree (nodes,
+tokens, positions) and lark's own errors (token, parser state, expected and acceptable
+tokens)."""
 
 from pathlib import Path
 
 import lark
 import pytest
 from lark import Token, Tree
+from lark.indenter import DedentError
 
 from archdsl.syntax import parser
 
@@ -32,37 +35,98 @@ def _same(a, b, where="") -> None:
         _same(x, y, f"{where}/{a.data}[{k}]")
 
 
+class _Both:
+    """One lark instance, parsed with the way archdsl sets it up (`fast`) or as lark built
+    it (`plain`: lark's own tree wrappers and LALR loop). LALR state numbers differ between
+    two lark instances, so states are compared within one."""
+
+    def __init__(self):
+        self.lark = parser._plain_lark()
+        self.lalr = self.lark.parser.parser
+        self.plain_loop = self.lalr.parser
+        self.plain_callbacks = dict(self.lark._callbacks)
+        parser._shortcut_unit_rules(self.lark)
+        parser._install_fast_driver(self.lark)
+        self.fast_loop = self.lalr.parser
+        self.fast_callbacks = dict(self.lark._callbacks)
+        assert self.fast_loop is not self.plain_loop
+
+    def parse(self, text, start, fast):
+        self.lark._callbacks.update(self.fast_callbacks if fast else self.plain_callbacks)
+        self.lalr.parser = self.fast_loop if fast else self.plain_loop
+        try:
+            return self.lark.parse(text, start=start)
+        finally:
+            self.lark._callbacks.update(self.fast_callbacks)
+            self.lalr.parser = self.fast_loop
+
+
+@pytest.fixture(scope="module")
+def both():
+    return _Both()
+
+
 @pytest.fixture(scope="module")
 def plain():
     return parser._plain_lark()
 
 
 def test_some_rules_take_the_shortcut(plain):
+    assert type(parser._lark().parser.parser.parser) is not type(plain.parser.parser.parser)
     assert sum(parser._is_unit_rule(r) for r in plain._callbacks if not isinstance(r, str)) >= 10
     assert any(cb is not plain._callbacks.get(r) for r, cb in parser._lark()._callbacks.items())
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
-def test_same_tree_as_lark(plain, path):
+def test_same_tree_as_lark(both, path):
     text = path.read_text(errors="replace")
     if not text.endswith("\n"):
         text += "\n"
+    _same_outcome(both, text, "start")
+
+
+def _same_outcome(both, text, start):
     try:
-        expected = plain.parse(text, start="start")
-    except (lark.exceptions.LarkError, parser._UnmatchedCloser) as e:
-        with pytest.raises(type(e)):
-            parser._lark().parse(text, start="start")
+        expected = both.parse(text, start, fast=False)
+    except (lark.exceptions.LarkError, parser._UnmatchedCloser, DedentError) as e:
+        with pytest.raises(type(e)) as got:
+            both.parse(text, start, fast=True)
+        _same_error(got.value, e)
         return
-    _same(parser._lark().parse(text, start="start"), expected)
+    _same(both.parse(text, start, fast=True), expected)
+
+
+def _same_error(got, expected) -> None:
+    assert str(got) == str(expected)
+    if isinstance(expected, lark.exceptions.UnexpectedToken):
+        assert got.state.position == expected.state.position
+        assert got.state.state_stack == expected.state.state_stack
+        assert (got.token.type, str(got.token), got.token.line, got.token.column) == \
+               (expected.token.type, str(expected.token), expected.token.line, expected.token.column)
+        assert got.expected == expected.expected
+        assert got.accepts == expected.accepts
+
+
+def _cuts(path):
+    """Broken versions of a zoo file: cut off after a few tokens' worth of text, or with a
+    character dropped, at positions spread over the file."""
+    text = path.read_text()
+    for k in range(1, 8):
+        pos = len(text) * k // 8
+        yield text[:pos] + "\n"
+        yield text[:pos] + text[pos + 1:]
+
+
+BROKEN = [(p, k, t) for p in sorted(ROOT.glob("zoo/*.arch"))[::3] for k, t in enumerate(_cuts(p))]
+
+
+@pytest.mark.parametrize("path,k,text", BROKEN, ids=[f"{p.name}-{k}" for p, k, _ in BROKEN])
+def test_same_outcome_for_broken_text(both, path, k, text):
+    _same_outcome(both, text, "start")
 
 
 @pytest.mark.parametrize("text", ["x=1+2*3**-4", "x=[(a + b) * c, not d or e and f < 3, w[0][1], round8(c*1.5)]",
-                                  "x=[v for v in range(3) if v > 0]", "x=(1 if a else 2)", "x='s'"])
-def test_same_tree_for_set_args(plain, text):
-    try:
-        expected = plain.parse(text + "\n", start="set_arg")
-    except lark.exceptions.LarkError as e:
-        with pytest.raises(type(e)):
-            parser._lark().parse(text + "\n", start="set_arg")
-        return
-    _same(parser._lark().parse(text + "\n", start="set_arg"), expected)
+                                  "x=[v for v in range(3) if v > 0]", "x=(1 if a else 2)", "x='s'",
+                                  "x=", "x=[1,", "x=1 2", "=3", "x=(1))"])
+def test_same_tree_for_set_args(both, text):
+    _same_outcome(both, text + "\n", "set_arg")
