@@ -95,16 +95,43 @@ def _lark() -> Lark:
     return parser
 
 
-def _plain_lark() -> Lark:
+def _plain_lark(cache: bool = True) -> Lark:
+    text = _grammar_text()
     return Lark(
-        _grammar_text(),
+        text,
         parser="lalr",
         postlex=_ArchIndenter(),
         propagate_positions=True,
         maybe_placeholders=True,
         start=["start", "set_arg"],
-        cache=False,
+        cache=(_cache_file(text) or False) if cache else False,
     )
+
+
+def _cache_file(grammar: str) -> str | None:
+    """Where lark keeps its analysed grammar between processes (the first parse in a
+    process then takes ~10 ms instead of ~120 ms): a file in the user's own cache
+    directory (`$XDG_CACHE_HOME/archdsl`, else `~/.cache/archdsl`, created private), never
+    a shared temporary directory, since lark reads it back with pickle. The name carries a
+    hash of the grammar and lark's version, and lark checks both again on loading; an
+    unreadable, unwritable or corrupt file only means the grammar is analysed afresh.
+    `ARCHDSL_NO_CACHE=1` turns it off."""
+    import hashlib
+    import os
+
+    if os.environ.get("ARCHDSL_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "archdsl")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        st = os.stat(folder)
+    except OSError:
+        return None
+    if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o022):
+        return None  # someone else's folder, or writable by others: do not load pickles from it
+    key = hashlib.sha256(f"{lark.__version__}\n{grammar}".encode()).hexdigest()[:20]
+    return os.path.join(folder, f"grammar-{key}.lark")
 
 
 def _is_unit_rule(rule) -> bool:

@@ -68,7 +68,7 @@ def both():
 
 @pytest.fixture(scope="module")
 def plain():
-    return parser._plain_lark()
+    return parser._plain_lark(cache=False)
 
 
 def test_some_rules_take_the_shortcut(plain):
@@ -130,3 +130,31 @@ def test_same_outcome_for_broken_text(both, path, k, text):
                                   "x=", "x=[1,", "x=1 2", "=3", "x=(1))"])
 def test_same_tree_for_set_args(both, text):
     _same_outcome(both, text + "\n", "set_arg")
+
+
+def test_grammar_cache_round_trip(tmp_path, monkeypatch, plain):
+    monkeypatch.delenv("ARCHDSL_NO_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    written = parser._plain_lark()  # analyses the grammar and writes the cache
+    files = list((tmp_path / "archdsl").glob("grammar-*.lark"))
+    assert len(files) == 1 and (tmp_path / "archdsl").stat().st_mode & 0o077 == 0
+    loaded = parser._plain_lark()  # reads it back
+    for lk in (written, loaded):
+        parser._shortcut_unit_rules(lk)
+        parser._install_fast_driver(lk)
+    text = (ROOT / "zoo" / "mobilenet_v3.arch").read_text()
+    expected = plain.parse(text, start="start")
+    _same(written.parse(text, start="start"), expected)
+    _same(loaded.parse(text, start="start"), expected)
+    files[0].write_bytes(b"garbage\n")  # a corrupt cache is ignored, not an error
+    _same(parser._plain_lark().parse(text, start="start"), expected)
+
+
+def test_grammar_cache_can_be_turned_off(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("ARCHDSL_NO_CACHE", "1")
+    assert parser._cache_file("x") is None
+    monkeypatch.delenv("ARCHDSL_NO_CACHE")
+    (tmp_path / "archdsl").mkdir(mode=0o777)
+    (tmp_path / "archdsl").chmod(0o777)
+    assert parser._cache_file("x") is None  # a folder others can write to is not trusted
