@@ -125,7 +125,10 @@ def run(file: str, variant: str | None, against: str, batch: int = 8, device: st
         from archdsl.passes.inference import optimize_for_inference
 
         models["ours_inference"] = optimize_for_inference(ours)
-    models = {k: m.to(device=device, dtype=dtype, memory_format=fmt) for k, m in models.items()}
+    # memory format only when asked: a plain .to(memory_format=contiguous) would undo the
+    # inference passes' own channels-last choice
+    models = {k: m.to(device=device, dtype=dtype, **({"memory_format": fmt} if channels_last else {}))
+              for k, m in models.items()}
     if channels_last:
         x = x.to(memory_format=torch.channels_last)
     eager = throughput(models, x, device, warmup, repeats)
