@@ -2,7 +2,8 @@
 
 For each of ours and the reference: build time (text -> module vs the library's
 constructor), eager forward throughput, optionally ours after the inference passes
-(`--inference`: BatchNorm folding, reparameterization, dropout removal) against the
+(`--inference`: BatchNorm folding, reparameterization, dropout removal, channels-last
+weights for conv nets) against the
 reference's eager model, optionally `torch.compile` (inductor, default mode, both models
 compiled the same way: first-call compile time and throughput), and peak
 memory of a forward pass (CUDA: the allocator's peak; CPU: the peak resident-set growth
