@@ -48,7 +48,8 @@ def build(path_or_text: str | os.PathLike | ast.Program, variant: str | None = N
 
     Deployment options, applied in this order: `inference=True` returns the eval-mode
     model with the inference passes applied (`archdsl.passes.inference`: dropout removal,
-    RepVGG/RepLKNet reparameterization, BatchNorm folding); `dtype` ("float32",
+    RepVGG/RepLKNet reparameterization, BatchNorm folding, channels-last weights where
+    that pays: conv nets); `dtype` ("float32",
     "bfloat16", ... or a `torch.dtype`) converts parameters and buffers; `channels_last`
     stores 4-d weights in NHWC order (feed NHWC inputs too); `compile=True` returns
     `torch.compile(model, mode=mode, dynamic=dynamic)` (mode: default, reduce-overhead,

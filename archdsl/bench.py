@@ -2,7 +2,8 @@
 
 For each of ours and the reference: build time (text -> module vs the library's
 constructor), eager forward throughput, optionally ours after the inference passes
-(`--inference`: BatchNorm folding, reparameterization, dropout removal) against the
+(`--inference`: BatchNorm folding, reparameterization, dropout removal, channels-last
+weights for conv nets) against the
 reference's eager model, optionally `torch.compile` (inductor, default mode, both models
 compiled the same way: first-call compile time and throughput), and peak
 memory of a forward pass (CUDA: the allocator's peak; CPU: the peak resident-set growth
@@ -125,7 +126,10 @@ def run(file: str, variant: str | None, against: str, batch: int = 8, device: st
         from archdsl.passes.inference import optimize_for_inference
 
         models["ours_inference"] = optimize_for_inference(ours)
-    models = {k: m.to(device=device, dtype=dtype, memory_format=fmt) for k, m in models.items()}
+    # memory format only when asked: a plain .to(memory_format=contiguous) would undo the
+    # inference passes' own channels-last choice
+    models = {k: m.to(device=device, dtype=dtype, **({"memory_format": fmt} if channels_last else {}))
+              for k, m in models.items()}
     if channels_last:
         x = x.to(memory_format=torch.channels_last)
     eager = throughput(models, x, device, warmup, repeats)

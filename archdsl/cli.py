@@ -56,7 +56,7 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--dtype", choices=["float32", "bfloat16"], default=None, help="parameter dtype of the built model")
     c.add_argument("--channels-last", action="store_true", help="NHWC memory layout for weights and the test input")
     c.add_argument("--inference", action="store_true",
-                   help="eval mode with the inference passes (dropout removal, reparameterization, BatchNorm folding)")
+                   help="eval mode with the inference passes (dropout removal, reparameterization, BatchNorm folding, channels-last weights for conv nets)")
     k = sub.add_parser("check", help="parse and shape-check only (fast)")
     _common(k)
     r = sub.add_parser("render", help="draw the architecture with Graphviz (default: FILE.svg next to FILE.arch)")

@@ -4,7 +4,8 @@ table of ratios (ours / reference) to docs/performance.md (or --out).
     python benchmarks/run_suite.py [--threads 2] [--batch 8] [--compile] [--no-inference] [--note TEXT] [--out docs/performance.md]
 
 Columns: build time, eager throughput, inference mode (ours after the inference passes:
-BatchNorm folding, reparameterization, dropout removal) against the reference's eager
+BatchNorm folding, reparameterization, dropout removal, channels-last weights for conv
+nets) against the reference's eager
 model, compiled throughput (both models through inductor, default mode) with --compile,
 and peak memory.
 
@@ -88,7 +89,8 @@ def main() -> int:
         "Each ratio is ours / reference measured in the same run (medians of interleaved repeats after warm-up):",
         "throughput ratios above 1 mean we are faster; build-time and memory ratios below 1 mean we are cheaper.",
         *(["Inference mode: ours after `archdsl.passes.inference` (BatchNorm folding, reparameterization, dropout",
-           "removal) against the reference's plain eager model, timed in the same rounds as the eager column."]
+           "removal, channels-last weights for conv nets) against the reference's plain eager model, timed in the",
+           "same rounds as the eager column."]
           if inference else []),
         *(["Compiled: both models through `torch.compile` (inductor, default mode); first-call compile time in brackets."]
           if args.compile else []),

@@ -50,3 +50,16 @@ def test_self_import_is_a_cycle(tmp_arch):
     path = tmp_arch('arch net()\nuse "net.arch"\ninput 3x8x8\nstem conv1(4)\n')
     with pytest.raises(ArchError, match="import cycle"):
         archdsl.parse(path)
+
+
+def test_a_library_is_parsed_once_per_text(tmp_arch, tmp_path):
+    (tmp_path / "lib").mkdir()
+    lib = tmp_arch("block inner(c):\n    conv1(c)\n", "lib/inner.arch")
+    path = tmp_arch('arch net()\nuse "lib/inner.arch"\ninput 3x8x8\nstem inner(4)\n')
+    first, second = archdsl.parse(path), archdsl.parse(path)
+    assert first is not second and first.blocks["inner"] is second.blocks["inner"]  # the library's parse is reused
+    lib.write_text("block inner(c):\n    conv1(c) relu\n")  # an edit is seen on the next parse
+    edited = archdsl.parse(path)
+    assert edited.blocks["inner"] is not first.blocks["inner"]
+    assert [layer.word for layer in edited.blocks["inner"].body[0].items] == ["conv1", "relu"]
+    assert archdsl.summary(path)["params"] == 3 * 4 + 4

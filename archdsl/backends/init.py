@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 from typing import Any, Callable, Iterator
 
 import torch
@@ -20,20 +21,23 @@ def new_module(cls: type, *args: Any, **kwargs: Any) -> nn.Module:
     """Construct a layer; skip PyTorch's default init when the arch's scheme overwrites it
     anyway (building then costs one init, not two — torchvision pays both)."""
     if cls in _SKIP.get():
-        # what torch.nn.utils.skip_init does, without its per-call signature inspection:
-        # build on meta, then allocate uninitialised tensors on `device` (the current
-        # default device unless given, so `with torch.device("meta"):` allocates nothing)
-        device = kwargs.pop("device", None) or torch.empty(()).device
-        module = cls(*args, device="meta", **kwargs)
-        for m in module.modules():
-            for table in (m._parameters, m._buffers):
-                for name, t in table.items():
-                    if t is None:
-                        continue
-                    new = torch.empty(t.shape, dtype=t.dtype, device=device)
-                    table[name] = nn.Parameter(new, t.requires_grad) if isinstance(t, nn.Parameter) else new
+        # what torch.nn.utils.skip_init achieves, without building on meta and allocating
+        # again: construct through a subclass whose `reset_parameters` does nothing (the
+        # tensors stay as allocated, uninitialised, on the current default device), then
+        # give the module its real class back
+        module = _without_reset(cls)(*args, **kwargs)
+        module.__class__ = cls
         return module
     return cls(*args, **kwargs)
+
+
+@functools.lru_cache(maxsize=None)
+def _without_reset(cls: type) -> type:
+    return type(cls.__name__, (cls,), {"reset_parameters": _no_reset, "__module__": cls.__module__})
+
+
+def _no_reset(self: nn.Module) -> None:
+    """Left uninitialised: the init scheme fills these parameters next."""
 
 
 @contextlib.contextmanager

@@ -3,6 +3,8 @@
     remove_dropout   dropout and drop-path steps removed (both are the identity in eval mode)
     reparameterize   multi-branch sums of linear branches merged into one conv (RepVGG, RepLKNet)
     fold_batchnorm   every conv -> BatchNorm2d pair merged into the conv
+    channels_last    4-d weights stored channels-last where that pays (conv nets on CPU;
+                     the rule is in `archdsl.passes.channels_last`)
 
 Like `fold_batchnorm` and `reparameterize` these work on the model the torch backend built,
 not on the weight-free IR: each rewrites the step lists of the `GraphModule` groups. Each
@@ -20,6 +22,7 @@ from torch import nn
 
 from archdsl.backends.torch_module import _MOD, GraphModule
 from archdsl.ops.modules import DropPath
+from archdsl.passes.channels_last import to_channels_last
 from archdsl.passes.fold_batchnorm import _fold_group
 from archdsl.passes.reparameterize import _reparameterize_group, _resolve
 
@@ -83,11 +86,19 @@ def remove_dropout(model: nn.Module) -> nn.Module:
     return out
 
 
-# name, per-group rewrite (in place, returns a count), attribute the count is stored in
+def _whole_model(fn: Callable[[nn.Module], int]) -> Callable[[nn.Module], int]:
+    """Mark a pass that rewrites the whole model at once (not one group at a time)."""
+    fn.whole_model = True  # type: ignore[attr-defined]
+    return fn
+
+
+# name, rewrite in place returning a count (per group, or of the whole model when marked
+# `_whole_model`), attribute the count is stored in
 INFERENCE_PASSES: list[tuple[str, Callable[[GraphModule], int], str]] = [
     ("remove_dropout", _remove_dropout_group, "removed_dropouts"),
     ("reparameterize", _reparameterize_group, "reparameterized"),
     ("fold_batchnorm", _fold_group, "folded_batchnorms"),
+    ("channels_last", _whole_model(to_channels_last), "channels_last_tensors"),
 ]
 
 
@@ -95,7 +106,7 @@ def optimize_for_inference(model: nn.Module, passes: list[str] | None = None) ->
     """An eval-mode copy of an archdsl model with the inference passes applied (all by default).
 
     The result carries one count per pass (`removed_dropouts`, `reparameterized`,
-    `folded_batchnorms`) and `inference_passes`, the names of the passes that ran.
+    `folded_batchnorms`, `channels_last_tensors`) and `inference_passes`, the names of the passes that ran.
     """
     names = [n for n, _, _ in INFERENCE_PASSES]
     wanted = names if passes is None else list(passes)
@@ -106,6 +117,6 @@ def optimize_for_inference(model: nn.Module, passes: list[str] | None = None) ->
     groups = _groups(out)
     for name, fn, attr in INFERENCE_PASSES:
         if name in wanted:
-            setattr(out, attr, sum(fn(g) for g in groups))
+            setattr(out, attr, fn(out) if getattr(fn, "whole_model", False) else sum(fn(g) for g in groups))
     out.inference_passes = [n for n in names if n in wanted]
     return out

@@ -45,7 +45,9 @@ class _Line:
 
 def format_source(text: str, file: str = "<string>") -> str:
     """Canonical formatting of `text`. Raises ArchError if it does not parse."""
-    library = re.search(r"^arch\b", text, re.M) is None  # a block library (`use`d by others)
+    # a block library (`use`d by others) has no `arch` header; the lexer also reads `archNAME(`
+    # as `arch NAME(`, so the word boundary is not required
+    library = re.search(r"^arch", text, re.M) is None
     parse_source(text, file, library=library)  # only well-formed files are formatted
     lines = _logical_lines(text)
     out = _layout(lines)

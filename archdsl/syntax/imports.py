@@ -94,7 +94,6 @@ def resolve_uses(program: ast.Program) -> ast.Program:
 
 def _import_all(program: ast.Program, root: Path, stack: tuple[Path, ...], cache: dict) -> dict[str, ast.BlockDef]:
     from archdsl.source import read_source
-    from archdsl.syntax.parser import parse_source
 
     out: dict[str, ast.BlockDef] = {}
     for use in program.uses:
@@ -104,7 +103,7 @@ def _import_all(program: ast.Program, root: Path, stack: tuple[Path, ...], cache
             raise ArchError(f"import cycle: {chain}", use.span, "a block library cannot use itself, directly or through others")
         if path not in cache:
             shown = _display(path)
-            lib = parse_source(read_source(path), shown, library=True)
+            lib = _parse_library(path, shown, read_source(path))
             zoo = zoo_dir()
             lib_root = zoo.resolve() if zoo is not None and _inside(path, zoo.resolve()) else root
             blocks = dict(_import_all(lib, lib_root, stack + (path,), cache))
@@ -120,3 +119,24 @@ def _import_all(program: ast.Program, root: Path, stack: tuple[Path, ...], cache
                                 f"from {out[name].span} and {block.span}; rename one of them")
             out[name] = block
     return out
+
+
+# Parsed block libraries of this process, keyed by path, shown name and the file's text:
+# a library used by many builds (zoo/blocks/*.arch) is parsed once, and an edited file
+# (different text) is parsed again. The importing file itself is always parsed afresh.
+_LIBRARIES: dict[tuple[Path, str], tuple[str, ast.Program]] = {}
+_MAX_LIBRARIES = 64
+
+
+def _parse_library(path: Path, shown: str, text: str) -> ast.Program:
+    from archdsl.syntax.parser import parse_source
+
+    key = (path, shown)
+    hit = _LIBRARIES.get(key)
+    if hit is not None and hit[0] == text:
+        return hit[1]
+    lib = parse_source(text, shown, library=True)
+    if len(_LIBRARIES) >= _MAX_LIBRARIES:
+        _LIBRARIES.pop(next(iter(_LIBRARIES)))
+    _LIBRARIES[key] = (text, lib)
+    return lib

@@ -7,6 +7,7 @@ offending character, with a human message for the common mistakes.
 from __future__ import annotations
 
 import functools
+import operator
 from pathlib import Path
 
 import lark
@@ -88,15 +89,148 @@ def _grammar_text() -> str:
 
 @functools.lru_cache(maxsize=1)
 def _lark() -> Lark:
+    parser = _plain_lark()
+    _shortcut_unit_rules(parser)
+    _install_fast_driver(parser)
+    return parser
+
+
+def _plain_lark(cache: bool = True) -> Lark:
+    text = _grammar_text()
     return Lark(
-        _grammar_text(),
+        text,
         parser="lalr",
         postlex=_ArchIndenter(),
         propagate_positions=True,
         maybe_placeholders=True,
         start=["start", "set_arg"],
-        cache=False,
+        cache=(_cache_file(text) or False) if cache else False,
     )
+
+
+def _cache_file(grammar: str) -> str | None:
+    """Where lark keeps its analysed grammar between processes (the first parse in a
+    process then takes ~10 ms instead of ~120 ms): a file in the user's own cache
+    directory (`$XDG_CACHE_HOME/archdsl`, else `~/.cache/archdsl`, created private), never
+    a shared temporary directory, since lark reads it back with pickle. The name carries a
+    hash of the grammar and lark's version, and lark checks both again on loading; an
+    unreadable, unwritable or corrupt file only means the grammar is analysed afresh.
+    `ARCHDSL_NO_CACHE=1` turns it off."""
+    import hashlib
+    import os
+
+    if os.environ.get("ARCHDSL_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "archdsl")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        st = os.stat(folder)
+    except OSError:
+        return None
+    if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o022):
+        return None  # someone else's folder, or writable by others: do not load pickles from it
+    key = hashlib.sha256(f"{lark.__version__}\n{grammar}".encode()).hexdigest()[:20]
+    return os.path.join(folder, f"grammar-{key}.lark")
+
+
+def _is_unit_rule(rule) -> bool:
+    """`?a: b` (one kept symbol, inlined when it has one child, no alias, no placeholder):
+    lark's wrappers return that child unchanged (its positions already cover itself)."""
+    if len(rule.expansion) != 1 or not rule.options.expand1 or rule.alias:
+        return False
+    if rule.options.empty_indices and any(rule.options.empty_indices):
+        return False
+    sym = rule.expansion[0]
+    if sym.is_term:
+        return not sym.filter_out or rule.options.keep_all_tokens
+    return not sym.name.startswith("_")  # a `_rule` child would be spliced in
+
+
+def _shortcut_unit_rules(parser: Lark) -> None:
+    """Reduce unit rules without lark's tree-building wrappers (same tree, faster).
+
+    The expression grammar is ten `?rule` levels deep, so every number or name in an
+    expression is reduced about ten times; lark wraps each reduction in a child filter, a
+    single-child expansion and position propagation, all of which return the child as it
+    is for a unit rule. The parse table refers to this dict (lark 1.x keeps it as
+    `_callbacks`); without it the parser stays as lark built it.
+    """
+    callbacks = getattr(parser, "_callbacks", None)
+    if not isinstance(callbacks, dict):  # pragma: no cover - another lark layout
+        return
+    first = operator.itemgetter(0)
+    for rule in list(callbacks):
+        if not isinstance(rule, str) and _is_unit_rule(rule):
+            callbacks[rule] = first
+
+
+def _install_fast_driver(parser: Lark) -> None:
+    """Run lark's LALR table with a tighter loop (same table, same callbacks, same tree).
+
+    lark's `ParserState.feed_token` looks each reduction's rule up by a Python-level
+    `Rule.__eq__`/`__hash__` and its goto by a `Token`-named key; this loop reads one
+    precomputed entry per step instead. Any token the table has no entry for (a syntax
+    error) is handed to lark's own `feed_token` on the very same stacks, so errors, their
+    parser state and `accepts` are exactly lark's. Without lark 1.x's layout nothing changes.
+    """
+    try:
+        from lark.parsers.lalr_analysis import Shift
+        from lark.parsers.lalr_parser import _Parser
+        from lark.parsers.lalr_parser_state import ParserState
+    except ImportError:  # pragma: no cover - another lark layout
+        return
+    lalr = getattr(getattr(parser, "parser", None), "parser", None)
+    inner = getattr(lalr, "parser", None)
+    callbacks = getattr(parser, "_callbacks", None)
+    if type(inner) is not _Parser or not isinstance(callbacks, dict) or any(isinstance(k, str) for k in callbacks):
+        return  # pragma: no cover - lexer callbacks or another layout: keep lark's loop
+    table: dict = {}
+    for state, row in inner.parse_table.states.items():
+        fast = table[state] = {}
+        for key, (action, arg) in row.items():
+            if action is Shift:
+                fast[str(key)] = arg
+            else:
+                fast[str(key)] = (len(arg.expansion), callbacks[arg], str(arg.origin.name))
+
+    class _FastState(ParserState):
+        __slots__ = ()
+
+        def feed_token(self, token: Token, is_end: bool = False):
+            state_stack = self.state_stack
+            value_stack = self.value_stack
+            while True:
+                entry = table[state_stack[-1]].get(token.type)
+                if entry is None or (is_end and entry.__class__ is not tuple):
+                    return ParserState.feed_token(self, token, is_end)  # lark raises its error
+                if entry.__class__ is not tuple:  # shift
+                    state_stack.append(entry)
+                    value_stack.append(token)
+                    return None
+                size, callback, origin = entry
+                if size:
+                    children = value_stack[-size:]
+                    del state_stack[-size:]
+                    del value_stack[-size:]
+                else:
+                    children = []
+                value = callback(children)
+                state_stack.append(table[state_stack[-1]][origin])
+                value_stack.append(value)
+                if is_end and state_stack[-1] == self.parse_conf.end_state:
+                    return value_stack[-1]
+
+    class _FastParser(_Parser):
+        def parse(self, lexer, start, value_stack=None, state_stack=None, start_interactive=False):
+            from lark.parsers.lalr_parser_state import ParseConf
+
+            if start_interactive:
+                return super().parse(lexer, start, value_stack, state_stack, start_interactive)
+            state = _FastState(ParseConf(self.parse_table, self.callbacks, start), lexer, state_stack, value_stack)
+            return self.parse_from_state(state)
+
+    lalr.parser = _FastParser(inner.parse_table, inner.callbacks, inner.debug)
 
 
 def parse_text(text: str, file: str = "<string>") -> ast.Program:

@@ -137,3 +137,27 @@ def test_cli_compile_runs_inductor(capsys, tmp_path):
     assert main(["compile", str(f), "--compile", "--inference", "--json"]) == 0
     c = json.loads(capsys.readouterr().out)["deploy"]["compile"]
     assert c["mode"] == "default" and c["output"] == [4]
+
+
+def _channels_last_weights(model) -> list[bool]:
+    return [p.is_contiguous(memory_format=torch.channels_last) for p in model.parameters() if p.dim() == 4]
+
+
+def test_channels_last_pass_converts_conv_nets_and_keeps_outputs():
+    m = _model("resnet.arch", "resnet18", input_shape=(3, 64, 64))
+    out = optimize_for_inference(m)
+    before = _channels_last_weights(optimize_for_inference(m, ["fold_batchnorm"]))
+    assert out.channels_last_tensors == before.count(False) > 0 and all(_channels_last_weights(out))
+    assert _channels_last_weights(m).count(False) == before.count(False)  # the input model keeps its layout
+    _same(out, m)  # a contiguous input: the first conv's channels-last weight switches the layout
+    without = optimize_for_inference(m, ["remove_dropout", "reparameterize", "fold_batchnorm"])
+    assert not hasattr(without, "channels_last_tensors") and _channels_last_weights(without) == before
+
+
+def test_channels_last_pass_leaves_mostly_linear_networks():
+    # a patch-embedding conv, then linear layers on tokens (ViT-like): the rule says no
+    src = "arch t()\ninput 3x16x16\nstem conv4/4(8) tokens ln fc(16) gelu fc(8) ln fc(16) gelu fc(8)\nhead gap fc(3)\n"
+    m = archdsl.build(src).double().eval()
+    out = optimize_for_inference(m)
+    assert out.channels_last_tensors == 0 and not any(_channels_last_weights(out))
+    _same(out, m)

@@ -84,3 +84,11 @@ def test_fmt_leaves_bad_file_untouched(tmp_path, capsys):
     p.write_text("arch t(\n")
     assert main(["fmt", str(p)]) == 1
     assert p.read_text() == "arch t(\n"
+
+
+def test_header_without_space_is_not_taken_for_a_library():
+    # the lexer reads `archt(` as `arch t(` (found by the fuzz test above), so the formatter
+    # must not treat the file as a block library
+    text = "archt()\ninput 3x8x8\nstem conv3(4)\n"
+    out = format_source(text)
+    assert meaning(parse_text(out)) == meaning(parse_text(text)) and format_source(out) == out
