@@ -38,11 +38,9 @@ UNSUPPORTED_VARIANTS = {("googlenet.arch", "googlenet_aux"), ("inception_v3.arch
 
 # Zoo files that cannot be written as source yet. Such a file (and the variants above) must
 # fail with the located "cannot write this network as standalone PyTorch source" error,
-# tested below. coat: `shared` layers (one module used by every block of a stage) have no
-# emitter; vitdet: relative-position attention, resized position table, deconv and the
-# several results of `outputs:` have none; nasnet: two-input cells (`prev`) and TF "SAME"
-# padding have none.
-UNSUPPORTED = {"coat.arch", "vitdet.arch", "nasnet.arch"}
+# tested below. None now: coat (`shared` layers), vitdet (relative-position attention,
+# `outputs:`) and nasnet (two-input cells, TF "SAME" padding) are written and compared too.
+UNSUPPORTED: set[str] = set()
 # Every other zoo file's smallest variant, plus the variants with golden files.
 EXTRA = [("resnet.arch", "resnet50"), ("convnext.arch", "tiny"), ("deit.arch", "tiny_distilled")]
 CASES = sorted({(f.name, _smallest_variant(f)) for f in zoo_files() if f.name not in UNSUPPORTED} | set(EXTRA),
@@ -143,8 +141,11 @@ def assert_same_network(source, variant, small, tmp_path) -> str:
     x = torch.randn(1, *shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         a, b = built(x), ours(x)
-    assert a.shape == b.shape
-    assert torch.equal(a, b), f"max difference {(a - b).abs().max().item():.3g}"
+    assert type(a) is type(b)  # a tensor, or the same tuple of maps (`outputs:`)
+    pairs = list(zip(a, b, strict=True)) if isinstance(a, tuple) else [(a, b)]
+    for ya, yb in pairs:
+        assert ya.shape == yb.shape
+        assert torch.equal(ya, yb), f"max difference {(ya - yb).abs().max().item():.3g}"
     # and back: a generated model's state dict loads into the built one
     built.load_state_dict(ours.state_dict())
     return text
@@ -203,7 +204,8 @@ def network_class_name(source: str) -> str:
 
 
 COMPILE_CASES = [("resnet.arch", "resnet18"), ("convnext.arch", "tiny"), ("vit.arch", "tiny"), ("swin.arch", "tiny"),
-                 ("shufflenet_v2.arch", "x0_5"), ("efficientnet.arch", "b0")]
+                 ("shufflenet_v2.arch", "x0_5"), ("efficientnet.arch", "b0"), ("coat.arch", "lite_tiny"),
+                 ("vitdet.arch", "base"), ("nasnet.arch", "nasnet_a_large")]
 
 
 @pytest.mark.parametrize("file,variant", COMPILE_CASES, ids=[f"{f}:{v}" for f, v in COMPILE_CASES])
@@ -219,7 +221,9 @@ def test_torch_compile_fullgraph(file, variant, tmp_path):
     x = torch.randn(1, *shape)
     compiled = torch.compile(net, fullgraph=True, backend="eager")
     with torch.no_grad():
-        assert torch.allclose(compiled(x), net(x), rtol=1e-4, atol=1e-5)
+        a, b = compiled(x), net(x)
+    pairs = list(zip(a, b, strict=True)) if isinstance(b, tuple) else [(a, b)]  # `outputs:`: a tuple of maps
+    assert all(torch.allclose(ya, yb, rtol=1e-4, atol=1e-5) for ya, yb in pairs)
 
 
 @pytest.mark.parametrize("file,variant,golden", GOLDEN_CASES, ids=[g for _, _, g in GOLDEN_CASES])
@@ -232,13 +236,19 @@ def test_golden(file, variant, golden):
     assert text == path.read_text(), f"generated source changed; rerun with ARCHDSL_ACCEPT=1 and read the diff of {path}"
 
 
+BYTE_CASES = [("convnext.arch", "tiny"), ("coat.arch", "lite_tiny"), ("vitdet.arch", "base"), ("nasnet.arch", "nasnet_a_large")]
+
+
 def test_byte_identical_across_runs_and_hash_seeds():
-    code = "import archdsl, sys; sys.stdout.write(archdsl.to_source('zoo/convnext.arch', 'tiny'))"
+    code = f"import archdsl, sys\nfor f, v in {BYTE_CASES!r}:\n    sys.stdout.write(archdsl.to_source('zoo/' + f, v) + '\\0')"
     seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
     env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
     r = subprocess.run(check=False, args=[sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert r.stdout == source_of("convnext.arch", "tiny") == source_of("convnext.arch", "tiny")
+    texts = r.stdout.split("\0")[:-1]
+    assert len(texts) == len(BYTE_CASES)
+    for (f, v), text in zip(BYTE_CASES, texts, strict=True):
+        assert text == source_of(f, v) == source_of(f, v), f
 
 
 def test_readable_shape(generated):
@@ -255,7 +265,7 @@ def test_readable_shape(generated):
 
 # ---- safety -------------------------------------------------------------------------
 SAFE_BUILTINS = {"super", "range", "len", "list", "int", "float", "bool", "str", "tuple", "isinstance", "object", "None", "True", "False",
-                 "slice", "any", "max", "min"}
+                 "slice", "any", "max", "min", "zip"}
 FORBIDDEN = {"eval", "exec", "compile", "__import__", "open", "getattr", "setattr", "delattr", "globals", "locals",
              "vars", "os", "sys", "subprocess", "builtins", "__builtins__", "input", "breakpoint", "importlib", "runpy"}
 
