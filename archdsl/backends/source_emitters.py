@@ -216,8 +216,15 @@ def _channel_slice(n) -> str:
 
 def _patch_grid(n) -> str:
     skip = int(n.attrs["skip"])
-    c, h, w = (int(v) for v in n.shape)
-    return f"{{0}}[:, {skip}:].transpose(1, 2).reshape({{0}}.shape[0], {c}, {h}, {w})"
+    return f"square_grid({{0}}[:, {skip}:])"
+
+
+def _grid(n) -> str:
+    """`grid`: square unless a height is given, the side computed from the tokens (as the
+    op does), so blocks of several stages share one class."""
+    if n.attrs.get("h") is None:
+        return "square_grid({0})"
+    return "{0}.transpose(1, 2).reshape({0}.shape[0], " + ", ".join(_literal(int(v)) for v in n.shape) + ")"
 
 
 def _samepad(n) -> str:
@@ -252,6 +259,7 @@ def _outputs(n) -> str:
 ts.FUNCTIONAL_SOURCE.update({
     "pos_resized": _pos_resized,
     "outputs": _outputs,
+    "aux_out": lambda n: "{0}",
     "factor_attn": lambda n: f"factor_attention({{0}}, {_literal(int(n.attrs['heads']))})",
     "strip_cls": lambda n: f"{{0}}[:, {_literal(int(n.attrs['n']))}:]",
     "add": _add,
@@ -261,6 +269,7 @@ ts.FUNCTIONAL_SOURCE.update({
     "scale": _scale,
     "patch_merge": lambda n: "patch_merge({0})",
     "patch_grid": _patch_grid,
+    "grid": _grid,
     "join_tokens": lambda n: f"torch.cat(({{1}}[:, :{int(n.attrs['skip'])}], {{0}}.flatten(2).transpose(1, 2)), dim=1)",
     "samepad": _samepad,
     "cls_token": _extra_token(0),
@@ -309,9 +318,11 @@ ts.HELPERS.update({
     "BottleneckAttention": ("F",),
     "RelPosAttention": ("F", "math"),
     "resize_positions": ("F",),
+    "square_grid": ("math",),
     "SharedRef": (),
     "SharedStage": (),
     "CellStage": (),
+    "AuxStage": (),
     "ConvRelPosEnc": ("math",),
     "factor_attention": (),
     "same_padding": ("F", "math"),

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import networkx as nx
 import torch
 from torch import nn
 
@@ -424,6 +425,8 @@ class Instance:
     prev: bool = False  # a two-input cell: value -1 is `prev`, the second input
     cell: bool = False  # a block of a stage of two-input cells (called with x and prev)
     returns: str = "torch.Tensor"  # the forward's return annotation
+    aux: list[int] = field(default_factory=list)  # side outputs (`aux:`): values of their aux_out steps
+    n_main: int = 0  # steps before the side-output branches (all the output needs)
 
 
 def _span_text(span: Span) -> str:
@@ -620,7 +623,15 @@ class _Builder:
             items.append(item)
             steps.append(Step(name, None, list(node.inputs), nid, node.shape, node.span))
         in_shape = g.nodes[entry].shape
-        inst = Instance(path, g.groups[path], items, steps, exit_, in_shape, returns=_returns(g.nodes[exit_]))
+        aux_outs = [st.out for st in steps if st.node is not None and st.node.op == "aux_out"]
+        n_main = len(steps)
+        if aux_outs:  # side outputs: the steps the output needs first, then the side branches
+            if not self.is_stage_block(path):
+                raise _Unsupported("a side output (`aux:`) outside the blocks of a stage", g.nodes[aux_outs[0]].span)
+            main = nx.ancestors(g.graph, exit_) | {exit_}
+            steps = [st for st in steps if st.out in main] + [st for st in steps if st.out not in main]
+            n_main = sum(1 for st in steps if st.out in main)
+        inst = Instance(path, g.groups[path], items, steps, exit_, in_shape, returns=_returns(g.nodes[exit_]), n_main=n_main)
         # ids relative to the instance: the entry is value 0 (`prev`, a second input: -1)
         ids = {entry: 0}
         if path in self.prevs:
@@ -633,12 +644,20 @@ class _Builder:
             st.inputs = [ids[i] for i in st.inputs]
             st.out = ids[st.out]
         inst.out = ids[exit_]
+        inst.aux = [ids[a] for a in aux_outs]
+        if inst.aux:
+            inst.returns = "torch.Tensor | tuple[torch.Tensor, ...]"
         cands: dict[str, Any] = {}
         if in_shape:
             cands["in_channels"] = in_shape[0] if len(in_shape) != 2 else in_shape[-1]
         for k, v in (inst.group.info.get("args") or {}).items():
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 cands[k] = v
+        first = path[:2] + ("blocks", 0)
+        if inst.group.kind == "down" and first in g.groups:  # `down` runs in the stage: its `c` is the stage's
+            c = (g.groups[first].info.get("args") or {}).get("c")
+            if isinstance(c, int) and not isinstance(c, bool):
+                cands.setdefault("c", c)
         inst.candidates = cands
         return inst
 
@@ -991,6 +1010,7 @@ class _Renderer:
         self.classes = _Classes()
         self.helpers: set[str] = set()
         self.instances: dict[tuple, Instance] = {}
+        self.aux_stages = False  # some stage returns side outputs (`aux:`) in training mode
 
     def note_helpers(self, text: str) -> None:
         for h in HELPERS:
@@ -1151,15 +1171,25 @@ class _Renderer:
             return var[v]
 
         def still_needed(v: int, after: int) -> bool:
-            return any(r > after for r in readers.get(v, [])) or v == inst.out and after < len(steps)
+            return any(r > after for r in readers.get(v, [])) or (v == inst.out or v in aux_names) and after < len(steps)
 
+        # side outputs (`aux:`): named values, returned after the output in training mode
+        aux_names = {v: "aux" if len(inst.aux) == 1 else f"aux{n + 1}" for n, v in enumerate(inst.aux)}
         for k, st in enumerate(steps):
+            if aux_names and k == inst.n_main:
+                lines.append(f"{pad}if not self.training:  # side outputs in training mode only")
+                lines.append(f"{pad}    return {var[inst.out]}")
             args = [use(i) for i in st.inputs]
             if st.expr is None:
                 expr = f"self.{st.item}({args[0]})" if len(args) == 1 else f"self.{st.item}({', '.join(args)})"
             else:
                 expr = _substitute(st.expr, args).replace("{p}", st.item or "")
             out = k + 1
+            if out in aux_names:
+                lines += assign(indent, aux_names[out], expr, shape_of(k) or None)
+                var[out] = aux_names[out]
+                live[aux_names[out]] = out
+                continue
             rd = readers.get(out, [])
             nxt = steps[k + 1] if k + 1 < len(steps) else None
             if (rd == [k + 1] and nxt.item is None and out != inst.out
@@ -1169,7 +1199,10 @@ class _Renderer:
             # save a value still needed later before `x` is overwritten
             held = live.get("x")
             if held is not None and still_needed(held, k):
-                name = "shortcut" if "shortcut" not in live and all(steps[r].residual or steps[r].item == "shortcut" for r in readers[held] if r > k) else None
+                if held == inst.out and "out" not in live:  # the output, kept while side outputs are computed
+                    name = "out"
+                else:
+                    name = "shortcut" if "shortcut" not in live and all(steps[r].residual or steps[r].item == "shortcut" for r in readers[held] if r > k) else None
                 if name is None:
                     counter[0] += 1
                     name = f"x{counter[0]}"
@@ -1187,7 +1220,7 @@ class _Renderer:
             var[out] = "x"
             live["x"] = out
         result = use(inst.out) if inst.out in pending else var[inst.out]
-        lines.append(f"{pad}return {result}")
+        lines.append(f"{pad}return {', '.join([result, *aux_names.values()])}")
         return lines
 
     # ---- the network ----
@@ -1217,12 +1250,19 @@ class _Renderer:
             fwd_steps.append(("call", it.name, self.value_text(st.out if st.shape is None else None, st.shape)))
         fwd = []
         for kind, attr, comment in fwd_steps:
-            if kind == "stages":
+            if kind == "stages" and self.aux_stages:
+                fwd.append("        aux: list[torch.Tensor] = []")
+                fwd.append("        for stage in self.stages:")
+                fwd.append("            x = stage(x)")
+                fwd.append("            if isinstance(x, tuple):  # training mode: side outputs (`aux:`)")
+                fwd.append("                x, *more = x")
+                fwd.append("                aux += more")
+            elif kind == "stages":
                 fwd.append("        for stage in self.stages:")
                 fwd.append("            x = stage(x)")
             else:
                 fwd += assign(8, "x", f"self.{attr}(x)", comment)
-        fwd.append("        return x")
+        fwd.append("        return (x, *aux) if aux else x" if self.aux_stages else "        return x")
         for text in init:
             self.note_helpers(text)
         classes = [(cd.name, _escape(cd.doc), self.class_lines(cd)) for cd in self.classes.defs]
@@ -1244,7 +1284,8 @@ class _Renderer:
         text = env.get_template("module.py.j2").render(
             header=_wrap_doc(header), helpers=helpers, needs_f=needs_f, needs_math=needs_math,
             classes=classes, net_name=net_cls, net_doc=_escape(f"{g.name} network" + (f", variant {variant}" if variant else "")),
-            net_init=init, net_forward=fwd, in_shape=_shape_text(g.input_shape), net_returns=_returns(g.nodes[g.output_id]),
+            net_init=init, net_forward=fwd, in_shape=_shape_text(g.input_shape),
+            net_returns="torch.Tensor | tuple[torch.Tensor, ...]" if self.aux_stages else _returns(g.nodes[g.output_id]),
         )
         return text
 
@@ -1297,9 +1338,13 @@ class _Renderer:
         lines += self.block_list(blocks, calls, tables)
         tail = ", down" if has_down else ""
         cells = self.b.cell_stage(path)
-        if shared and cells:
-            raise _Unsupported("a stage of two-input cells with `shared` layers", g.groups[path].span)
-        if cells:
+        aux = any(self.instances[p].aux for p in blocks)
+        if bool(shared) + cells + aux > 1:
+            raise _Unsupported("a stage that combines two-input cells, `shared` layers and side outputs", g.groups[path].span)
+        if aux:
+            self.aux_stages = True
+            lines.append(f"        self.stages.append(AuxStage(blocks{tail}))")
+        elif cells:
             keep = self.keep_prev(path, blocks)
             marked = tuple(k for k, v in enumerate(keep) if v)
             lines.append("        # after a cell marked here, the next cell's prev is that cell's own prev")

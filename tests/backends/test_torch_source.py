@@ -30,10 +30,10 @@ def _smallest_variant(path: Path) -> str | None:
     return min(names, key=lambda v: archdsl.summary(program, v)["params"])
 
 
-# Variants the source backend cannot write: side outputs (`aux:`, training-mode auxiliary
-# classifiers) would need a forward that returns several tensors; the smallest variants
-# of these files have none.
-UNSUPPORTED_VARIANTS = {("googlenet.arch", "googlenet_aux"), ("inception_v3.arch", "inception_v3_aux")}
+# Variants the source backend cannot write (none now). Side outputs (`aux:`, training-mode
+# auxiliary classifiers) are written too: tested in both modes below.
+UNSUPPORTED_VARIANTS: set[tuple[str, str]] = set()
+AUX_CASES = [("googlenet.arch", "googlenet_aux"), ("inception_v3.arch", "inception_v3_aux")]
 
 
 # Zoo files that cannot be written as source yet. Such a file (and the variants above) must
@@ -42,7 +42,7 @@ UNSUPPORTED_VARIANTS = {("googlenet.arch", "googlenet_aux"), ("inception_v3.arch
 # `outputs:`) and nasnet (two-input cells, TF "SAME" padding) are written and compared too.
 UNSUPPORTED: set[str] = set()
 # Every other zoo file's smallest variant, plus the variants with golden files.
-EXTRA = [("resnet.arch", "resnet50"), ("convnext.arch", "tiny"), ("deit.arch", "tiny_distilled")]
+EXTRA = [("resnet.arch", "resnet50"), ("convnext.arch", "tiny"), ("deit.arch", "tiny_distilled"), *AUX_CASES]
 CASES = sorted({(f.name, _smallest_variant(f)) for f in zoo_files() if f.name not in UNSUPPORTED} | set(EXTRA),
                key=lambda c: (c[0], str(c[1])))
 UNSUPPORTED_CASES = sorted([(f.name, None) for f in zoo_files() if f.name in UNSUPPORTED]) + sorted(UNSUPPORTED_VARIANTS)
@@ -120,6 +120,36 @@ head scale(2, skip=1) ln cls(1) fc(classes)
 def test_same_network_as_build_rare_layers(tmp_path):
     text = assert_same_network(PROBE, None, None, tmp_path)
     assert "SinCosPosEmbed(" in text and "nn.AdaptiveAvgPool2d(" in text and "value=0.5" in text
+
+
+@pytest.mark.parametrize("file,variant", AUX_CASES, ids=[v for _, v in AUX_CASES])
+def test_side_outputs_in_training_mode(file, variant, tmp_path):
+    """`aux:` side outputs: in training mode both models return (output, *side outputs),
+    equal (same dropout masks from the same seed); in eval mode only the output."""
+    small = _small_input(file, variant)
+    text = archdsl.to_source(ROOT / "zoo" / file, variant, input_shape=small)
+    path = tmp_path / "model.py"
+    path.write_text(text)
+    torch.manual_seed(0)
+    built = archdsl.build(ROOT / "zoo" / file, variant, input_shape=small)
+    randomize_batchnorm(built)
+    ours = network_class(load_module(path), text)()
+    ours.load_state_dict(built.state_dict())
+    built.double().train()
+    ours.double().train()
+    # batch 2: training-mode batch norm on a 1x1 map needs more than one value per channel
+    x = torch.randn(2, *built.arch_info["input_shape"], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(3)
+    a = built(x)
+    torch.manual_seed(3)
+    b = ours(x)
+    assert isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b) > 1
+    for ya, yb in zip(a, b, strict=True):
+        assert torch.equal(ya, yb), f"max difference {(ya - yb).abs().max().item():.3g}"
+    built.eval()
+    ours.eval()
+    with torch.no_grad():
+        assert torch.equal(built(x), ours(x))
 
 
 def assert_same_network(source, variant, small, tmp_path) -> str:
@@ -205,7 +235,7 @@ def network_class_name(source: str) -> str:
 
 COMPILE_CASES = [("resnet.arch", "resnet18"), ("convnext.arch", "tiny"), ("vit.arch", "tiny"), ("swin.arch", "tiny"),
                  ("shufflenet_v2.arch", "x0_5"), ("efficientnet.arch", "b0"), ("coat.arch", "lite_tiny"),
-                 ("vitdet.arch", "base"), ("nasnet.arch", "nasnet_a_large")]
+                 ("vitdet.arch", "base"), ("nasnet.arch", "nasnet_a_large"), ("googlenet.arch", "googlenet_aux")]
 
 
 @pytest.mark.parametrize("file,variant", COMPILE_CASES, ids=[f"{f}:{v}" for f, v in COMPILE_CASES])
@@ -453,6 +483,16 @@ def test_files_without_emitters_fail_with_a_located_error(file, variant):
         source_of(file, variant)
     assert "cannot write this network as standalone PyTorch source" in str(e.value), (
         f"{file} now generates source: move it out of UNSUPPORTED")
+
+
+def test_shared_layer_outside_stage_blocks_is_a_located_error():
+    """`shared` layers are written for stage blocks only; a use in the stem fails at its text."""
+    text = "arch net(classes=10)\ninput 3x16x16\nshared sc = conv3(8)\nstem conv3(8) sc relu sc\nhead gap fc(classes)\n"
+    archdsl.build(text)
+    with pytest.raises(archdsl.ArchError) as e:
+        archdsl.to_source(text)
+    assert "cannot write this network as standalone PyTorch source" in str(e.value)
+    assert e.value.span is not None and (e.value.span.line, e.value.span.column) == (4, 15)
 
 
 def test_layer_without_emitter_is_a_located_error(monkeypatch):
