@@ -293,6 +293,34 @@ def test_readable_shape(generated):
             assert re.search(r"# zoo/(blocks/)?resnet.arch:\d+:\d+", line), line
 
 
+SOURCE_MAP_CASES = [("coat.arch", "lite_tiny"), ("vitdet.arch", "base"), ("nasnet.arch", "nasnet_a_large"),
+                    ("googlenet.arch", "googlenet_aux")]
+
+
+@pytest.mark.parametrize("file,variant", SOURCE_MAP_CASES, ids=[f"{f}:{v}" for f, v in SOURCE_MAP_CASES])
+def test_every_generated_layer_has_a_source_map(file, variant, generated):
+    """In the generated classes (not the copied helpers), every layer made in `__init__`
+    (`self.x = ...`, a stage's `shared.x = ...`) names the DSL text that made it."""
+    text, _ = generated[(file, variant)]
+    helpers = {n for p in (ROOT / "archdsl" / "backends" / "templates" / "helpers").glob("*.py.j2")
+               for n in re.findall(r"^class (\w+)", p.read_text(), re.MULTILINE)}
+    lines = text.splitlines()
+    checked = 0
+    for cls in ast.parse(text).body:
+        if not isinstance(cls, ast.ClassDef) or cls.name in helpers:
+            continue
+        for node in ast.walk(cls):
+            if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)):
+                continue
+            target = ast.unparse(node.targets[0])
+            call = ast.unparse(node.value)
+            if not target.startswith(("self.", "shared.")) or call in ("nn.Sequential()", "nn.Identity()", "nn.Module()", "nn.ModuleList()"):
+                continue
+            assert re.search(rf"# zoo/{re.escape(file)}:\d+:\d+", lines[node.lineno - 1]), lines[node.lineno - 1]
+            checked += 1
+    assert checked > 10
+
+
 # ---- safety -------------------------------------------------------------------------
 SAFE_BUILTINS = {"super", "range", "len", "list", "int", "float", "bool", "str", "tuple", "isinstance", "object", "None", "True", "False",
                  "slice", "any", "max", "min", "zip"}
