@@ -2,7 +2,9 @@
 
 The generated file imports only torch (and math when needed) and holds one `nn.Module`
 class per user-defined block (plus one for an inline stage body), one `Stage` helper and
-one class for the network. Module attribute names are exactly those of the
+one class for the network. Stages with `shared` layers, two-input cells (`prev`) or side
+outputs (`aux:`) use `SharedStage`, `CellStage` or `AuxStage` instead; a network whose
+last layer is `outputs:` returns the tuple of its maps, like the built one. Module attribute names are exactly those of the
 `archdsl.build` model, so state dicts move between the two unchanged.
 
 How a class is made from the IR: every instance of a block (every stage block, every
