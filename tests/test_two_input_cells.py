@@ -65,9 +65,14 @@ def test_two_input_block_module_and_output():
     assert y.shape == (2, 84)
 
 
-def test_source_emitter_refuses_two_input_blocks():
-    with pytest.raises(ArchError, match="reads `prev`"):
-        archdsl.to_source(CELLS)
+@pytest.mark.parametrize("keep", ["false, false, false, false", "false, false, true, false", "true, true, false, false"])
+def test_source_writes_two_input_cells(keep, tmp_path):
+    """The generated file's cells take (x, prev); its CellStage passes prev on as the
+    graph does (keep_prev included): same state dict, same outputs as `build`."""
+    from tests.backends.test_torch_source import assert_same_network
+
+    text = assert_same_network(CELLS.replace("false, false, false, false", keep), None, None, tmp_path)
+    assert "CellStage(blocks, keep_prev)" in text and "def forward(self, x: torch.Tensor, prev: torch.Tensor)" in text
 
 
 def test_list_join_and_repeat():

@@ -12,6 +12,8 @@ every value goes through `torch_source._literal`.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 from torch import nn
@@ -19,7 +21,10 @@ from torch import nn
 from archdsl.backends import torch_source as ts
 from archdsl.backends.torch_source import REQUIRED, Call, _call, _literal
 from archdsl.ops.bottleneck_attention import BottleneckAttention
+from archdsl.ops.factorized_attention import ConvRelPosEnc
 from archdsl.ops.large_kernel_attention import LargeKernelAttention
+from archdsl.ops.padding import AvgPool2dSame, Conv2dSame, MaxPool2dSame, Pad
+from archdsl.ops.plain_detection import RelPosAttention
 from archdsl.ops.pyramid_attention import SpatialReductionAttention
 from archdsl.ops.squeeze_excite import SqueezeExcite
 from archdsl.ops.transformer_modules import (
@@ -132,8 +137,43 @@ def _sra(m: SpatialReductionAttention) -> Call:
                  eps=(eps, 1e-5))
 
 
+def _relpos_attn(m: RelPosAttention) -> Call:
+    return _call("RelPosAttention", m.qkv.in_features, heads=(m.heads, REQUIRED), window=(m.window, REQUIRED), global_attn=(bool(m.global_attn), False),
+                 qkv_bias=(m.qkv.bias is not None, True))
+
+
+def _deconv(m: nn.ConvTranspose2d) -> Call:
+    if any(_pair(v) != 0 for v in (m.padding, m.output_padding)) or _pair(m.dilation) != 1 or m.groups != 1:
+        raise NotImplementedError("a transposed convolution with padding, dilation or groups")
+    return _call("nn.ConvTranspose2d", m.in_channels, m.out_channels, _pair(m.kernel_size), stride=(_pair(m.stride), 1),
+                 bias=(m.bias is not None, True))
+
+
+def _conv_relpos(m: ConvRelPosEnc, attrs: dict, ins: list) -> Call:
+    head_dim = int(ins[0][1]) // 3 // int(attrs["heads"])
+    windows = tuple((int(k), int(h)) for k, h in attrs["windows"])
+    return _call("ConvRelPosEnc", head_dim, windows, skip=(int(m.skip), 1))
+
+
+def _pad(m: Pad) -> Call:
+    pad = tuple(int(v) for v in m.pad)
+    if m.value == 0.0:
+        return _call("nn.ZeroPad2d", pad)
+    return _call("nn.ConstantPad2d", pad, float(m.value))
+
+
+def _same(cls: str, base: Callable[[nn.Module], Call]) -> Callable[[nn.Module], Call]:
+    return lambda m: Call(cls, base(m).args)
+
+
 ts.MODULE_EMITTERS.update({
     SqueezeExcite: _se,
+    Pad: _pad,
+    Conv2dSame: _same("Conv2dSame", ts._conv),
+    MaxPool2dSame: _same("MaxPool2dSame", ts._maxpool),
+    AvgPool2dSame: _same("AvgPool2dSame", ts._avgpool),
+    RelPosAttention: _relpos_attn,
+    nn.ConvTranspose2d: _deconv,
     LargeKernelAttention: _lka,
     PatchEmbed: _patch_embed,
     Attention: lambda m: _attention_call("Attention", m),
@@ -150,7 +190,7 @@ ts.MODULE_EMITTERS.update({
     SpatialReductionAttention: _sra,
     nn.AdaptiveAvgPool2d: lambda m: _call("nn.AdaptiveAvgPool2d", _pair(m.output_size)),
 })
-ts.NODE_EMITTERS.update({WindowAttention: _window_attn, SinCosPosEmbed: _sincos})
+ts.NODE_EMITTERS.update({WindowAttention: _window_attn, SinCosPosEmbed: _sincos, ConvRelPosEnc: _conv_relpos})
 
 
 # ---- functional ops ---------------------------------------------------------------------
@@ -176,8 +216,15 @@ def _channel_slice(n) -> str:
 
 def _patch_grid(n) -> str:
     skip = int(n.attrs["skip"])
-    c, h, w = (int(v) for v in n.shape)
-    return f"{{0}}[:, {skip}:].transpose(1, 2).reshape({{0}}.shape[0], {c}, {h}, {w})"
+    return f"square_grid({{0}}[:, {skip}:])"
+
+
+def _grid(n) -> str:
+    """`grid`: square unless a height is given, the side computed from the tokens (as the
+    op does), so blocks of several stages share one class."""
+    if n.attrs.get("h") is None:
+        return "square_grid({0})"
+    return "{0}.transpose(1, 2).reshape({0}.shape[0], " + ", ".join(_literal(int(v)) for v in n.shape) + ")"
 
 
 def _samepad(n) -> str:
@@ -196,7 +243,25 @@ def _extra_token(at: int):
     return expr
 
 
+def _pos_resized(n) -> str:
+    grid, side = int(n.attrs["grid"]), math.isqrt(int(n.shape[0]))
+    table = "self.{p}[:, 1:]" if n.attrs["cls"] else "self.{p}"
+    if side == grid:
+        return f"{{0}} + {table}"
+    return f"{{0}} + resize_positions({table}, {grid}, {side})"
+
+
+def _outputs(n) -> str:
+    items = ", ".join(f"{{{k}}}" for k in range(len(n.inputs)))
+    return f"({items},)" if len(n.inputs) == 1 else f"({items})"
+
+
 ts.FUNCTIONAL_SOURCE.update({
+    "pos_resized": _pos_resized,
+    "outputs": _outputs,
+    "aux_out": lambda n: "{0}",
+    "factor_attn": lambda n: f"factor_attention({{0}}, {_literal(int(n.attrs['heads']))})",
+    "strip_cls": lambda n: f"{{0}}[:, {_literal(int(n.attrs['n']))}:]",
     "add": _add,
     "shuffle": lambda n: f"channel_shuffle({{0}}, {_literal(int(n.attrs['groups']))})",
     "channel_slice": _channel_slice,
@@ -204,6 +269,7 @@ ts.FUNCTIONAL_SOURCE.update({
     "scale": _scale,
     "patch_merge": lambda n: "patch_merge({0})",
     "patch_grid": _patch_grid,
+    "grid": _grid,
     "join_tokens": lambda n: f"torch.cat(({{1}}[:, :{int(n.attrs['skip'])}], {{0}}.flatten(2).transpose(1, 2)), dim=1)",
     "samepad": _samepad,
     "cls_token": _extra_token(0),
@@ -222,6 +288,7 @@ ts.PARAM_SOURCE.update({
     "cls_token": lambda n, p: _zeros(p),
     "dist_token": lambda n, p: _zeros(p),
     "pos_embed": lambda n, p: _zeros(p),
+    "pos_resized": lambda n, p: _zeros(p),
     "pos_sin1d": lambda n, p: _call("nn.Parameter", _call("sinusoid_1d", *(int(v) for v in p.shape[1:])),
                                      requires_grad=(bool(p.requires_grad), True)),
 })
@@ -249,4 +316,17 @@ ts.HELPERS.update({
     "patch_merge": (),
     "WindowAttention": ("F", "math"),
     "BottleneckAttention": ("F",),
+    "RelPosAttention": ("F", "math"),
+    "resize_positions": ("F",),
+    "square_grid": ("math",),
+    "SharedRef": (),
+    "SharedStage": (),
+    "CellStage": (),
+    "AuxStage": (),
+    "ConvRelPosEnc": ("math",),
+    "factor_attention": (),
+    "same_padding": ("F", "math"),
+    "Conv2dSame": ("same_padding",),
+    "MaxPool2dSame": ("same_padding",),
+    "AvgPool2dSame": ("same_padding",),
 })

@@ -2,7 +2,9 @@
 
 The generated file imports only torch (and math when needed) and holds one `nn.Module`
 class per user-defined block (plus one for an inline stage body), one `Stage` helper and
-one class for the network. Module attribute names are exactly those of the
+one class for the network. Stages with `shared` layers, two-input cells (`prev`) or side
+outputs (`aux:`) use `SharedStage`, `CellStage` or `AuxStage` instead; a network whose
+last layer is `outputs:` returns the tuple of its maps, like the built one. Module attribute names are exactly those of the
 `archdsl.build` model, so state dicts move between the two unchanged.
 
 How a class is made from the IR: every instance of a block (every stage block, every
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import networkx as nx
 import torch
 from torch import nn
 
@@ -215,7 +218,8 @@ def _helper_names() -> set[str]:
     return names
 
 
-_RESERVED = {"self", "x", "nn", "torch", "math", "F", "super", "blocks", "down", "stage", "block", "k", "_",
+_RESERVED = {"self", "x", "nn", "torch", "math", "F", "super", "blocks", "down", "stage", "block", "k", "_", "prev", "shared",
+             "keep_prev",
              "range", "list", "int", "float", "bool", "None", "True", "False", "Stage", "LayerNorm2d", "Mlp",
              "GlobalPool", "DropPath"} | set(dir(builtins)) | _helper_names()
 
@@ -420,6 +424,11 @@ class Instance:
     in_shape: tuple
     candidates: dict[str, Any] = field(default_factory=dict)
     call: Call | None = None  # its constructor call, once its class is made
+    prev: bool = False  # a two-input cell: value -1 is `prev`, the second input
+    cell: bool = False  # a block of a stage of two-input cells (called with x and prev)
+    returns: str = "torch.Tensor"  # the forward's return annotation
+    aux: list[int] = field(default_factory=list)  # side outputs (`aux:`): values of their aux_out steps
+    n_main: int = 0  # steps before the side-output branches (all the output needs)
 
 
 def _span_text(span: Span) -> str:
@@ -428,6 +437,8 @@ def _span_text(span: Span) -> str:
     start = span.column - 1
     end, depth = start, 0
     while end < len(line) and (depth > 0 or not line[end].isspace()) and end - start < 60:
+        if depth == 0 and line[end] in ")]":  # the bracket closing a branch `[h sep(5, c)]`
+            break
         depth += line[end] in "([" and 1 or (-1 if line[end] in ")]" else 0)
         end += 1
     return line[start:end] or line[start: start + max(1, span.length)]
@@ -435,6 +446,16 @@ def _span_text(span: Span) -> str:
 
 def _source_comment(span: Span, note: str, extra: str = "") -> str:
     return _escape(f"{span} {note}".rstrip(), 70) + extra
+
+
+def _value_shape(node) -> tuple | None:
+    """A value's shape for comments; None for the tuple of maps of `outputs:`."""
+    return None if node.op == "outputs" else node.shape
+
+
+def _returns(node) -> str:
+    """The return annotation of a forward that ends at `node`."""
+    return "tuple[torch.Tensor, ...]" if node.op == "outputs" else "torch.Tensor"
 
 
 def _shape_text(shape: tuple | None) -> str:
@@ -458,6 +479,31 @@ class _Builder:
                 if n.scope[:k] in self.members:
                     self.members[n.scope[:k]].add(n.id)
         self.child_calls: dict[tuple, Call] = {}  # group path -> constructor call (after its class is made)
+        # `shared` layers: their home (a stage) -> name -> the module's constructor item
+        self.shared: dict[tuple, dict[str, Item]] = {}
+        self.prevs: dict[tuple, int] = {}  # two-input stage block -> its `prev` node
+
+    @staticmethod
+    def is_stage_block(path: tuple) -> bool:
+        return len(path) == 4 and path[0] == "stages" and path[2] == "blocks"
+
+    def sources(self, path: tuple) -> set[int]:
+        mine = self.members[path]
+        return {s for nid in mine for s in self.g.nodes[nid].inputs if s not in mine}
+
+    def main_input(self, path: tuple) -> int:
+        """A stage block's input x: the previous block's output, the `down` output, or the
+        stage's input."""
+        stage, j = path[:2], path[3]
+        if j > 0:
+            return self.entry_exit(stage + ("blocks", j - 1))[1]
+        if stage + ("down",) in self.g.groups:
+            return self.entry_exit(stage + ("down",))[1]
+        return self.entry_exit(stage)[0]
+
+    def cell_stage(self, stage: tuple) -> bool:
+        """Whether a stage holds two-input cells (a block that reads `prev`)."""
+        return any(self.is_stage_block(p) and p[:2] == stage and len(self.sources(p)) > 1 for p in self.g.groups)
 
     def child_of(self, path: tuple, scope: tuple) -> tuple:
         for k in range(len(path) + 1, len(scope) + 1):
@@ -470,9 +516,15 @@ class _Builder:
         if path == ():
             entry = self.g.input_id
         else:
-            sources = {s for nid in mine for s in self.g.nodes[nid].inputs if s not in mine}
-            if len(sources) > 1:  # two-input cells (`prev`): no emitter for several inputs yet
-                raise NotImplementedError(f"`{self.g.groups[path].label}` reads `prev` (a block with two inputs)")
+            sources = self.sources(path)
+            if len(sources) == 2 and self.is_stage_block(path):  # a two-input cell: x and `prev`
+                main = self.main_input(path)
+                if main in sources:
+                    sources.discard(main)
+                    self.prevs[path] = sources.pop()
+                    sources = {main}
+            if len(sources) > 1:
+                raise NotImplementedError(f"`{self.g.groups[path].label}` has several inputs outside a stage of two-input cells")
             if len(sources) != 1:  # pragma: no cover - lowering makes groups with an input
                 raise RuntimeError(f"group {path} has {len(sources)} inputs")
             entry = sources.pop()
@@ -480,6 +532,27 @@ class _Builder:
         if len(exits) != 1:  # pragma: no cover
             raise RuntimeError(f"group {path} has {len(exits)} outputs")
         return entry, exits[0]
+
+    def shared_use(self, node, path: tuple, items: list[Item], steps: list[Step], ins: list) -> None:
+        """A use of a `shared` layer in a stage block: the block holds a `SharedRef` to the
+        stage's module (passed to its constructor); the first use makes that module."""
+        sh = node.attrs["_shared"]
+        home = tuple(sh["home"])
+        if home[:1] != ("stages",) or not self.is_stage_block(path) or path[:2] != home:
+            raise _Unsupported("a `shared` layer outside the blocks of a stage (or in a nested block)", node.span)
+        name = _attr_name(str(sh["name"]), node.span)
+        defs = self.shared.setdefault(home, {})
+        if name not in defs:
+            with torch.device("meta"):
+                built = ops.get(node.op).build(node.attrs, ins, node.shape)
+            try:
+                value = _emit_module(built, node.attrs, ins)
+            except NotImplementedError as e:
+                raise _Unsupported(str(e), node.span) from None
+            defs[name] = Item(name, "module", value, node.span, node.shape, f"shared {name}")
+        if not any(it.name == name for it in items):
+            items.append(Item(name, "shared", _call("SharedRef", Sym(name)), node.span, node.shape, f"shared {name}"))
+        steps.append(Step(name, None, list(node.inputs), node.id, node.shape, node.span))
 
     def instance(self, path: tuple) -> Instance:
         g = self.g
@@ -503,21 +576,22 @@ class _Builder:
                 name = ".".join(str(p) for p in rel)
                 if len(rel) == 1:
                     _attr_name(str(rel[0]), g.groups[child].span)
-                items.append(Item(name, "child", self.child_calls.get(child), g.groups[child].span, g.nodes[c_exit].shape,
+                items.append(Item(name, "child", self.child_calls.get(child), g.groups[child].span, _value_shape(g.nodes[c_exit]),
                                   _span_text(g.groups[child].span)))
-                steps.append(Step(name, None, [c_entry], c_exit, g.nodes[c_exit].shape, g.groups[child].span))
+                steps.append(Step(name, None, [c_entry], c_exit, _value_shape(g.nodes[c_exit]), g.groups[child].span))
                 continue
             spec = ops.get(node.op)
-            if "_shared" in node.attrs:
-                raise NotImplementedError("shared layers (`shared NAME = ...`)")
             ins = [g.nodes[i].shape for i in node.inputs]
+            if "_shared" in node.attrs:
+                self.shared_use(node, path, items, steps, ins)
+                continue
             with torch.device("meta"):
                 built = spec.build(node.attrs, ins, node.shape)
             residual = node.op == "add" and bool(node.attrs.get("residual"))
             if built is None:
                 if node.op not in FUNCTIONAL_SOURCE:
                     raise _Unsupported(f"no source for functional op `{node.op}`; add it to FUNCTIONAL_SOURCE", node.span)
-                steps.append(Step(None, FUNCTIONAL_SOURCE[node.op](node), list(node.inputs), nid, node.shape, node.span, residual, node))
+                steps.append(Step(None, FUNCTIONAL_SOURCE[node.op](node), list(node.inputs), nid, _value_shape(node), node.span, residual, node))
                 continue
             name = _attr_name(node.name or "", node.span)
             if isinstance(built, nn.Parameter):
@@ -551,21 +625,41 @@ class _Builder:
             items.append(item)
             steps.append(Step(name, None, list(node.inputs), nid, node.shape, node.span))
         in_shape = g.nodes[entry].shape
-        inst = Instance(path, g.groups[path], items, steps, exit_, in_shape)
-        # ids relative to the instance: the entry is value 0
+        aux_outs = [st.out for st in steps if st.node is not None and st.node.op == "aux_out"]
+        n_main = len(steps)
+        if aux_outs:  # side outputs: the steps the output needs first, then the side branches
+            if not self.is_stage_block(path):
+                raise _Unsupported("a side output (`aux:`) outside the blocks of a stage", g.nodes[aux_outs[0]].span)
+            main = nx.ancestors(g.graph, exit_) | {exit_}
+            steps = [st for st in steps if st.out in main] + [st for st in steps if st.out not in main]
+            n_main = sum(1 for st in steps if st.out in main)
+        inst = Instance(path, g.groups[path], items, steps, exit_, in_shape, returns=_returns(g.nodes[exit_]), n_main=n_main)
+        # ids relative to the instance: the entry is value 0 (`prev`, a second input: -1)
         ids = {entry: 0}
+        if path in self.prevs:
+            ids[self.prevs[path]] = -1
+            inst.prev = True
+        inst.cell = self.is_stage_block(path) and self.cell_stage(path[:2])
         for k, st in enumerate(steps):
             ids[st.out] = k + 1
         for st in steps:
             st.inputs = [ids[i] for i in st.inputs]
             st.out = ids[st.out]
         inst.out = ids[exit_]
+        inst.aux = [ids[a] for a in aux_outs]
+        if inst.aux:
+            inst.returns = "torch.Tensor | tuple[torch.Tensor, ...]"
         cands: dict[str, Any] = {}
         if in_shape:
             cands["in_channels"] = in_shape[0] if len(in_shape) != 2 else in_shape[-1]
         for k, v in (inst.group.info.get("args") or {}).items():
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 cands[k] = v
+        first = path[:2] + ("blocks", 0)
+        if inst.group.kind == "down" and first in g.groups:  # `down` runs in the stage: its `c` is the stage's
+            c = (g.groups[first].info.get("args") or {}).get("c")
+            if isinstance(c, int) and not isinstance(c, bool):
+                cands.setdefault("c", c)
         inst.candidates = cands
         return inst
 
@@ -580,7 +674,7 @@ def _item_key(it: Item) -> Any:
 def _step_key(steps: list[Step], out: int, bypass: set[str]) -> Any:
     alias: dict[int, int] = {}
     kept: list[Any] = []
-    renum = {0: 0}
+    renum = {0: 0, -1: -1}
 
     def ref(v: int) -> int:
         while v in alias:
@@ -737,6 +831,13 @@ class _Classes:
             cd.params.append((safe, _annotation(members[0].candidates[n]), REQUIRED))
             for pm, m in zip(per_member, members):
                 pm[safe] = m.candidates[n]
+        for it in t.items:  # the stage's `shared` layers this block calls
+            if it.kind == "shared":
+                nm = _arg_name(it.name, taken | {p[0] for p in cd.params})
+                cd.leaf_text[(it.name, 0)] = nm
+                cd.params.append((nm, "nn.Module", REQUIRED))
+                for pm in per_member:
+                    pm[nm] = Sym(f"shared.{it.name}")
         for nm, vec, optional in sorted(extra, key=lambda e: e[2] is not False):
             if optional is None:  # a flag
                 cd.params.append((nm, "bool", False))
@@ -911,6 +1012,7 @@ class _Renderer:
         self.classes = _Classes()
         self.helpers: set[str] = set()
         self.instances: dict[tuple, Instance] = {}
+        self.aux_stages = False  # some stage returns side outputs (`aux:`) in training mode
 
     def note_helpers(self, text: str) -> None:
         for h in HELPERS:
@@ -1014,7 +1116,12 @@ class _Renderer:
             self.note_helpers(expr)
             lines += assign(ind, f"self.{it.name}", expr, self.src(it))
         lines.append("")
-        lines.append("    def forward(self, x: torch.Tensor) -> torch.Tensor:")
+        sig = ["self", "x: torch.Tensor"]
+        if t.prev:
+            sig.append("prev: torch.Tensor")
+        elif any(m.cell for m in cd.members):  # called as a cell, with `prev` it does not read
+            sig.append("prev: torch.Tensor | None = None")
+        lines += layout(4, "def forward", sig, f" -> {t.returns}:")
         lines += self.forward_lines(t, lambda k: self.sym_shape(cd, k))
         return lines
 
@@ -1054,8 +1161,8 @@ class _Renderer:
         for k, st in enumerate(steps):
             for i in st.inputs:
                 readers.setdefault(i, []).append(k)
-        var: dict[int, str] = {0: "x"}  # value -> variable holding it
-        live: dict[str, int] = {"x": 0}
+        var: dict[int, str] = {0: "x", -1: "prev"}  # value -> variable holding it
+        live: dict[str, int] = {"x": 0, "prev": -1} if inst.prev else {"x": 0}
         pending: dict[int, str] = {}  # value -> inline expression
         lines: list[str] = []
         counter = [0]
@@ -1066,15 +1173,25 @@ class _Renderer:
             return var[v]
 
         def still_needed(v: int, after: int) -> bool:
-            return any(r > after for r in readers.get(v, [])) or v == inst.out and after < len(steps)
+            return any(r > after for r in readers.get(v, [])) or (v == inst.out or v in aux_names) and after < len(steps)
 
+        # side outputs (`aux:`): named values, returned after the output in training mode
+        aux_names = {v: "aux" if len(inst.aux) == 1 else f"aux{n + 1}" for n, v in enumerate(inst.aux)}
         for k, st in enumerate(steps):
+            if aux_names and k == inst.n_main:
+                lines.append(f"{pad}if not self.training:  # side outputs in training mode only")
+                lines.append(f"{pad}    return {var[inst.out]}")
             args = [use(i) for i in st.inputs]
             if st.expr is None:
                 expr = f"self.{st.item}({args[0]})" if len(args) == 1 else f"self.{st.item}({', '.join(args)})"
             else:
                 expr = _substitute(st.expr, args).replace("{p}", st.item or "")
             out = k + 1
+            if out in aux_names:
+                lines += assign(indent, aux_names[out], expr, shape_of(k) or None)
+                var[out] = aux_names[out]
+                live[aux_names[out]] = out
+                continue
             rd = readers.get(out, [])
             nxt = steps[k + 1] if k + 1 < len(steps) else None
             if (rd == [k + 1] and nxt.item is None and out != inst.out
@@ -1084,7 +1201,10 @@ class _Renderer:
             # save a value still needed later before `x` is overwritten
             held = live.get("x")
             if held is not None and still_needed(held, k):
-                name = "shortcut" if "shortcut" not in live and all(steps[r].residual or steps[r].item == "shortcut" for r in readers[held] if r > k) else None
+                if held == inst.out and "out" not in live:  # the output, kept while side outputs are computed
+                    name = "out"
+                else:
+                    name = "shortcut" if "shortcut" not in live and all(steps[r].residual or steps[r].item == "shortcut" for r in readers[held] if r > k) else None
                 if name is None:
                     counter[0] += 1
                     name = f"x{counter[0]}"
@@ -1102,7 +1222,7 @@ class _Renderer:
             var[out] = "x"
             live["x"] = out
         result = use(inst.out) if inst.out in pending else var[inst.out]
-        lines.append(f"{pad}return {result}")
+        lines.append(f"{pad}return {', '.join([result, *aux_names.values()])}")
         return lines
 
     # ---- the network ----
@@ -1129,20 +1249,25 @@ class _Renderer:
                 continue
             path = (it.name,)
             init += self.part_lines(path, f"self.{it.name}", 8)
-            fwd_steps.append(("call", it.name, _shape_text(st.shape)))
+            fwd_steps.append(("call", it.name, self.value_text(st.out if st.shape is None else None, st.shape)))
         fwd = []
         for kind, attr, comment in fwd_steps:
-            if kind == "stages":
+            if kind == "stages" and self.aux_stages:
+                fwd.append("        aux: list[torch.Tensor] = []")
+                fwd.append("        for stage in self.stages:")
+                fwd.append("            x = stage(x)")
+                fwd.append("            if isinstance(x, tuple):  # training mode: side outputs (`aux:`)")
+                fwd.append("                x, *more = x")
+                fwd.append("                aux += more")
+            elif kind == "stages":
                 fwd.append("        for stage in self.stages:")
                 fwd.append("            x = stage(x)")
             else:
                 fwd += assign(8, "x", f"self.{attr}(x)", comment)
-        fwd.append("        return x")
+        fwd.append("        return (x, *aux) if aux else x" if self.aux_stages else "        return x")
         for text in init:
             self.note_helpers(text)
         classes = [(cd.name, _escape(cd.doc), self.class_lines(cd)) for cd in self.classes.defs]
-        if stage_paths:
-            self.helpers.add("Stage")
         body = "\n".join([line for _, _, lines in classes for line in lines] + init + fwd)
         self.note_helpers(body)  # forward code calls helper functions too
         helpers = _helper_closure(self.helpers)
@@ -1162,8 +1287,18 @@ class _Renderer:
             header=_wrap_doc(header), helpers=helpers, needs_f=needs_f, needs_math=needs_math,
             classes=classes, net_name=net_cls, net_doc=_escape(f"{g.name} network" + (f", variant {variant}" if variant else "")),
             net_init=init, net_forward=fwd, in_shape=_shape_text(g.input_shape),
+            net_returns="torch.Tensor | tuple[torch.Tensor, ...]" if self.aux_stages else _returns(g.nodes[g.output_id]),
         )
         return text
+
+    def value_text(self, out: int | None, shape: tuple | None) -> str:
+        """A shape comment; for the tuple of `outputs:` (net value `out`), its maps' shapes."""
+        if shape is not None:
+            return _shape_text(shape)
+        node = self.g.nodes[self.g.output_id]
+        if out is None or node.op != "outputs":
+            return ""
+        return "(" + ", ".join(_shape_text(self.g.nodes[i].shape) for i in node.inputs) + ")"
 
     def part_lines(self, path: tuple, target: str, indent: int) -> list[str]:
         """Constructor lines for a stem/head/down group: an nn.Sequential or a class call."""
@@ -1190,15 +1325,65 @@ class _Renderer:
         blocks = sorted((p for p in g.groups if len(p) == 4 and p[:2] == path and p[2] == "blocks"), key=lambda p: p[3])
         out_shape = g.nodes[self.b.entry_exit(path)[1]].shape
         calls = [self.b.child_calls[p] for p in blocks]
-        cls = calls[0].func if calls else "?"
-        lines = [f"        # stage {i}: {len(blocks)} x {cls} -> {_shape_text(out_shape)}"]
+        names = sorted({c.func for c in calls})
+        what = f"{len(blocks)} x {names[0]}" if len(names) == 1 else f"{len(blocks)} blocks ({', '.join(names)})"
+        lines = [f"        # stage {i}: {what} -> {_shape_text(out_shape)}"]
         down = path + ("down",)
         has_down = down in g.groups
         if has_down:
             lines += self.part_lines(down, "down", 8)
+        shared = self.b.shared.get(path, {})
+        if shared:  # one module per `shared` layer, owned by the stage, passed to every block
+            lines.append("        shared = nn.Module()")
+            for name, it in shared.items():
+                lines += assign(8, f"shared.{name}", render_plain(it.value), self.src(it))
         lines += self.block_list(blocks, calls, tables)
-        lines.append(f"        self.stages.append(Stage(blocks{', down' if has_down else ''}))")
+        tail = ", down" if has_down else ""
+        cells = self.b.cell_stage(path)
+        aux = any(self.instances[p].aux for p in blocks)
+        if bool(shared) + cells + aux > 1:
+            raise _Unsupported("a stage that combines two-input cells, `shared` layers and side outputs", g.groups[path].span)
+        if aux:
+            self.aux_stages = True
+            lines.append(f"        self.stages.append(AuxStage(blocks{tail}))")
+        elif cells:
+            keep = self.keep_prev(path, blocks)
+            marked = tuple(k for k, v in enumerate(keep) if v)
+            lines.append("        # after a cell marked here, the next cell's prev is that cell's own prev")
+            if not marked:
+                lines.append(f"        keep_prev = [False] * {len(keep)}")
+            else:
+                lines += self.comprehension("keep_prev = ", f"k in {_literal(marked)}", "k", f"range({len(keep)})")
+            lines.append(f"        self.stages.append(CellStage(blocks, keep_prev{tail}))")
+        elif shared:
+            lines.append(f"        self.stages.append(SharedStage(blocks, shared{tail}))")
+        else:
+            lines.append(f"        self.stages.append(Stage(blocks{tail}))")
         return lines
+
+    def keep_prev(self, stage: tuple, blocks: list[tuple]) -> list[bool]:
+        """Per cell of a stage of two-input cells: whether the next cell's `prev` is this
+        cell's own prev (NASNet's keep_prev) rather than this cell's input. Read from the
+        graph: which value each cell's `prev` is."""
+        keep = [False] * len(blocks)
+        mains = [self.b.main_input(p) for p in blocks]
+        prevs: list[int | None] = []
+        for j, p in enumerate(blocks):
+            prev = self.b.prevs.get(p)
+            if prev is None and len(self.b.sources(p)) == 1:
+                prev = mains[j] if j == 0 else None  # the first cell: its own input twice
+            if j > 0 and prev is not None:
+                if prev == mains[j - 1]:
+                    keep[j - 1] = False
+                elif prevs[j - 1] is not None and prev == prevs[j - 1]:
+                    keep[j - 1] = True
+                else:
+                    raise _Unsupported("a cell whose `prev` is neither the previous cell's input nor its prev",
+                                       self.g.groups[p].span)
+            if j == 0 and prev is not None and prev != mains[0]:  # pragma: no cover - lowering makes it the input
+                raise _Unsupported("the first cell's `prev` is not its input", self.g.groups[p].span)
+            prevs.append(prev if prev is not None else (mains[j] if j == 0 else None))
+        return keep
 
     def block_list(self, blocks: list[tuple], calls: list[Call], tables: dict[str, list[Any]]) -> list[str]:
         g = self.g

@@ -30,21 +30,19 @@ def _smallest_variant(path: Path) -> str | None:
     return min(names, key=lambda v: archdsl.summary(program, v)["params"])
 
 
-# Variants the source backend cannot write: side outputs (`aux:`, training-mode auxiliary
-# classifiers) would need a forward that returns several tensors; the smallest variants
-# of these files have none.
-UNSUPPORTED_VARIANTS = {("googlenet.arch", "googlenet_aux"), ("inception_v3.arch", "inception_v3_aux")}
+# Variants the source backend cannot write (none now). Side outputs (`aux:`, training-mode
+# auxiliary classifiers) are written too: tested in both modes below.
+UNSUPPORTED_VARIANTS: set[tuple[str, str]] = set()
+AUX_CASES = [("googlenet.arch", "googlenet_aux"), ("inception_v3.arch", "inception_v3_aux")]
 
 
 # Zoo files that cannot be written as source yet. Such a file (and the variants above) must
 # fail with the located "cannot write this network as standalone PyTorch source" error,
-# tested below. coat: `shared` layers (one module used by every block of a stage) have no
-# emitter; vitdet: relative-position attention, resized position table, deconv and the
-# several results of `outputs:` have none; nasnet: two-input cells (`prev`) and TF "SAME"
-# padding have none.
-UNSUPPORTED = {"coat.arch", "vitdet.arch", "nasnet.arch"}
+# tested below. None now: coat (`shared` layers), vitdet (relative-position attention,
+# `outputs:`) and nasnet (two-input cells, TF "SAME" padding) are written and compared too.
+UNSUPPORTED: set[str] = set()
 # Every other zoo file's smallest variant, plus the variants with golden files.
-EXTRA = [("resnet.arch", "resnet50"), ("convnext.arch", "tiny"), ("deit.arch", "tiny_distilled")]
+EXTRA = [("resnet.arch", "resnet50"), ("convnext.arch", "tiny"), ("deit.arch", "tiny_distilled"), *AUX_CASES]
 CASES = sorted({(f.name, _smallest_variant(f)) for f in zoo_files() if f.name not in UNSUPPORTED} | set(EXTRA),
                key=lambda c: (c[0], str(c[1])))
 UNSUPPORTED_CASES = sorted([(f.name, None) for f in zoo_files() if f.name in UNSUPPORTED]) + sorted(UNSUPPORTED_VARIANTS)
@@ -124,6 +122,36 @@ def test_same_network_as_build_rare_layers(tmp_path):
     assert "SinCosPosEmbed(" in text and "nn.AdaptiveAvgPool2d(" in text and "value=0.5" in text
 
 
+@pytest.mark.parametrize("file,variant", AUX_CASES, ids=[v for _, v in AUX_CASES])
+def test_side_outputs_in_training_mode(file, variant, tmp_path):
+    """`aux:` side outputs: in training mode both models return (output, *side outputs),
+    equal (same dropout masks from the same seed); in eval mode only the output."""
+    small = _small_input(file, variant)
+    text = archdsl.to_source(ROOT / "zoo" / file, variant, input_shape=small)
+    path = tmp_path / "model.py"
+    path.write_text(text)
+    torch.manual_seed(0)
+    built = archdsl.build(ROOT / "zoo" / file, variant, input_shape=small)
+    randomize_batchnorm(built)
+    ours = network_class(load_module(path), text)()
+    ours.load_state_dict(built.state_dict())
+    built.double().train()
+    ours.double().train()
+    # batch 2: training-mode batch norm on a 1x1 map needs more than one value per channel
+    x = torch.randn(2, *built.arch_info["input_shape"], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(3)
+    a = built(x)
+    torch.manual_seed(3)
+    b = ours(x)
+    assert isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b) > 1
+    for ya, yb in zip(a, b, strict=True):
+        assert torch.equal(ya, yb), f"max difference {(ya - yb).abs().max().item():.3g}"
+    built.eval()
+    ours.eval()
+    with torch.no_grad():
+        assert torch.equal(built(x), ours(x))
+
+
 def assert_same_network(source, variant, small, tmp_path) -> str:
     text = archdsl.to_source(source, variant, input_shape=small)
     path = tmp_path / "model.py"
@@ -143,8 +171,11 @@ def assert_same_network(source, variant, small, tmp_path) -> str:
     x = torch.randn(1, *shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         a, b = built(x), ours(x)
-    assert a.shape == b.shape
-    assert torch.equal(a, b), f"max difference {(a - b).abs().max().item():.3g}"
+    assert type(a) is type(b)  # a tensor, or the same tuple of maps (`outputs:`)
+    pairs = list(zip(a, b, strict=True)) if isinstance(a, tuple) else [(a, b)]
+    for ya, yb in pairs:
+        assert ya.shape == yb.shape
+        assert torch.equal(ya, yb), f"max difference {(ya - yb).abs().max().item():.3g}"
     # and back: a generated model's state dict loads into the built one
     built.load_state_dict(ours.state_dict())
     return text
@@ -203,7 +234,8 @@ def network_class_name(source: str) -> str:
 
 
 COMPILE_CASES = [("resnet.arch", "resnet18"), ("convnext.arch", "tiny"), ("vit.arch", "tiny"), ("swin.arch", "tiny"),
-                 ("shufflenet_v2.arch", "x0_5"), ("efficientnet.arch", "b0")]
+                 ("shufflenet_v2.arch", "x0_5"), ("efficientnet.arch", "b0"), ("coat.arch", "lite_tiny"),
+                 ("vitdet.arch", "base"), ("nasnet.arch", "nasnet_a_large"), ("googlenet.arch", "googlenet_aux")]
 
 
 @pytest.mark.parametrize("file,variant", COMPILE_CASES, ids=[f"{f}:{v}" for f, v in COMPILE_CASES])
@@ -219,7 +251,9 @@ def test_torch_compile_fullgraph(file, variant, tmp_path):
     x = torch.randn(1, *shape)
     compiled = torch.compile(net, fullgraph=True, backend="eager")
     with torch.no_grad():
-        assert torch.allclose(compiled(x), net(x), rtol=1e-4, atol=1e-5)
+        a, b = compiled(x), net(x)
+    pairs = list(zip(a, b, strict=True)) if isinstance(b, tuple) else [(a, b)]  # `outputs:`: a tuple of maps
+    assert all(torch.allclose(ya, yb, rtol=1e-4, atol=1e-5) for ya, yb in pairs)
 
 
 @pytest.mark.parametrize("file,variant,golden", GOLDEN_CASES, ids=[g for _, _, g in GOLDEN_CASES])
@@ -232,13 +266,19 @@ def test_golden(file, variant, golden):
     assert text == path.read_text(), f"generated source changed; rerun with ARCHDSL_ACCEPT=1 and read the diff of {path}"
 
 
+BYTE_CASES = [("convnext.arch", "tiny"), ("coat.arch", "lite_tiny"), ("vitdet.arch", "base"), ("nasnet.arch", "nasnet_a_large")]
+
+
 def test_byte_identical_across_runs_and_hash_seeds():
-    code = "import archdsl, sys; sys.stdout.write(archdsl.to_source('zoo/convnext.arch', 'tiny'))"
+    code = f"import archdsl, sys\nfor f, v in {BYTE_CASES!r}:\n    sys.stdout.write(archdsl.to_source('zoo/' + f, v) + '\\0')"
     seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
     env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
     r = subprocess.run(check=False, args=[sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert r.stdout == source_of("convnext.arch", "tiny") == source_of("convnext.arch", "tiny")
+    texts = r.stdout.split("\0")[:-1]
+    assert len(texts) == len(BYTE_CASES)
+    for (f, v), text in zip(BYTE_CASES, texts, strict=True):
+        assert text == source_of(f, v) == source_of(f, v), f
 
 
 def test_readable_shape(generated):
@@ -253,9 +293,37 @@ def test_readable_shape(generated):
             assert re.search(r"# zoo/(blocks/)?resnet.arch:\d+:\d+", line), line
 
 
+SOURCE_MAP_CASES = [("coat.arch", "lite_tiny"), ("vitdet.arch", "base"), ("nasnet.arch", "nasnet_a_large"),
+                    ("googlenet.arch", "googlenet_aux")]
+
+
+@pytest.mark.parametrize("file,variant", SOURCE_MAP_CASES, ids=[f"{f}:{v}" for f, v in SOURCE_MAP_CASES])
+def test_every_generated_layer_has_a_source_map(file, variant, generated):
+    """In the generated classes (not the copied helpers), every layer made in `__init__`
+    (`self.x = ...`, a stage's `shared.x = ...`) names the DSL text that made it."""
+    text, _ = generated[(file, variant)]
+    helpers = {n for p in (ROOT / "archdsl" / "backends" / "templates" / "helpers").glob("*.py.j2")
+               for n in re.findall(r"^class (\w+)", p.read_text(), re.MULTILINE)}
+    lines = text.splitlines()
+    checked = 0
+    for cls in ast.parse(text).body:
+        if not isinstance(cls, ast.ClassDef) or cls.name in helpers:
+            continue
+        for node in ast.walk(cls):
+            if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)):
+                continue
+            target = ast.unparse(node.targets[0])
+            call = ast.unparse(node.value)
+            if not target.startswith(("self.", "shared.")) or call in ("nn.Sequential()", "nn.Identity()", "nn.Module()", "nn.ModuleList()"):
+                continue
+            assert re.search(rf"# zoo/{re.escape(file)}:\d+:\d+", lines[node.lineno - 1]), lines[node.lineno - 1]
+            checked += 1
+    assert checked > 10
+
+
 # ---- safety -------------------------------------------------------------------------
 SAFE_BUILTINS = {"super", "range", "len", "list", "int", "float", "bool", "str", "tuple", "isinstance", "object", "None", "True", "False",
-                 "slice", "any", "max", "min"}
+                 "slice", "any", "max", "min", "zip"}
 FORBIDDEN = {"eval", "exec", "compile", "__import__", "open", "getattr", "setattr", "delattr", "globals", "locals",
              "vars", "os", "sys", "subprocess", "builtins", "__builtins__", "input", "breakpoint", "importlib", "runpy"}
 
@@ -443,6 +511,16 @@ def test_files_without_emitters_fail_with_a_located_error(file, variant):
         source_of(file, variant)
     assert "cannot write this network as standalone PyTorch source" in str(e.value), (
         f"{file} now generates source: move it out of UNSUPPORTED")
+
+
+def test_shared_layer_outside_stage_blocks_is_a_located_error():
+    """`shared` layers are written for stage blocks only; a use in the stem fails at its text."""
+    text = "arch net(classes=10)\ninput 3x16x16\nshared sc = conv3(8)\nstem conv3(8) sc relu sc\nhead gap fc(classes)\n"
+    archdsl.build(text)
+    with pytest.raises(archdsl.ArchError) as e:
+        archdsl.to_source(text)
+    assert "cannot write this network as standalone PyTorch source" in str(e.value)
+    assert e.value.span is not None and (e.value.span.line, e.value.span.column) == (4, 15)
 
 
 def test_layer_without_emitter_is_a_located_error(monkeypatch):
