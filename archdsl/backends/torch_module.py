@@ -36,6 +36,7 @@ class GraphModule(nn.Module):
         self._steps: list[tuple] = []
         self._chain: list[tuple[str, ...]] | None = None
         self._nslots = 1
+        self._ninputs = 1  # slots 0 .. _ninputs - 1 hold the group's inputs (two-input cells: 2)
         self._out = 0
         self._where: list[str | None] = []  # per step: "`token` at FILE:LINE:COL", None for child groups
         # side outputs (`aux:`): slots of aux_out steps, of child groups that return side
@@ -377,10 +378,33 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
         else:
             steps.append([_FN, spec.forward(node.attrs), args, slot[nid]])
     module._out = slot[exits[0]]
-    module._nslots = len(slot)
+    module._ninputs = len(entries)
     module._naux = naux
     module._aux_slots, module._child_aux, module._aux_only = frozenset(aux_slots), frozenset(child_aux), frozenset(aux_only)
-    # release each slot after its last reader
+    set_steps(module, steps, where, renumber=False)
+
+
+def set_steps(module: GraphModule, steps: list, where: list[str | None], renumber: bool = True) -> None:
+    """Install `steps` (`(kind, key, args, out, ...)` in run order) and their `where` notes in a group.
+
+    Computes what the forward loop reads besides the steps: when each slot is released (after
+    its last reader), the slot count, and the plain-chain fast path. With `renumber` (the
+    inference passes, after removing or merging steps) the outputs are renumbered in step order
+    after the group's input slots first, and `_out` and the side-output slot sets with them.
+    """
+    n_in = module._ninputs
+    if renumber:
+        renum = {s: s for s in range(n_in)}
+        new = []
+        for k, st in enumerate(steps):
+            renum[st[3]] = n_in + k
+            new.append((st[0], st[1], tuple(renum[a] for a in st[2]), n_in + k))
+        steps = new
+        module._out = renum[module._out]
+        module._aux_slots, module._child_aux, module._aux_only = (
+            frozenset(renum[s] for s in slots if s in renum)
+            for slots in (module._aux_slots, module._child_aux, module._aux_only))
+    module._nslots = n_in + len(steps)
     last_use: dict[int, int] = {}
     for k, st in enumerate(steps):
         for a in st[2]:
@@ -390,10 +414,9 @@ def _fill(g: Graph, path: Path, module: GraphModule, members: dict[Path, set[int
         if s != module._out:
             frees[k].append(s)
     module._steps = [(st[0], st[1], st[2], st[3], tuple(frees[k])) for k, st in enumerate(steps)]
-    module._where = where
+    module._where = list(where)
     is_chain = all(st[0] == _MOD and st[2] == (k,) and st[3] == k + 1 for k, st in enumerate(steps))
-    if is_chain and steps and module._out == len(steps) and not naux:
-        module._chain = [st[1] for st in steps]
+    module._chain = [st[1] for st in steps] if is_chain and steps and module._out == len(steps) and not module._naux else None
 
 
 def _entries(g: Graph, members: set[int]) -> list[int]:

@@ -19,7 +19,7 @@ import copy
 import torch
 from torch import nn
 
-from archdsl.backends.torch_module import _MOD, GraphModule
+from archdsl.backends.torch_module import _MOD, GraphModule, set_steps
 
 
 def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
@@ -40,6 +40,7 @@ def _resolve(module: nn.Module, path: tuple[str, ...]) -> nn.Module:
 
 def _fold_group(gm: GraphModule) -> int:
     steps = list(gm._steps)
+    where = list(gm._where)
     readers: dict[int, int] = {}
     for st in steps:
         for a in st[2]:
@@ -47,8 +48,8 @@ def _fold_group(gm: GraphModule) -> int:
     folded = 0
     k = 0
     while k < len(steps) - 1:
-        kind, key, args, out, free = steps[k]
-        nk, nkey, nargs, nout, nfree = steps[k + 1]
+        kind, key, args, out = steps[k][:4]
+        nk, nkey, nargs, nout = steps[k + 1][:4]
         if (kind == _MOD and nk == _MOD and nargs == (out,) and readers.get(out) == 1 and out != gm._out
                 and isinstance(_resolve(gm, key), nn.Conv2d) and type(_resolve(gm, nkey)) is nn.BatchNorm2d
                 and _resolve(gm, nkey).track_running_stats):
@@ -56,15 +57,13 @@ def _fold_group(gm: GraphModule) -> int:
             if bn.affine and conv.out_channels == bn.num_features:
                 fold_conv_bn(conv, bn)
                 delattr(_resolve(gm, nkey[:-1]), nkey[-1])
-                # the conv now writes the bn's slot; frees of the removed step move to the conv
-                steps[k] = (kind, key, args, nout, tuple(f for f in free + nfree if f != out))
-                del steps[k + 1]
-                if gm._chain is not None:
-                    gm._chain = [p for p in gm._chain if p != nkey]
+                steps[k] = (kind, key, args, nout)  # the conv now writes the bn's slot
+                del steps[k + 1], where[k + 1]
                 folded += 1
                 continue
         k += 1
-    gm._steps = steps
+    if folded:
+        set_steps(gm, steps, where)
     return folded
 
 

@@ -20,7 +20,7 @@ from typing import Callable
 
 from torch import nn
 
-from archdsl.backends.torch_module import _MOD, GraphModule
+from archdsl.backends.torch_module import _MOD, GraphModule, set_steps
 from archdsl.ops.modules import DropPath
 from archdsl.passes.channels_last import to_channels_last
 from archdsl.passes.fold_batchnorm import _fold_group
@@ -31,8 +31,6 @@ DROPOUT_TYPES: tuple[type, ...] = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dr
 
 def _remove_dropout_group(gm: GraphModule) -> int:
     """Remove the dropout steps of one group in place; returns how many were removed."""
-    if gm._naux:  # side-output bookkeeping refers to slot numbers; leave such groups as they are
-        return 0
     alias: dict[int, int] = {}
     kept: list[tuple] = []
     where: list[str | None] = []
@@ -49,27 +47,8 @@ def _remove_dropout_group(gm: GraphModule) -> int:
         where.append(w)
     if not removed:
         return 0
-    out_slot = alias.get(gm._out, gm._out)
-    # renumber slots in step order (slot 0 is the input), recompute releases and the chain path
-    renum = {0: 0}
-    new = []
-    for k, (kind, key, args, out) in enumerate(kept):
-        renum[out] = k + 1
-        new.append((kind, key, tuple(renum[a] for a in args), k + 1))
-    gm._out = renum[out_slot]
-    gm._nslots = len(new) + 1
-    last_use: dict[int, int] = {}
-    for k, st in enumerate(new):
-        for a in st[2]:
-            last_use[a] = k
-    frees: list[list[int]] = [[] for _ in new]
-    for s, k in last_use.items():
-        if s != gm._out:
-            frees[k].append(s)
-    gm._steps = [(*st, tuple(frees[k])) for k, st in enumerate(new)]
-    gm._where = where
-    is_chain = all(st[0] == _MOD and st[2] == (k,) and st[3] == k + 1 for k, st in enumerate(new))
-    gm._chain = [st[1] for st in new] if is_chain and new and gm._out == len(new) else None
+    gm._out = alias.get(gm._out, gm._out)
+    set_steps(gm, kept, where)
     return removed
 
 

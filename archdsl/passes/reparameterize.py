@@ -29,7 +29,7 @@ import operator
 import torch
 from torch import nn
 
-from archdsl.backends.torch_module import _FN, _MOD, GraphModule
+from archdsl.backends.torch_module import _FN, _MOD, GraphModule, set_steps
 from archdsl.ops.structure import add_all
 
 
@@ -161,30 +161,9 @@ def _reparameterize_group(gm: GraphModule) -> int:
         steps[k] = (_MOD, name, (srcs.pop(),), out, ())
         merged_count += 1
     if merged_count:
-        _relink(gm, [st for k, st in enumerate(steps) if k not in drop])
+        keep = [k for k in range(len(steps)) if k not in drop]
+        set_steps(gm, [steps[k] for k in keep], [gm._where[k] for k in keep])
     return merged_count
-
-
-def _relink(gm: GraphModule, steps: list[tuple]) -> None:
-    """Renumber slots in step order, recompute when each is released, restore the chain fast path."""
-    renum = {0: 0}
-    new = []
-    for k, (kind, key, args, out, _) in enumerate(steps):
-        renum[out] = k + 1
-        new.append([kind, key, tuple(renum[a] for a in args), k + 1])
-    gm._out = renum[gm._out]
-    gm._nslots = len(steps) + 1
-    last_use: dict[int, int] = {}
-    for k, st in enumerate(new):
-        for a in st[2]:
-            last_use[a] = k
-    frees: list[list[int]] = [[] for _ in new]
-    for s, k in last_use.items():
-        if s != gm._out:
-            frees[k].append(s)
-    gm._steps = [(st[0], st[1], st[2], st[3], tuple(frees[k])) for k, st in enumerate(new)]
-    is_chain = all(st[0] == _MOD and st[2] == (k,) and st[3] == k + 1 for k, st in enumerate(new))
-    gm._chain = [st[1] for st in new] if is_chain and new and gm._out == len(new) else None
 
 
 def reparameterize(model: nn.Module) -> nn.Module:

@@ -26,26 +26,18 @@ GOLDEN = ROOT / "tests" / "golden"
 
 def _smallest_variant(path: Path) -> str | None:
     program = archdsl.parse(path)
-    names = [v for v in program.variant_names or [None] if (path.name, v) not in UNSUPPORTED_VARIANTS]
-    return min(names, key=lambda v: archdsl.summary(program, v)["params"])
+    return min(program.variant_names or [None], key=lambda v: archdsl.summary(program, v)["params"])
 
 
-# Variants the source backend cannot write (none now). Side outputs (`aux:`, training-mode
-# auxiliary classifiers) are written too: tested in both modes below.
-UNSUPPORTED_VARIANTS: set[tuple[str, str]] = set()
+# Every zoo file and variant is written (coat's `shared` layers, vitdet's relative-position
+# attention and `outputs:`, nasnet's two-input cells and TF "SAME" padding included). Side
+# outputs (`aux:`, training-mode auxiliary classifiers) are tested in both modes below.
 AUX_CASES = [("googlenet.arch", "googlenet_aux"), ("inception_v3.arch", "inception_v3_aux")]
 
-
-# Zoo files that cannot be written as source yet. Such a file (and the variants above) must
-# fail with the located "cannot write this network as standalone PyTorch source" error,
-# tested below. None now: coat (`shared` layers), vitdet (relative-position attention,
-# `outputs:`) and nasnet (two-input cells, TF "SAME" padding) are written and compared too.
-UNSUPPORTED: set[str] = set()
 # Every other zoo file's smallest variant, plus the variants with golden files.
 EXTRA = [("resnet.arch", "resnet50"), ("convnext.arch", "tiny"), ("deit.arch", "tiny_distilled"), *AUX_CASES]
-CASES = sorted({(f.name, _smallest_variant(f)) for f in zoo_files() if f.name not in UNSUPPORTED} | set(EXTRA),
+CASES = sorted({(f.name, _smallest_variant(f)) for f in zoo_files()} | set(EXTRA),
                key=lambda c: (c[0], str(c[1])))
-UNSUPPORTED_CASES = sorted([(f.name, None) for f in zoo_files() if f.name in UNSUPPORTED]) + sorted(UNSUPPORTED_VARIANTS)
 GOLDEN_CASES = [("convnext.arch", "tiny", "convnext_tiny.py"), ("resnet.arch", "resnet50", "resnet50.py"),
                 ("vit.arch", "tiny", "vit_tiny.py")]
 ALLOWED_IMPORTS = {"torch", "torch.nn.functional", "math", "torch.nn"}
@@ -504,15 +496,6 @@ def test_unwritable_output_is_a_user_error(tmp_path, capsys):
     assert not out.parent.exists()
 
 
-@pytest.mark.parametrize("file,variant", UNSUPPORTED_CASES)
-def test_files_without_emitters_fail_with_a_located_error(file, variant):
-    """A known gap, kept visible: these zoo files cannot be written as source yet."""
-    with pytest.raises(archdsl.ArchError) as e:
-        source_of(file, variant)
-    assert "cannot write this network as standalone PyTorch source" in str(e.value), (
-        f"{file} now generates source: move it out of UNSUPPORTED")
-
-
 def test_shared_layer_outside_stage_blocks_is_a_located_error():
     """`shared` layers are written for stage blocks only; a use in the stem fails at its text."""
     text = "arch net(classes=10)\ninput 3x16x16\nshared sc = conv3(8)\nstem conv3(8) sc relu sc\nhead gap fc(classes)\n"
@@ -551,16 +534,13 @@ def test_every_helper_template_is_registered():
 
 @pytest.mark.slow
 def test_every_variant_generates_ruff_clean_source(tmp_path):
-    """Not only the smallest variants: every variant of every zoo file (but the side-output
-    ones) is written, and ruff finds nothing to check or reformat in any of them."""
+    """Not only the smallest variants: every variant of every zoo file is written, and ruff finds nothing to check or reformat in any of them."""
     ruff = shutil.which("ruff")
     if ruff is None:
         pytest.skip("ruff is not installed")
     count = 0
     for f in zoo_files():
         for v in archdsl.parse(f).variant_names or [None]:
-            if (f.name, v) in UNSUPPORTED_VARIANTS:
-                continue
             (tmp_path / f"{f.stem}_{v}.py").write_text(source_of(f.name, v))
             count += 1
     assert count > len(CASES)

@@ -70,6 +70,42 @@ def test_remove_dropout_keeps_error_locations():
     assert any("`conv3(4)` at <string>:3:6" in n for n in e.value.__notes__)
 
 
+def _groups(model):
+    from archdsl.backends.torch_module import GraphModule
+
+    return [g for g in model.modules() if isinstance(g, GraphModule)]
+
+
+def test_every_pass_keeps_each_step_s_source_location():
+    # a fold, a dropout and a reparameterized branch sum in one group: every step kept
+    # must still carry its own `where` note (error messages name the layer from it)
+    src = ("arch t()\ninput 3x8x8\nblock rep(c):\n    add: [bn] [conv3(c) bn] [conv1(c) bn]\n"
+           "stem conv3(4) bn relu dropout(0.1) rep(4) relu conv3(4)\nhead gap fc(3)\n")
+    m = archdsl.build(src, input_shape=None)
+    out = optimize_for_inference(m)
+    assert (out.folded_batchnorms, out.removed_dropouts, out.reparameterized) == (1, 1, 1)
+    assert out.stem._where == ["`conv3(4)` at <string>:5:6", "`relu` at <string>:5:18", None,
+                               "`relu` at <string>:5:43", "`conv3(4)` at <string>:5:48"]
+    assert [w.split(" at ")[0] for w in out.stem.rep1._where] == ["`add`"]
+    with pytest.raises(RuntimeError) as e:
+        out(torch.randn(1, 5, 8, 8))  # wrong channel count: the first conv raises
+    assert any("`conv3(4)` at <string>:5:6" in n for n in e.value.__notes__)
+
+
+@pytest.mark.parametrize("file,variant,shape", [
+    ("googlenet.arch", "googlenet_aux", (3, 64, 64)),  # side outputs (`aux:`)
+    ("nasnet.arch", None, (3, 64, 64)),  # two-input cells
+])
+def test_passes_keep_side_output_and_two_input_groups(file, variant, shape):
+    m = _model(file, variant, input_shape=shape)
+    out = optimize_for_inference(m)
+    assert out.folded_batchnorms + out.removed_dropouts > 0
+    for g in _groups(out):
+        assert len(g._where) == len(g._steps)
+        assert g._nslots == g._ninputs + len(g._steps)
+    _same(out, m)
+
+
 def test_optimize_for_inference_runs_every_named_pass():
     m = _model("resnet.arch", "resnet18", input_shape=(3, 64, 64))
     out = optimize_for_inference(m)
