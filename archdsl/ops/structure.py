@@ -82,8 +82,11 @@ register(OpSpec(
 
 def _scale_forward(attrs):
     if attrs["image"]:
-        return lambda gamma, x: x * gamma.reshape(1, -1, 1, 1)
-    return lambda gamma, x: x * gamma
+        fn = lambda gamma, x: x * gamma.reshape(1, -1, 1, 1)  # noqa: E731
+    else:
+        fn = lambda gamma, x: x * gamma  # noqa: E731
+    fn.layer_scale_image = bool(attrs["image"])  # read by the `fold_layer_scale` inference pass
+    return fn
 
 
 def _scale_channels(ins) -> int:

@@ -3,6 +3,7 @@
     remove_dropout   dropout and drop-path steps removed (both are the identity in eval mode)
     reparameterize   multi-branch sums of linear branches merged into one conv (RepVGG, RepLKNet)
     fold_batchnorm   every conv -> BatchNorm2d pair merged into the conv
+    fold_layer_scale every layer scale (`gamma`) merged into the Linear / Mlp / conv before it
     channels_last    4-d weights stored channels-last where that pays (conv nets on CPU;
                      the rule is in `archdsl.passes.channels_last`)
 
@@ -24,6 +25,7 @@ from archdsl.backends.torch_module import _MOD, GraphModule, set_steps
 from archdsl.ops.modules import DropPath
 from archdsl.passes.channels_last import to_channels_last
 from archdsl.passes.fold_batchnorm import _fold_group
+from archdsl.passes.fold_layer_scale import _fold_group as _fold_layer_scale_group
 from archdsl.passes.reparameterize import _reparameterize_group, _resolve
 
 DROPOUT_TYPES: tuple[type, ...] = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, DropPath)
@@ -77,6 +79,7 @@ INFERENCE_PASSES: list[tuple[str, Callable[[GraphModule], int], str]] = [
     ("remove_dropout", _remove_dropout_group, "removed_dropouts"),
     ("reparameterize", _reparameterize_group, "reparameterized"),
     ("fold_batchnorm", _fold_group, "folded_batchnorms"),
+    ("fold_layer_scale", _fold_layer_scale_group, "folded_layer_scales"),
     ("channels_last", _whole_model(to_channels_last), "channels_last_tensors"),
 ]
 
@@ -85,7 +88,7 @@ def optimize_for_inference(model: nn.Module, passes: list[str] | None = None) ->
     """An eval-mode copy of an archdsl model with the inference passes applied (all by default).
 
     The result carries one count per pass (`removed_dropouts`, `reparameterized`,
-    `folded_batchnorms`, `channels_last_tensors`) and `inference_passes`, the names of the passes that ran.
+    `folded_batchnorms`, `folded_layer_scales`, `channels_last_tensors`) and `inference_passes`, the names of the passes that ran.
     """
     names = [n for n, _, _ in INFERENCE_PASSES]
     wanted = names if passes is None else list(passes)

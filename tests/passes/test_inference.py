@@ -141,6 +141,34 @@ def test_inference_build_equals_eval_mode(file, variant, shape, expect):
     _same(folded, train_form.eval())
 
 
+@pytest.mark.parametrize("file,variant,folded", [
+    ("convnext.arch", "tiny", 3 + 3 + 9 + 3),  # image layout: gamma after the channels-first Mlp
+    ("cait.arch", None, 26),  # token layout: each Mlp's gamma (the attention's stays: no Linear before it)
+])
+def test_fold_layer_scale_keeps_eval_outputs(file, variant, folded):
+    m = _model(file, variant, input_shape=(3, 64, 64))
+    for name, p in m.named_parameters():  # non-trivial scales (their init is 1e-6 / 1e-5)
+        if name.rsplit(".", 1)[-1].startswith("gamma"):
+            p.data.uniform_(0.5, 1.5)
+    out = optimize_for_inference(m, ["fold_layer_scale"])
+    assert out.folded_layer_scales == folded
+    gammas = lambda model: sum(n.rsplit(".", 1)[-1].startswith("gamma") for n, _ in model.named_parameters())  # noqa: E731
+    assert gammas(m) - gammas(out) == folded
+    for g in _groups(out):
+        assert len(g._where) == len(g._steps)
+    _same(out, m)
+
+
+def test_fold_layer_scale_leaves_a_scale_whose_input_is_read_twice():
+    src = "arch t(layer_scale=1e-5)\ninput 3x8x8\nstem conv3(4)\nstage conv1(4) x1\nhead gap fc(3)\n"
+    m = archdsl.build(src).double().eval()
+    assert optimize_for_inference(m, ["fold_layer_scale"]).folded_layer_scales == 1
+    # the layer scale reads a value the residual also reads: nothing to fold
+    src = "arch t(layer_scale=1e-5)\ninput 3x8x8\nstem conv3(4)\nstage relu x1\nhead gap fc(3)\n"
+    m = archdsl.build(src).double().eval()
+    assert optimize_for_inference(m, ["fold_layer_scale"]).folded_layer_scales == 0
+
+
 def test_build_dtype_channels_last_and_compile_options():
     src = "arch t()\ninput 3x16x16\nstem conv3(8) bn relu\nhead gap fc(4)\n"
     m = archdsl.build(src, dtype="bfloat16", channels_last=True)
