@@ -21,12 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-MODELS = [
-    ("zoo/mobilenet_v3.arch", "large", "torchvision:mobilenet_v3_large"),
-    ("zoo/efficientnet.arch", "b0", "torchvision:efficientnet_b0"),
-    ("zoo/resnet.arch", "resnet50", "torchvision:resnet50"),
-    ("zoo/convnext.arch", "tiny", "torchvision:convnext_tiny"),
-]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from run_suite import SUITE  # noqa: E402  (the suite's models, each against its reference)
+
+MODELS = SUITE
 
 
 def main() -> int:
