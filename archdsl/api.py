@@ -55,7 +55,7 @@ def build(path_or_text: str | os.PathLike | ast.Program, variant: str | None = N
     `torch.compile(model, mode=mode, dynamic=dynamic)` (mode: default, reduce-overhead,
     max-autotune).
     """
-    from archdsl.backends.torch_module import build_features, build_module
+    from archdsl.backends.load import build_features, build_module
 
     if mode is not None and mode not in COMPILE_MODES:
         raise ValueError(f"mode must be one of {', '.join(COMPILE_MODES)}, got {mode!r}")
@@ -122,9 +122,10 @@ def to_source(path_or_text: str | os.PathLike | ast.Program, variant: str | None
               **overrides: Any) -> str:
     """One self-contained PyTorch file for the architecture (the same network as `build`,
     with the same state-dict keys). With `output`, also write it there atomically."""
-    from archdsl.backends.torch_source import generate_source, write_atomic
+    from archdsl.backends.codegen import write_source
+    from archdsl.fileio import write_atomic
 
-    text = generate_source(compile_graph(path_or_text, variant, input_shape=input_shape, **overrides))
+    text = write_source(compile_graph(path_or_text, variant, input_shape=input_shape, **overrides))
     if output is not None:
         write_atomic(output, text)
     return text

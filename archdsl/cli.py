@@ -122,7 +122,7 @@ def _graph(args):
 
 def cmd_compile(args) -> int:
     from archdsl.backends.summary import format_summary, summarize
-    from archdsl.backends.torch_module import build_module
+    from archdsl.backends.load import build_module
 
     g = _graph(args)
     s = summarize(g)
@@ -134,10 +134,11 @@ def cmd_compile(args) -> int:
     if built != s["params"]:  # pragma: no cover - the registry's param rules are tested against torch
         raise RuntimeError(f"parameter count mismatch: summary {s['params']} vs built {built}")
     if args.output:
-        from archdsl.backends.torch_source import generate_source, write_atomic
+        from archdsl.backends.codegen import write_source
+        from archdsl.fileio import write_atomic
 
         try:
-            write_atomic(args.output, generate_source(g))  # all or nothing: no partial file on failure
+            write_atomic(args.output, write_source(g))  # all or nothing: no partial file on failure
         except OSError as e:
             raise ArchError(f"cannot write `{args.output}`: {e.strerror or e}", Span("-o", 1, 1, max(1, len(args.output)), args.output),
                             "check that the directory exists and is writable") from None
@@ -162,7 +163,7 @@ def _deploy(g, args) -> dict:
 
     import torch
 
-    from archdsl.backends.torch_module import build_module
+    from archdsl.backends.load import build_module
 
     model = build_module(g)
     info: dict = {"params": sum(p.numel() for p in model.parameters())}

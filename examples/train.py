@@ -33,7 +33,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout without installing
 
 import archdsl  # noqa: E402
-from archdsl.backends.torch_module import build_module  # noqa: E402
+from archdsl.backends.load import build_module  # noqa: E402
 from archdsl.passes import SetArg  # noqa: E402
 from archdsl.syntax import parse_set_arg  # noqa: E402
 

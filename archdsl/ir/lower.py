@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from archdsl import ops
 from archdsl.errors import ArchError, Span, did_you_mean
+from archdsl.ir import sym
 from archdsl.ir.graph import Graph, Group, Node, Path
 from archdsl.ir.values import BlockRef, Env, describe, evaluate, format_value
 from archdsl.ops.activation import ACTIVATIONS
@@ -144,13 +145,14 @@ class _Lowering:
                     self.stage_entry = (stage_scope, x)
                     if down is not None and i > 0:
                         scope = stage_scope + ("down",)
-                        self.g.groups[scope] = Group(scope, "down", "down", down.span)
-                        x = self._chain(down.chain.items, x, stage_env.child({"s": 1}), scope)
+                        down_env = stage_env.child({"s": sym.symbol(1, "s")})
+                        self.g.groups[scope] = Group(scope, "down", "down", down.span, {"args": self._stage_args(down_env)})
+                        x = self._chain(down.chain.items, x, down_env, scope)
                     for j in range(plan.depth):
                         scope = stage_scope + ("blocks", j)
                         stride = plan.options.get("s", 1) if j == 0 else 1
                         row = {name: vals[j] for name, vals in plan.block_options.items()}
-                        env = stage_env.child({"s": stride, "j": j, **row})
+                        env = stage_env.child({k: sym.symbol(sym.plain(v), k) for k, v in {"s": stride, "j": j, **row}.items()})
                         if isinstance(drop_path, list):
                             self.drop_rate = float(drop_path[block_counter])
                         else:
@@ -276,7 +278,9 @@ class _Lowering:
                 raise ArchError(f"stage {plan.index} has no width: `dims` has {len(dims)} entries", sec.span,
                                 "add a width to `dims` for every stage")
             values["c"] = dims[plan.index]
-        return self.globals.child(values)
+        # stage-bound names are symbols (archdsl.ir.sym): what a stage body computes from
+        # them keeps its expression, for the class the code generator writes for the body
+        return self.globals.child({k: sym.symbol(sym.plain(v), k) for k, v in values.items()})
 
     def _stage_block(self, plan: _StagePlan, x: int, env: Env, scope: Path) -> int:
         body = plan.body
@@ -286,11 +290,21 @@ class _Lowering:
             block = self.p.blocks[ref.name]
             self.g.groups[scope] = Group(scope, "block", block.name, layer.span, {"block_index": self.block_index, "drop_path": self.drop_rate})
             return self._passthrough(x, self._call_block(block, layer, x, env, scope, implicit=env), layer.span, scope)
-        args = {"c": env.get("c")} if "c" in env else {}
         self.g.groups[scope] = Group(scope, "block", "block", plan.section.chain.span,
-                                     {"block_index": self.block_index, "drop_path": self.drop_rate, "args": args,
+                                     {"block_index": self.block_index, "drop_path": self.drop_rate, "args": self._stage_args(env),
                                       "inline": True})
         return self._residual(lambda y: self._chain(body, y, env, scope), x, scope, plan.section.chain.span, {}, env)
+
+    def _stage_args(self, env: Env) -> dict[str, Any]:
+        """The stage-bound names visible in `env` (c, s, i, j, stage options) and their values:
+        the parameters of the class the code generator writes for an inline stage body."""
+        out: dict[str, Any] = {}
+        e: Env | None = env
+        while e is not None and e is not self.globals:
+            for k, v in e.values.items():
+                out.setdefault(k, sym.plain(v))
+            e = e.parent
+        return out
 
     # ---- blocks ---------------------------------------------------------------------
     def _block_ref(self, layer: ast.Layer, env: Env) -> BlockRef | None:
@@ -319,11 +333,13 @@ class _Lowering:
                 raise ArchError(f"block `{block.name}` has no parameter `{k}`", layer.kwarg_spans.get(k, layer.span),
                                 did_you_mean(k, names) or f"parameters: {', '.join(names) or 'none'}")
             bound[k] = evaluate(e, env, self.p.blocks)
+        input_param = None
         for p in block.params:
             if p.name in bound:
                 continue
             if p.name == "cin":  # the block's input width, unless passed explicitly
                 bound[p.name] = self._channels(x)
+                input_param = p.name
                 continue
             found, v = self._stage_lookup(implicit, p.name) if implicit is not None else (False, None)
             if found:
@@ -334,8 +350,15 @@ class _Lowering:
                 raise ArchError(f"block `{block.name}` needs a value for `{p.name}`", layer.span,
                                 f"pass it: `{block.name}({p.name}=...)`")
         info = self.g.groups[scope].info  # what the call bound, and where the block is defined, for backends
-        info.setdefault("args", dict(bound))
+        info.setdefault("args", {k: sym.plain(v) for k, v in bound.items()})
+        info.setdefault("call_args", dict(bound))  # as the caller computed them: symbols of the caller's scope
+        info.setdefault("params", [p.name for p in block.params])
+        info.setdefault("defaults", self._constant_defaults(block))
         info.setdefault("def_span", block.span)
+        if input_param is not None:
+            info.setdefault("input_param", input_param)
+        # inside the body every parameter is a symbol of its own name (archdsl.ir.sym)
+        bound = {k: sym.symbol(sym.plain(v), k) for k, v in bound.items()}
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise ArchError(f"blocks nest deeper than {MAX_DEPTH} levels (is `{block.name}` recursive?)", layer.span,
@@ -347,6 +370,14 @@ class _Lowering:
         finally:
             self.depth -= 1
             self.values, self.used = saved
+
+    def _constant_defaults(self, block: ast.BlockDef) -> dict[str, Any]:
+        """The parameters whose default is a constant (`g=1`, `act="relu"`), with its value."""
+        out = {}
+        for p in block.params:
+            if p.default is not None and not ast.names_in(p.default) - {"true", "false", "none"}:
+                out[p.name] = evaluate(p.default, Env(), self.p.blocks)
+        return out
 
     def _stage_lookup(self, env: Env, name: str) -> tuple[bool, Any]:
         """Stage-bound names (c, s, i, j and stage options), never globals, pass implicitly."""
@@ -455,7 +486,7 @@ class _Lowering:
             nid = self._layer(decl.layer, x, env, scope)
             node = self.g.nodes[nid]
             spec = ops.get(node.op)
-            if spec.forward is not None or not spec.params(node.attrs, [self._shape(x)], self._shape(nid)):
+            if spec.module is None or not spec.params(node.attrs, [self._shape(x)], self._shape(nid)):
                 raise ArchError(f"`shared {decl.name}`: `{decl.layer.word}` has no weights of its own to share", decl.layer.span,
                                 "share a layer with weights (conv, norm, linear, attention), e.g. `shared pos = dw3`")
             if spec.family == "conv" and node.attrs.get("bias") is None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from archdsl.errors import ArchError, Span, did_you_mean
+from archdsl.ir import sym
+from archdsl.runtime.rounding import make_divisible
 from archdsl.syntax import ast
 
 
@@ -20,19 +22,6 @@ class BlockRef:
 
     def __str__(self) -> str:
         return self.name
-
-
-def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
-    """Round a channel count to a multiple of `divisor`, never going down by more than 10%.
-
-    The rule of the MobileNet/EfficientNet reference code (torchvision's `_make_divisible`).
-    """
-    if min_value is None:
-        min_value = divisor
-    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
-    if new_v < 0.9 * v:
-        new_v += divisor
-    return int(new_v)
 
 
 def _num(f: Callable) -> Callable:
@@ -57,6 +46,10 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], str]] = {
     "unique": (lambda xs: _unique(xs), "unique(list): the distinct values in order of first appearance"),
     "count": (lambda xs, v: list(xs).count(v), "count(list, v): how many entries equal v"),
 }
+
+# functions whose result stays symbolic (archdsl.ir.sym), as the Python they are in generated code
+SYMBOLIC = {"ceil": "math.ceil", "floor": "math.floor", "int": "int", "float": "float", "abs": "abs", "make_div": "make_divisible",
+            "round8": "round8"}
 
 MAX_LIST = 100_000  # refuse absurd ranges before they eat memory
 
@@ -154,8 +147,9 @@ def evaluate(e: ast.Expr, env: Env, blocks: dict[str, Any] | None = None) -> Any
             if e.op == "*":
                 return a * b
             if e.op == "/":
-                r = a / b
-                return int(r) if isinstance(a, int) and isinstance(b, int) and a % b == 0 else r
+                if isinstance(a, int) and isinstance(b, int) and a % b == 0:
+                    return a // b  # a whole quotient stays an int (`//` keeps a symbol's expression exact)
+                return a / b
             if e.op == "//":
                 return a // b
             if e.op == "%":
@@ -184,7 +178,10 @@ def evaluate(e: ast.Expr, env: Env, blocks: dict[str, Any] | None = None) -> Any
         fn = FUNCTIONS[e.func][0]
         args = [evaluate(a, env, blocks) for a in e.args]
         try:
-            return fn(*args)
+            result = fn(*args)
+            if e.func in SYMBOLIC and any(sym.is_symbolic(a) for a in args):
+                return sym.call(SYMBOLIC[e.func], result, *args)
+            return result
         except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
             raise ArchError(f"bad arguments to `{e.func}`: {exc}", e.span, FUNCTIONS[e.func][1]) from None
     if isinstance(e, ast.Compare):

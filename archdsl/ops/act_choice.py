@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from archdsl.ops.activation import ACTIVATIONS, make_activation
+from archdsl.ops.activation import ACTIVATIONS, activation
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 
 
@@ -19,5 +19,5 @@ register(OpSpec(
     "act", "act", "An activation named by its argument: `act(relu)`, `act(nl)` with nl = \"hswish\".",
     args=(Arg("kind", "act", None, "the activation: " + ", ".join(ACTIVATIONS), positional=True),),
     module_name="act", example="act(relu)", shape=_act_shape,
-    build=lambda a, ins, out: make_activation(a["kind"], a.get("_inplace", False)),
+    module=lambda a, ins, out: activation(a["kind"], a.get("_inplace", False)),
 ))

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import math
 
-from archdsl.ops.activation import ACTIVATIONS, make_activation
+from archdsl.ops.activation import ACTIVATIONS, activation
+from archdsl.ops.code import call
 from archdsl.ops.conv import fmt_shape
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
-from archdsl.ops.transformer_modules import (Attention, ClassAttention, CrossCovarianceAttention, FourierPosEmbed, ReAttention,
-                                             TokenPerformer,
-                                             TalkingHeadsAttention, TokenMlp)
 
 _HEAD_ARGS = (
     Arg("heads", "int", None, "number of heads", positional=True),
@@ -66,15 +64,16 @@ def _self_attention(name, cls, doc, extra_params, example, extra_args=()):
         shape=lambda a, ins: (_geometry(a, ins), ins[0])[1],
         params=lambda a, ins, out: _mhsa_params(a, ins, out, extra_params(_geometry(a, ins)[2])),
         macs=_mhsa_macs,
-        build=lambda a, ins, out: cls(ins[0][1], *_geometry(a, ins)[2:], qkv_bias=a["qkv_bias"],
-                                      **{e.name: a[e.name] for e in extra_args}),
+        module=lambda a, ins, out: call(cls, ins[0][1], *_geometry(a, ins)[2:], qkv_bias=a["qkv_bias"],
+                                        **{e.name: a[e.name] for e in extra_args},
+                                        _defaults={"qkv_bias": True, **{e.name: e.default for e in extra_args}}),
     ))
 
 
-_self_attention("mhsa", Attention, "Global multi-head self-attention (scaled dot product over all tokens).", lambda h: 0, "mhsa(12)")
-_self_attention("talking", TalkingHeadsAttention, "Talking-heads self-attention: heads mixed before and after the softmax (CaiT).",
+_self_attention("mhsa", "Attention", "Global multi-head self-attention (scaled dot product over all tokens).", lambda h: 0, "mhsa(12)")
+_self_attention("talking", "TalkingHeadsAttention", "Talking-heads self-attention: heads mixed before and after the softmax (CaiT).",
                 lambda h: 2 * (h * h + h), "talking(4)")
-_self_attention("reattn", ReAttention, "Re-attention: attention maps mixed across heads by a learned matrix + BatchNorm (DeepViT).",
+_self_attention("reattn", "ReAttention", "Re-attention: attention maps mixed across heads by a learned matrix + BatchNorm (DeepViT).",
                 lambda h: h * h + h + 2 * h, "reattn(12)",
                 (Arg("transform_scale", "bool", False, "scale the re-attended map by head_dim^-0.5 (DeepViT-S)"),))
 
@@ -101,7 +100,8 @@ register(OpSpec(
     "(add it back with `residual(cls=true)`), or with keep=true the whole sequence with token 0 replaced (XCiT).",
     args=_HEAD_ARGS + (Arg("keep", "bool", False, "return all tokens, the other tokens unchanged"),),
     module_name="attn", example="ca(4)", shape=_ca_shape, params=_ca_params, macs=_ca_macs,
-    build=lambda a, ins, out: ClassAttention(ins[0][1], *_geometry(a, ins)[2:], qkv_bias=a["qkv_bias"], keep_patches=a["keep"]),
+    module=lambda a, ins, out: call("ClassAttention", ins[0][1], *_geometry(a, ins)[2:], qkv_bias=a["qkv_bias"], keep_patches=a["keep"],
+                                    _defaults={"qkv_bias": True, "keep_patches": False}),
 ))
 
 
@@ -118,7 +118,7 @@ register(OpSpec(
     shape=lambda a, ins: (_xca_geometry(a, ins), ins[0])[1],
     params=lambda a, ins, out: _mhsa_params(a, ins, out, _geometry(a, ins)[2]),
     macs=lambda a, ins, out: (lambda n, c, h, hd: 4 * n * c * c + 2 * n * c * hd)(*_xca_geometry(a, ins)),
-    build=lambda a, ins, out: CrossCovarianceAttention(ins[0][1], a["heads"], qkv_bias=a["qkv_bias"]),
+    module=lambda a, ins, out: call("CrossCovarianceAttention", ins[0][1], a["heads"], qkv_bias=a["qkv_bias"], _defaults={"qkv_bias": True}),
 ))
 
 
@@ -143,7 +143,7 @@ register(OpSpec(
     shape=lambda a, ins: (_token_mlp_hidden(a, ins), ins[0])[1],
     params=lambda a, ins, out: (lambda h, n: 2 * n * h + h + n)(_token_mlp_hidden(a, ins), ins[0][0]),
     macs=lambda a, ins, out: 2 * ins[0][0] * ins[0][1] * _token_mlp_hidden(a, ins),
-    build=lambda a, ins, out: TokenMlp(ins[0][0], _token_mlp_hidden(a, ins), make_activation(a["act"])),
+    module=lambda a, ins, out: call("TokenMlp", ins[0][0], _token_mlp_hidden(a, ins), activation(a["act"])),
 ))
 
 
@@ -163,7 +163,7 @@ register(OpSpec(
     shape=lambda a, ins: (_fourier_hw(a, ins), ins[0])[1],
     params=lambda a, ins, out: 2 * a["hidden"] * ins[0][1] + ins[0][1],
     macs=lambda a, ins, out: ins[0][0] * 2 * a["hidden"] * ins[0][1],
-    build=lambda a, ins, out: FourierPosEmbed(*_fourier_hw(a, ins), ins[0][1], a["hidden"]),
+    module=lambda a, ins, out: call("FourierPosEmbed", *_fourier_hw(a, ins), ins[0][1], hidden=a["hidden"], _defaults={"hidden": 32}),
 ))
 
 
@@ -187,5 +187,5 @@ register(OpSpec(
     shape=lambda a, ins: (lambda n, c, e, m: (n, e))(*_performer_dims(a, ins)),
     params=lambda a, ins, out: (lambda n, c, e, m: c * 3 * e + 3 * e + e * e + e + m * e)(*_performer_dims(a, ins)),
     macs=lambda a, ins, out: (lambda n, c, e, m: n * c * 3 * e + 4 * n * e * m + n * e * e)(*_performer_dims(a, ins)),
-    build=lambda a, ins, out: TokenPerformer(ins[0][1], a["out"], a["kernel_ratio"]),
+    module=lambda a, ins, out: call("TokenPerformer", ins[0][1], a["out"], _performer_dims(a, ins)[3]),
 ))

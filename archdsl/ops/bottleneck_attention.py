@@ -10,61 +10,11 @@ module is built for one input size.
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch import nn
 
-from archdsl.ir.values import make_divisible
+from archdsl.runtime.rounding import make_divisible
+from archdsl.ops.code import call
 from archdsl.ops.conv import fmt_shape
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
-
-
-class RelativePositionLogits(nn.Module):
-    """Relative logits q . h[y' - y] + q . w[x' - x] for every query/key pair: (B, HW, HW)."""
-
-    def __init__(self, height: int, width: int, dim_head: int):
-        super().__init__()
-        self.height, self.width = height, width
-        self.height_rel = nn.Parameter(torch.randn(2 * height - 1, dim_head) * dim_head ** -0.5)
-        self.width_rel = nn.Parameter(torch.randn(2 * width - 1, dim_head) * dim_head ** -0.5)
-        self.register_buffer("index_h", _offsets(height), persistent=False)
-        self.register_buffer("index_w", _offsets(width), persistent=False)
-
-    def forward(self, q: torch.Tensor) -> torch.Tensor:
-        b, hw, d = q.shape
-        h, w = self.height, self.width
-        q = q.reshape(b, h, w, d)
-        lw = (q @ self.width_rel.t()).gather(-1, self.index_w.expand(b, h, w, w))  # (b, y, x, x')
-        lh = (q.transpose(1, 2) @ self.height_rel.t()).gather(-1, self.index_h.expand(b, w, h, h))  # (b, x, y, y')
-        return (lh.permute(0, 2, 1, 3)[:, :, :, :, None] + lw[:, :, :, None, :]).reshape(b, hw, hw)
-
-
-def _offsets(n: int) -> torch.Tensor:
-    """(n, n) index of key offset k - q into a table of 2n-1 entries."""
-    r = torch.arange(n)
-    return r[None, :] - r[:, None] + n - 1
-
-
-class BottleneckAttention(nn.Module):
-    def __init__(self, dim: int, heads: int, dim_head: int, height: int, width: int, stride: int = 1, qkv_bias: bool = False):
-        super().__init__()
-        self.heads, self.dim_head = heads, dim_head
-        self.qkv = nn.Conv2d(dim, 2 * heads * dim_head + dim, 1, bias=qkv_bias)
-        self.pos_embed = RelativePositionLogits(height, width, dim_head)
-        self.pool = nn.AvgPool2d(2, 2) if stride == 2 else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        heads, dqk = self.heads, self.dim_head
-        q, k, v = torch.split(self.qkv(x), [heads * dqk, heads * dqk, c], dim=1)
-        q = q.reshape(b * heads, dqk, h * w).transpose(1, 2)
-        k = k.reshape(b * heads, dqk, h * w).transpose(1, 2)
-        v = v.reshape(b * heads, c // heads, h * w).transpose(1, 2)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=self.pos_embed(q))
-        return self.pool(out.transpose(1, 2).reshape(b, c, h, w))
-
-    def extra_repr(self) -> str:
-        return f"heads={self.heads}, dim_head={self.dim_head}"
 
 
 def _geometry(attrs, ins) -> tuple[int, int, int, int]:
@@ -113,6 +63,7 @@ register(OpSpec(
     ),
     strided=True, module_name="self_attn", example="bot_attn(4)",
     shape=_shape, params=_params, macs=_macs,
-    build=lambda a, ins, out: BottleneckAttention(ins[0][0], a["heads"], _geometry(a, ins)[3], ins[0][1], ins[0][2],
-                                                  a.get("stride") or 1, a["qkv_bias"]),
+    module=lambda a, ins, out: call("BottleneckAttention", ins[0][0], heads=a["heads"], dim_head=_geometry(a, ins)[3], height=ins[0][1],
+                                    width=ins[0][2], stride=a.get("stride") or 1, qkv_bias=a["qkv_bias"],
+                                    _defaults={"stride": 1, "qkv_bias": False}),
 ))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from archdsl.ops.code import lit
 from archdsl.ops.conv import fmt_shape
 from archdsl.ops.registry import OpSpec, ShapeError, register
 
@@ -19,21 +20,14 @@ def _shuffle_shape(attrs, ins):
     return ins[0]
 
 
-def _shuffle_forward(attrs):
-    g = attrs["groups"]
-
-    def shuffle(x):
-        n, c, h, w = x.shape
-        return x.reshape(n, g, c // g, h, w).transpose(1, 2).reshape(n, c, h, w)
-
-    return shuffle
 
 
 register(OpSpec(
     "shuffle", "structure",
     "Channel shuffle: view the channels as groups x (C/groups), transpose, flatten (ShuffleNet), so that "
     "the next layer mixes the groups.",
-    size="groups", size_required=True, example="shuffle2", shape=_shuffle_shape, forward=_shuffle_forward,
+    size="groups", size_required=True, example="shuffle2", shape=_shuffle_shape,
+    expr=lambda a, ins, out: f"channel_shuffle(x, {lit(a['groups'])})",
 ))
 
 
@@ -46,17 +40,15 @@ def _slice_shape(attrs, ins):
     return (part,) + ins[0][1:] if len(ins[0]) == 3 else ins[0][:-1] + (part,)
 
 
-def _slice_forward(attrs):
-    k, n = attrs["index"], attrs["parts"]
-
-    def take(x):
-        part = x.shape[1] // n
-        return x.narrow(1, k * part, part)
-
-    return take
+def _slice_expr(attrs, ins, out):
+    start, part = attrs["index"] * out[0], out[0]
+    if len(out) == 3:  # images: channels are dim 1 of the batched tensor; tokens: the last dim
+        return f"x[:, {lit(start)}:{lit(start + part)}]"
+    start, part = attrs["index"] * out[-1], out[-1]
+    return f"x[..., {lit(start)}:{lit(start + part)}]"
 
 
 register(OpSpec(
     "channel_slice", "structure", "One of `parts` equal channel slices (the input of a `split:` branch).",
-    user=False, shape=_slice_shape, forward=_slice_forward,
+    user=False, shape=_slice_shape, expr=_slice_expr,
 ))

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
-from torch import nn
-
-from archdsl.backends.init import new_module
+from archdsl.ops.code import call
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 
 
@@ -15,12 +11,24 @@ def _pair(v) -> tuple[int, int]:
 
 
 def auto_padding(kernel, stride: int, dilation: int) -> tuple[int, int]:
-    """Padding that keeps `ceil(H / stride)` for odd kernels and none for patchify (k == s)."""
+    """Padding that keeps `ceil(H / stride)` for odd kernels and none for patchify (k == s).
+
+    The rule is max(0, (d(k-1) + 2 - s) // 2); where it equals torchvision's d(k-1)//2 (odd
+    kernels at strides 1 and 2) that form is used, so generated code reads as people write it.
+    """
     out = []
     for k in _pair(kernel):
-        eff = dilation * (k - 1) + 1
-        out.append(max(0, (eff - stride + 1) // 2))
+        rule = max(0, (dilation * (k - 1) + 2 - stride) // 2)
+        usual = dilation * (k - 1) // 2
+        out.append(usual if usual == rule else rule)
     return out[0], out[1]
+
+
+def pair_or_int(v):
+    """(k, k) -> k: how torch layers' arguments are usually written."""
+    if isinstance(v, (tuple, list)):
+        return v[0] if len(v) == 2 and v[0] == v[1] else tuple(v)
+    return v
 
 
 def conv_out(size: int, k: int, s: int, p: int, d: int) -> int:
@@ -81,14 +89,23 @@ def conv_macs(attrs, ins, out) -> int:
     return out[0] * out[1] * out[2] * (ins[0][0] // attrs["g"]) * kh * kw
 
 
-def conv_build(attrs, ins, out):
-    _, k, s, p, d, _, _ = _conv_geometry(attrs, ins)
-    cls = nn.Conv2d
-    if attrs.get("same"):
-        from archdsl.ops.padding import Conv2dSame, same_is_static
+CONV_DEFAULTS = {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True}
 
-        cls = nn.Conv2d if same_is_static(k, s, d) else Conv2dSame
-    return new_module(cls, ins[0][0], out[0], k, stride=s, padding=p, dilation=d, groups=attrs["g"], bias=bool(attrs["bias"]))
+
+def conv_call(cls, cin, cout, kernel, stride=1, padding=0, dilation=1, groups=1, bias=True):
+    """`nn.Conv2d(cin, cout, kernel_size=k, ...)`, arguments at their defaults left out."""
+    return call(cls, cin, cout, kernel_size=pair_or_int(kernel), stride=pair_or_int(stride), padding=pair_or_int(padding),
+                dilation=pair_or_int(dilation), groups=groups, bias=bias, _defaults=CONV_DEFAULTS)
+
+
+def conv_module(attrs, ins, out):
+    _, k, s, p, d, _, _ = _conv_geometry(attrs, ins)
+    cls = "nn.Conv2d"
+    if attrs.get("same"):
+        from archdsl.ops.padding import same_is_static
+
+        cls = "nn.Conv2d" if same_is_static(k, s, d) else "Conv2dSame"
+    return conv_call(cls, ins[0][0], out[0], k, s, p, d, attrs["g"], bool(attrs["bias"]))
 
 
 _CONV_ARGS = (
@@ -105,7 +122,7 @@ register(OpSpec(
     "conv", "conv", "2-D convolution with a k x k (or kh x kw) kernel.",
     args=_CONV_ARGS, size="kernel", size_required=True, size_type="kernel", strided=True,
     module_name="conv", width_default="out", example="conv3/2(64)",
-    shape=conv_shape, params=conv_params, macs=conv_macs, build=conv_build,
+    shape=conv_shape, params=conv_params, macs=conv_macs, module=conv_module,
 ))
 
 
@@ -123,7 +140,7 @@ register(OpSpec(
     shape=lambda a, ins: conv_shape(_dw_attrs(a, ins), ins),
     params=lambda a, ins, out: conv_params(_dw_attrs(a, ins), ins, out),
     macs=lambda a, ins, out: conv_macs(_dw_attrs(a, ins), ins, out),
-    build=lambda a, ins, out: conv_build(_dw_attrs(a, ins), ins, out),
+    module=lambda a, ins, out: conv_module(_dw_attrs(a, ins), ins, out),
 ))
 
 register(OpSpec(
@@ -132,7 +149,7 @@ register(OpSpec(
     shape=lambda a, ins: conv_shape({**a, "kernel": 1}, ins),
     params=lambda a, ins, out: conv_params({**a, "kernel": 1}, ins, out),
     macs=lambda a, ins, out: conv_macs({**a, "kernel": 1}, ins, out),
-    build=lambda a, ins, out: conv_build({**a, "kernel": 1}, ins, out),
+    module=lambda a, ins, out: conv_module({**a, "kernel": 1}, ins, out),
 ))
 
-__all__ = ["auto_padding", "conv_out", "fmt_shape", "math"]
+__all__ = ["auto_padding", "conv_call", "conv_module", "conv_out", "fmt_shape", "pair_or_int"]

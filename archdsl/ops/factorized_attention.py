@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import math
 
-import torch
-from torch import nn
 
+from archdsl.ops.code import call, lit
 from archdsl.ops.conv import fmt_shape
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 
@@ -36,26 +35,13 @@ def _qkv(attrs, ins) -> tuple[int, int, int]:
     return n, c, c // heads
 
 
-def _factor_forward(attrs):
-    heads = attrs["heads"]
-
-    def fn(x: torch.Tensor) -> torch.Tensor:
-        b, n, c3 = x.shape
-        q, k, v = x.reshape(b, n, 3, heads, c3 // (3 * heads)).permute(2, 0, 3, 1, 4).unbind(0)
-        context = k.softmax(dim=2).transpose(-1, -2) @ v  # heads x d x d, whatever the number of tokens
-        out = (q @ context) * q.shape[-1] ** -0.5
-        return out.transpose(1, 2).reshape(b, n, c3 // 3)
-
-    return fn
-
-
 register(OpSpec(
     "factor_attn", "attention",
     "Factorized attention (CoaT) on q|k|v (L x 3C -> L x C): Q/sqrt(d) (softmax over tokens of K)^T V.",
     args=(Arg("heads", "int", None, "number of heads", positional=True),),
     example="factor_attn(8)", shape=lambda a, ins: (ins[0][0], _qkv(a, ins)[1]),
     macs=lambda a, ins, out: 2 * _qkv(a, ins)[0] * _qkv(a, ins)[1] * _qkv(a, ins)[2],
-    forward=_factor_forward,
+    expr=lambda a, ins, out: f"factor_attention(x, {lit(a['heads'])})",
 ))
 
 
@@ -80,26 +66,6 @@ def _relpos_geometry(attrs, ins):
     return n, c, d, _windows(attrs, attrs["heads"])
 
 
-class ConvRelPosEnc(nn.Module):
-    """q o depthwise-conv(v) on the image tokens; one depthwise conv per group of heads."""
-
-    def __init__(self, head_dim: int, windows: list[tuple[int, int]], skip: int):
-        super().__init__()
-        self.skip = skip
-        self.splits = [h * head_dim for _, h in windows]
-        self.convs = nn.ModuleList(nn.Conv2d(ch, ch, k, padding=k // 2, groups=ch) for (k, _), ch in zip(windows, self.splits))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, n, c3 = x.shape
-        c, s = c3 // 3, self.skip
-        side = math.isqrt(n - s)
-        q, v = x[:, s:, :c], x[:, s:, 2 * c:]
-        v = v.transpose(1, 2).reshape(b, c, side, side)
-        v = torch.cat([conv(part) for conv, part in zip(self.convs, torch.split(v, self.splits, dim=1))], dim=1)
-        out = q * v.flatten(2).transpose(1, 2)
-        return torch.cat((out.new_zeros(b, s, c), out), dim=1)
-
-
 register(OpSpec(
     "conv_relpos", "attention",
     "Convolutional relative position encoding (CoaT) on q|k|v (L x 3C -> L x C): Q o DepthwiseConv2D(V) on the image tokens.",
@@ -110,7 +76,7 @@ register(OpSpec(
     shape=lambda a, ins: (ins[0][0], _relpos_geometry(a, ins)[1]),
     params=lambda a, ins, out: sum((k * k + 1) * h * _qkv(a, ins)[2] for k, h in _relpos_geometry(a, ins)[3]),
     macs=lambda a, ins, out: (ins[0][0] - a["skip"]) * sum(k * k * h * _qkv(a, ins)[2] for k, h in _relpos_geometry(a, ins)[3]),
-    build=lambda a, ins, out: ConvRelPosEnc(_qkv(a, ins)[2], _relpos_geometry(a, ins)[3], a["skip"]),
+    module=lambda a, ins, out: call("ConvRelPosEnc", _qkv(a, ins)[2], tuple(_relpos_geometry(a, ins)[3]), skip=a["skip"], _defaults={"skip": 1}),
 ))
 
 
@@ -126,5 +92,5 @@ def _strip_shape(attrs, ins):
 register(OpSpec(
     "strip_cls", "structure", "Remove the leading class token(s): L x C -> (L-n) x C (CoaT, between stages).",
     args=(Arg("n", "int", 1, "how many leading tokens", positional=True),),
-    example="strip_cls", shape=_strip_shape, forward=lambda a: (lambda x, _n=a["n"]: x[:, _n:]),
+    example="strip_cls", shape=_strip_shape, expr=lambda a, ins, out: f"x[:, {lit(a['n'])}:]",
 ))

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import math
 
-import torch
-from torch import nn
 
+from archdsl.ops.code import call
 from archdsl.ops.conv import fmt_shape
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 
@@ -28,18 +27,6 @@ def lka_kernels(attrs: dict) -> tuple[int, int, int]:
     k = attrs["kernel"] if attrs.get("kernel") is not None else DEFAULT_KERNEL
     d = attrs["d"]
     return 2 * d - 1, math.ceil(k / d), d
-
-
-class LargeKernelAttention(nn.Module):
-    def __init__(self, channels: int, local: int, spatial: int, dilation: int):
-        super().__init__()
-        self.conv0 = nn.Conv2d(channels, channels, local, padding=local // 2, groups=channels)
-        self.conv_spatial = nn.Conv2d(channels, channels, spatial, padding=dilation * (spatial - 1) // 2,
-                                      groups=channels, dilation=dilation)
-        self.conv1 = nn.Conv2d(channels, channels, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.conv1(self.conv_spatial(self.conv0(x)))
 
 
 def _lka_shape(attrs, ins):
@@ -71,5 +58,5 @@ register(OpSpec(
     args=(Arg("d", "int", 3, "dilation: a (2d-1)x(2d-1) depthwise conv, then ceil(K/d) x ceil(K/d) with dilation d"),),
     size="kernel", size_type="int", module_name="lka", example="lka21",
     shape=_lka_shape, params=_lka_params, macs=_lka_macs,
-    build=lambda a, ins, out: LargeKernelAttention(ins[0][0], *lka_kernels(a)),
+    module=lambda a, ins, out: call("LargeKernelAttention", ins[0][0], *lka_kernels(a)),
 ))

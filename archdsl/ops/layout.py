@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from archdsl.ops.code import lit
 from archdsl.ops.conv import fmt_shape
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 
@@ -18,7 +19,7 @@ def _tokens_shape(attrs, ins):
 register(OpSpec(
     "tokens", "structure", "Image to token sequence: C x H x W -> (H*W) x C, row-major (ViT's flatten(2).transpose(1, 2)).",
     example="tokens", shape=_tokens_shape,
-    forward=lambda a: (lambda x: x.flatten(2).transpose(1, 2)),
+    expr=lambda a, ins, out: "x.flatten(2).transpose(1, 2)",
 ))
 
 
@@ -41,17 +42,16 @@ def _grid_shape(attrs, ins):
     return (ins[0][1], h, w)
 
 
-def _grid_forward(attrs):
-    def fn(x, _h=attrs.get("h")):
-        n, length, c = x.shape
-        h = _h if _h is not None else math.isqrt(length)
-        return x.transpose(1, 2).reshape(n, c, h, length // h)
-
-    return fn
+def _grid_expr(attrs, ins, out):
+    """Square unless a height is given, the side computed from the tokens at run time, so
+    the blocks of several stages share one class."""
+    if attrs.get("h") is None:
+        return "square_grid(x)"
+    return f"x.transpose(1, 2).reshape(x.shape[0], {', '.join(lit(v) for v in out)})"
 
 
 register(OpSpec(
     "grid", "structure", "Token sequence to image: L x C -> C x H x W (square unless `h` is given).",
     args=(Arg("h", "int", None, "grid height (default: square)"),),
-    example="grid", shape=_grid_shape, forward=_grid_forward,
+    example="grid", shape=_grid_shape, expr=_grid_expr,
 ))

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from torch import nn
-
-from archdsl.backends.init import new_module
-from archdsl.ops.activation import ACTIVATIONS, make_activation
+from archdsl.ops.activation import ACTIVATIONS, activation
+from archdsl.ops.code import call
 from archdsl.ops.conv import fmt_shape
-from archdsl.ops.modules import Mlp
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 
 
@@ -39,14 +36,20 @@ register(OpSpec(
     module_name="fc", example="fc(1000)", shape=_fc_shape,
     params=lambda a, ins, out: ins[0][-1] * a["out"] + (a["out"] if a["bias"] else 0),
     macs=lambda a, ins, out: _positions(ins[0]) * ins[0][-1] * a["out"],
-    build=lambda a, ins, out: new_module(nn.Linear, ins[0][-1], a["out"], bias=a["bias"]),
+    module=lambda a, ins, out: call("nn.Linear", ins[0][-1], a["out"], bias=a["bias"], _defaults={"bias": True}),
 ))
 
 
 def _mlp_dims(attrs, ins):
     shape = ins[0]
     c = shape[0] if len(shape) == 3 else shape[-1]
-    hidden = attrs["hidden"] if attrs["hidden"] is not None else int(round(attrs["ratio"] * c))
+    ratio = attrs["ratio"]
+    if attrs["hidden"] is not None:
+        hidden = attrs["hidden"]
+    elif float(ratio).is_integer():
+        hidden = int(ratio) * c  # `4 * c`: the same number as below, written as people write it
+    else:
+        hidden = int(round(ratio * c))
     out = attrs["out"] if attrs["out"] is not None else c
     if hidden < 1 or out < 1:
         raise ShapeError(f"mlp sizes must be positive (hidden {hidden}, out {out})")
@@ -86,7 +89,8 @@ register(OpSpec(
     ),
     size="ratio", size_required=True, size_type="float", module_name="mlp", example="mlp4",
     shape=_mlp_shape, params=_mlp_params, macs=_mlp_macs,
-    build=lambda a, ins, out: Mlp(*_mlp_dims(a, ins), act=make_activation(a["act"]), bias=a["bias"], channels_first=len(ins[0]) == 3),
+    module=lambda a, ins, out: call("Mlp", *_mlp_dims(a, ins), act=activation(a["act"]), bias=a["bias"], channels_first=len(ins[0]) == 3,
+                                    _defaults={"bias": True, "channels_first": False}),
 ))
 
 
@@ -100,5 +104,5 @@ register(OpSpec(
     "dropout", "regularization", "Dropout with probability p (identity in eval mode).",
     args=(Arg("p", "float", 0.5, "drop probability", positional=True),),
     module_name="dropout", example="dropout(0.2)", shape=_dropout_shape,
-    build=lambda a, ins, out: nn.Dropout(a["p"]),
+    module=lambda a, ins, out: call("nn.Dropout", p=float(a["p"]), _defaults={"p": 0.5}),
 ))

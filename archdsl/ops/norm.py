@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from torch import nn
-
-from archdsl.ops.modules import LayerNorm2d
+from archdsl.ops.code import call
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 
 
@@ -19,30 +17,30 @@ def _bn_shape(attrs, ins):
     return ins[0]
 
 
-def _bn_build(attrs, ins, out):
-    cls = nn.BatchNorm2d if len(ins[0]) == 3 else nn.BatchNorm1d
-    return cls(ins[0][0], eps=attrs["eps"], momentum=attrs["momentum"])
+def _bn_module(attrs, ins, out):
+    cls = "nn.BatchNorm2d" if len(ins[0]) == 3 else "nn.BatchNorm1d"
+    return call(cls, ins[0][0], eps=attrs["eps"], momentum=attrs["momentum"], _defaults={"eps": 1e-5, "momentum": 0.1})
 
 
 register(OpSpec(
     "bn", "norm", "Batch normalization over channels (BatchNorm2d on images, BatchNorm1d on vectors).",
     args=(Arg("eps", "float", 1e-5, "epsilon"), Arg("momentum", "float", 0.1, "running-stat momentum")),
     module_name="bn", example="bn",
-    shape=_bn_shape, params=lambda a, ins, out: 2 * ins[0][0], build=_bn_build,
+    shape=_bn_shape, params=lambda a, ins, out: 2 * ins[0][0], module=_bn_module,
 ))
 
 
-def _ln_build(attrs, ins, out):
+def _ln_module(attrs, ins, out):
     if len(ins[0]) == 3:
-        return LayerNorm2d(ins[0][0], eps=attrs["eps"])
-    return nn.LayerNorm(ins[0][-1], eps=attrs["eps"])
+        return call("LayerNorm2d", ins[0][0], eps=attrs["eps"], _defaults={"eps": 1e-5})
+    return call("nn.LayerNorm", ins[0][-1], eps=attrs["eps"], _defaults={"eps": 1e-5})
 
 
 register(OpSpec(
     "ln", "norm", "Layer normalization over channels: per position on images, per token on sequences.",
     args=(Arg("eps", "float", 1e-5, "epsilon"),),
     module_name="norm", example="ln",
-    params=lambda a, ins, out: 2 * _channels(ins), build=_ln_build,
+    params=lambda a, ins, out: 2 * _channels(ins), module=_ln_module,
 ))
 
 
@@ -59,5 +57,5 @@ register(OpSpec(
     args=(Arg("groups", "int", 32, "number of groups", positional=True), Arg("eps", "float", 1e-5, "epsilon")),
     module_name="norm", example="gn(32)",
     shape=_gn_shape, params=lambda a, ins, out: 2 * ins[0][0],
-    build=lambda a, ins, out: nn.GroupNorm(a["groups"], ins[0][0], eps=a["eps"]),
+    module=lambda a, ins, out: call("nn.GroupNorm", a["groups"], ins[0][0], eps=a["eps"], _defaults={"eps": 1e-5}),
 ))

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import math
 
-import torch
-import torch.nn.functional as F
-from torch import nn
 
+from archdsl.ops.code import call
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 
 
@@ -30,48 +28,11 @@ def same_is_static(k: tuple[int, int], s: int, d: int = 1) -> bool:
     return s == 1 and all((d * (kk - 1)) % 2 == 0 for kk in k)
 
 
-def _pad_same(x: torch.Tensor, k, s, d, value: float = 0.0) -> torch.Tensor:
-    ih, iw = x.shape[-2:]
-    ph, pw = same_total(ih, k[0], s[0], d[0]), same_total(iw, k[1], s[1], d[1])
-    return F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), value=value)
-
-
-class Conv2dSame(nn.Conv2d):
-    """A convolution with TF "SAME" padding computed from the input size."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(_pad_same(x, self.kernel_size, self.stride, self.dilation))
-
-
-class MaxPool2dSame(nn.MaxPool2d):
-    """Max pooling with TF "SAME" padding (padded with -inf)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        k, s = nn.modules.utils._pair(self.kernel_size), nn.modules.utils._pair(self.stride)
-        return super().forward(_pad_same(x, k, s, (1, 1), value=-float("inf")))
-
-
-class AvgPool2dSame(nn.AvgPool2d):
-    """Average pooling with TF "SAME" padding as explicit zeros (counted, as in timm)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        k, s = nn.modules.utils._pair(self.kernel_size), nn.modules.utils._pair(self.stride)
-        return super().forward(_pad_same(x, k, s, (1, 1)))
-
-
-class Pad(nn.Module):
-    """Constant padding of the last two dimensions (negative values crop)."""
-
-    def __init__(self, pad: tuple[int, int, int, int], value: float = 0.0):
-        super().__init__()
-        self.pad = tuple(pad)
-        self.value = value
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.pad(x, self.pad, value=self.value)
-
-    def extra_repr(self) -> str:
-        return f"pad={self.pad}"
+def _pad_module(attrs):
+    pad = (attrs["l"], attrs["r"], attrs["t"], attrs["b"])
+    if float(attrs["value"]) == 0.0:
+        return call("nn.ZeroPad2d", pad)
+    return call("nn.ConstantPad2d", pad, float(attrs["value"]))
 
 
 def _pad_shape(attrs, ins):
@@ -92,5 +53,5 @@ register(OpSpec(
           Arg("t", "int", 0, "top", positional=True), Arg("b", "int", 0, "bottom", positional=True),
           Arg("value", "float", 0.0, "fill value")),
     module_name="pad", example="pad(-1, 1, -1, 1)", shape=_pad_shape,
-    build=lambda a, ins, out: Pad((a["l"], a["r"], a["t"], a["b"]), a["value"]),
+    module=lambda a, ins, out: _pad_module(a),
 ))

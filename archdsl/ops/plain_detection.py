@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import math
 
-import torch
-import torch.nn.functional as F
-from torch import nn
 
+from archdsl.ops.code import call, inputs, lit
 from archdsl.ops.conv import fmt_shape
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 
@@ -44,41 +42,6 @@ def _rel_geometry(attrs, ins) -> tuple[int, int, int, int, int]:
     return side, c, heads, c // heads, window or side
 
 
-class RelPosAttention(nn.Module):
-    """Multi-head attention over k x k windows (padded) with a decomposed relative position bias:
-    q . R_h[dy] + q . R_w[dx] added to the scaled scores (one table per axis, 2k-1 offsets)."""
-
-    def __init__(self, dim: int, heads: int, window: int, global_attn: bool, qkv_bias: bool = True):
-        super().__init__()
-        self.heads, self.window, self.global_attn = heads, window, global_attn
-        self.rel_pos_h = nn.Parameter(torch.zeros(2 * window - 1, dim // heads))
-        self.rel_pos_w = nn.Parameter(torch.zeros(2 * window - 1, dim // heads))
-        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim)
-        idx = torch.arange(window)[:, None] - torch.arange(window)[None, :] + window - 1
-        self.register_buffer("index", idx, persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, n, c = x.shape
-        side, k = math.isqrt(n), self.window
-        x = x.view(b, side, side, c)
-        pad = 0 if self.global_attn else (k - side % k) % k
-        if pad:
-            x = F.pad(x, (0, 0, 0, pad, 0, pad))
-        p = side + pad  # windows of k x k tokens: (b * windows, k*k, c)
-        x = x.view(b, p // k, k, p // k, k, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, k * k, c)
-        w = x.shape[0]
-        q, kk, v = self.qkv(x).view(w, k * k, 3, self.heads, -1).permute(2, 0, 3, 1, 4).unbind(0)
-        r_q = q.reshape(w, self.heads, k, k, -1)
-        rel_h = torch.einsum("bnhwc,hkc->bnhwk", r_q, self.rel_pos_h[self.index])
-        rel_w = torch.einsum("bnhwc,wkc->bnhwk", r_q, self.rel_pos_w[self.index])
-        bias = (rel_h[..., :, None] + rel_w[..., None, :]).reshape(w, self.heads, k * k, k * k)
-        x = F.scaled_dot_product_attention(q, kk, v, attn_mask=bias)
-        x = self.proj(x.transpose(1, 2).reshape(w, k * k, c))
-        x = x.view(b, p // k, p // k, k, k, c).permute(0, 1, 3, 2, 4, 5).reshape(b, p, p, c)
-        return x[:, :side, :side].reshape(b, n, c)
-
-
 def _rel_params(attrs, ins, out):
     side, c, heads, hd, k = _rel_geometry(attrs, ins)
     return 2 * (2 * k - 1) * hd + 3 * c * c + (3 * c if attrs["qkv_bias"] else 0) + c * c + c
@@ -98,24 +61,17 @@ register(OpSpec(
           Arg("qkv_bias", "bool", True, "biases on the q, k, v projections")),
     module_name="attn", example="mhsa_rel(12, window=14)",
     shape=lambda a, ins: (_rel_geometry(a, ins), ins[0])[1], params=_rel_params, macs=_rel_macs,
-    build=lambda a, ins, out: RelPosAttention(ins[0][1], a["heads"], _rel_geometry(a, ins)[4], a["window"] == 0, a["qkv_bias"]),
+    module=lambda a, ins, out: call("RelPosAttention", ins[0][1], a["heads"], _rel_geometry(a, ins)[4], global_attn=a["window"] == 0,
+                                    qkv_bias=a["qkv_bias"], _defaults={"global_attn": False, "qkv_bias": True}),
 ))
 
 
-def _pos_resized_forward(attrs):
-    grid, skip = attrs["grid"], 1 if attrs["cls"] else 0
-
-    def fn(pos: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        b, n, c = x.shape
-        side = math.isqrt(n)
-        table = pos[:, skip:]
-        if side != grid:
-            table = table.reshape(1, grid, grid, c).permute(0, 3, 1, 2)
-            table = F.interpolate(table, size=(side, side), mode="bicubic", align_corners=False)
-            table = table.permute(0, 2, 3, 1).reshape(1, n, c)
-        return x + table
-
-    return fn
+def _pos_resized_expr(attrs, ins, out):
+    grid, side = attrs["grid"], math.isqrt(ins[0][0])
+    table = "p[:, 1:]" if attrs["cls"] else "p"
+    if side == grid:
+        return f"x + {table}"
+    return f"x + resize_positions({table}, {lit(grid)}, {lit(side)})"
 
 
 def _pos_resized_shape(attrs, ins):
@@ -125,12 +81,6 @@ def _pos_resized_shape(attrs, ins):
     return ins[0]
 
 
-def _pos_resized_build(attrs, ins, out):
-    p = nn.Parameter(torch.zeros(1, attrs["grid"] ** 2 + (1 if attrs["cls"] else 0), ins[0][1]))
-    nn.init.trunc_normal_(p, std=0.02)
-    return p
-
-
 register(OpSpec(
     "pos_resized", "structure",
     "Add learned positions of a pretraining grid (ViTDet: 14x14 + class token), bicubically resized to the token grid.",
@@ -138,7 +88,8 @@ register(OpSpec(
           Arg("cls", "bool", True, "the table also holds a (here unused) class-token position")),
     module_name="pos_embed", example="pos_resized(14)", shape=_pos_resized_shape,
     params=lambda a, ins, out: (a["grid"] ** 2 + (1 if a["cls"] else 0)) * ins[0][1],
-    build=_pos_resized_build, forward=_pos_resized_forward,
+    param=lambda a, ins, out: call("nn.Parameter", call("trunc_normal", 1, a["grid"] ** 2 + (1 if a["cls"] else 0), ins[0][1], std=0.02)),
+    expr=_pos_resized_expr,
 ))
 
 
@@ -159,11 +110,12 @@ register(OpSpec(
     shape=_deconv_shape,
     params=lambda a, ins, out: ins[0][0] * a["out"] * a["kernel"] ** 2 + (a["out"] if a["bias"] else 0),
     macs=lambda a, ins, out: ins[0][1] * ins[0][2] * ins[0][0] * a["out"] * a["kernel"] ** 2,
-    build=lambda a, ins, out: nn.ConvTranspose2d(ins[0][0], a["out"], a["kernel"], stride=a["stride"] or 1, bias=a["bias"]),
+    module=lambda a, ins, out: call("nn.ConvTranspose2d", ins[0][0], a["out"], a["kernel"], stride=a["stride"] or 1, bias=a["bias"],
+                                    _defaults={"stride": 1, "bias": True}),
 ))
 
 
 register(OpSpec(
     "outputs", "structure", "Several outputs: the network returns the tuple of its inputs (`outputs:` branches).", user=False,
-    shape=lambda a, ins: ins[0], forward=lambda a: (lambda *xs: tuple(xs)),
+    shape=lambda a, ins: ins[0], expr=lambda a, ins, out: f"({', '.join(inputs(len(ins)))},)",
 ))

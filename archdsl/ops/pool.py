@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import torch
-from torch import nn
-
-from archdsl.ops.conv import auto_padding, conv_out, fmt_shape
-from archdsl.ops.modules import GlobalPool
+from archdsl.ops.code import call
+from archdsl.ops.conv import auto_padding, conv_out, fmt_shape, pair_or_int
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 
 
@@ -51,22 +48,22 @@ _POOL_ARGS = (Arg("p", "ints", None, "padding (default as for conv)"), Arg("ceil
               Arg("same", "bool", False, "TF \"SAME\" padding, as for conv (max pools pad with -inf)"))
 
 
-def _pool_build(cls, same_cls, attrs, ins, **kw):
+def _pool_module(cls, same_cls, attrs, ins, **kw):
     _, k, s, p, _ = _pool_geometry(attrs, ins)
+    defaults = {"padding": 0, "ceil_mode": False, "count_include_pad": True}
     if attrs.get("same"):
-        from archdsl.ops import padding
         from archdsl.ops.padding import same_is_static
 
         if not same_is_static(k, s):
-            return getattr(padding, same_cls)(k, s, 0, **kw)
-    return cls(k, s, p, ceil_mode=attrs["ceil"], **kw)
+            return call(same_cls, pair_or_int(k), stride=s, **kw, _defaults=defaults)
+    return call(cls, pair_or_int(k), stride=s, padding=pair_or_int(p), ceil_mode=bool(attrs["ceil"]), **kw, _defaults=defaults)
 
 
 register(OpSpec(
     "maxpool", "pool", "Max pooling; stride defaults to the kernel size.",
     args=_POOL_ARGS, size="kernel", size_required=True, size_type="kernel", strided=True,
     module_name="maxpool", example="maxpool3/2", shape=_pool_shape,
-    build=lambda a, ins, out: _pool_build(nn.MaxPool2d, "MaxPool2dSame", a, ins),
+    module=lambda a, ins, out: _pool_module("nn.MaxPool2d", "MaxPool2dSame", a, ins),
 ))
 
 register(OpSpec(
@@ -74,7 +71,7 @@ register(OpSpec(
     args=(*_POOL_ARGS, Arg("count_pad", "bool", True, "count padded zeros in the average")),
     size="kernel", size_required=True, size_type="kernel", strided=True,
     module_name="avgpool", example="avgpool2/2", shape=_pool_shape,
-    build=lambda a, ins, out: _pool_build(nn.AvgPool2d, "AvgPool2dSame", a, ins, count_include_pad=a["count_pad"]),
+    module=lambda a, ins, out: _pool_module("nn.AvgPool2d", "AvgPool2dSame", a, ins, count_include_pad=bool(a["count_pad"])),
 ))
 
 
@@ -89,13 +86,13 @@ def _global_shape(attrs, ins):
 register(OpSpec(
     "gap", "pool", "Global average pooling: C x H x W (or L x C tokens) -> C.",
     module_name="pool", example="gap", shape=_global_shape,
-    build=lambda a, ins, out: GlobalPool("avg", tokens=len(ins[0]) == 2),
+    module=lambda a, ins, out: call("GlobalPool", "avg", tokens=len(ins[0]) == 2, _defaults={"tokens": False}),
 ))
 
 register(OpSpec(
     "gmp", "pool", "Global max pooling: C x H x W -> C.",
     module_name="pool", example="gmp", shape=_global_shape,
-    build=lambda a, ins, out: GlobalPool("max", tokens=len(ins[0]) == 2),
+    module=lambda a, ins, out: call("GlobalPool", "max", tokens=len(ins[0]) == 2, _defaults={"tokens": False}),
 ))
 
 
@@ -108,5 +105,5 @@ def _flatten_shape(attrs, ins):
 
 register(OpSpec(
     "flatten", "structure", "Flatten everything but the batch: C x H x W -> C*H*W.",
-    example="flatten", shape=_flatten_shape, forward=lambda a: (lambda x: torch.flatten(x, 1)),
+    example="flatten", shape=_flatten_shape, expr=lambda a, ins, out: "torch.flatten(x, 1)",
 ))

@@ -8,41 +8,10 @@ registered in timm's order (q, kv, proj, sr, norm), so timm weights load positio
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch import nn
 
+from archdsl.ops.code import call
 from archdsl.ops.conv import fmt_shape
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
-
-
-class SpatialReductionAttention(nn.Module):
-    def __init__(self, dim: int, heads: int, sr: int = 1, qkv_bias: bool = True, eps: float = 1e-5):
-        super().__init__()
-        self.heads = heads
-        self.q = nn.Linear(dim, dim, bias=qkv_bias)
-        self.kv = nn.Linear(dim, 2 * dim, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim)
-        if sr > 1:
-            self.sr = nn.Conv2d(dim, dim, sr, stride=sr)
-            self.norm = nn.LayerNorm(dim, eps=eps)
-        else:
-            self.sr = self.norm = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        heads = self.heads
-        q = self.q(x.flatten(2).transpose(1, 2)).reshape(b, h * w, heads, -1).transpose(1, 2)
-        if self.sr is not None:
-            x = self.norm(self.sr(x).flatten(2).transpose(1, 2))
-        else:
-            x = x.flatten(2).transpose(1, 2)
-        k, v = self.kv(x).reshape(b, -1, 2, heads, c // heads).permute(2, 0, 3, 1, 4).unbind(0)
-        x = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, h * w, c)
-        return self.proj(x).transpose(1, 2).reshape(b, c, h, w)
-
-    def extra_repr(self) -> str:
-        return f"heads={self.heads}"
 
 
 def _check(attrs, ins) -> tuple[int, int, int]:
@@ -85,5 +54,6 @@ register(OpSpec(
     ),
     module_name="attn", example="srattn(2, sr=4)",
     shape=lambda a, ins: _check(a, ins), params=_params, macs=_macs,
-    build=lambda a, ins, out: SpatialReductionAttention(_check(a, ins)[0], a["heads"], a["sr"], a["qkv_bias"], a["eps"]),
+    module=lambda a, ins, out: call("SpatialReductionAttention", _check(a, ins)[0], a["heads"], sr=a["sr"], qkv_bias=a["qkv_bias"],
+                                    eps=float(a["eps"]), _defaults={"sr": 1, "qkv_bias": True, "eps": 1e-5}),
 ))

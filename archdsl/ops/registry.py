@@ -2,8 +2,11 @@
 
 An `OpSpec` is everything the compiler knows about one kind of layer: the token that
 names it, its arguments, how it changes a shape, what it costs (parameters and
-multiply-accumulates), and how to construct it in torch. Adding a layer is one
-`register(OpSpec(...))` call; nothing else in the compiler names layer kinds.
+multiply-accumulates), and the layer at the level of source code: the constructor of its
+module (`module`), or its learned tensor (`param`), and its forward expression (`expr`).
+The code generator prints those, and `archdsl.build` runs what it prints, so registering
+one `OpSpec` (in archdsl, or from a user's plugin) makes a layer work in every command.
+This package is a leaf: it imports no backend and no torch.
 """
 
 from __future__ import annotations
@@ -55,14 +58,29 @@ class OpSpec:
     shape: Callable[[dict, list[Shape]], Shape] = lambda attrs, ins: ins[0]
     params: Callable[[dict, list[Shape], Shape], int] = lambda attrs, ins, out: 0
     macs: Callable[[dict, list[Shape], Shape], int] = lambda attrs, ins, out: 0
-    # build(attrs, in_shapes, out_shape) -> nn.Module | nn.Parameter | None
-    build: Callable[[dict, list[Shape], Shape], Any] = lambda attrs, ins, out: None
-    # forward(attrs) -> callable(*inputs) (or callable(param, *inputs) when build gives a Parameter)
-    forward: Callable[[dict], Callable] | None = None
+    # The layer in source: `module(attrs, in_shapes, out_shape)` is the constructor `Call` of
+    # its nn.Module (forward: `self.NAME(x)`), or `param(...)` the `Call` making its learned
+    # tensor (`nn.Parameter(torch.zeros(...))`), and `expr(attrs, in_shapes, out_shape)` a
+    # forward expression over the inputs `x` (or `x0`, `x1`, ...) and, for a parameter op,
+    # the tensor `p` (archdsl.ops.code). An op with neither module nor param is functional.
+    module: Callable[[dict, list[Shape], Shape], Any] | None = None
+    param: Callable[[dict, list[Shape], Shape], Any] | None = None
+    expr: Callable[[dict, list[Shape], Shape], str] | None = None
+    # attribute values at which the layer computes the identity (drop_path at p=0): a class
+    # whose instances lack the layer writes it with these values instead
+    identity_at: dict[str, Any] | None = None
+    label: Callable[[dict], str] | None = None  # the diagram's text for a node (default: its token)
     arg_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         self.arg_names = tuple(a.name for a in self.args)
+        if self.param is not None and self.expr is None:
+            raise ValueError(f"op `{self.name}`: a parameter op needs an `expr` that reads its tensor `p`")
+
+    @property
+    def owns_attribute(self) -> bool:
+        """Whether the layer is a module or tensor of its group (`self.conv`, `self.gamma`)."""
+        return self.module is not None or self.param is not None
 
     def arg(self, name: str) -> Arg | None:
         return next((a for a in self.args if a.name == name), None)

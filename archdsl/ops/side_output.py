@@ -8,14 +8,13 @@ branches are not run at all (GoogLeNet / Inception v3 auxiliary heads).
 
 from __future__ import annotations
 
-from torch import nn
-
-from archdsl.ops.conv import fmt_shape
+from archdsl.ops.code import call
+from archdsl.ops.conv import fmt_shape, pair_or_int
 from archdsl.ops.registry import OpSpec, ShapeError, register
 
 register(OpSpec(
     "aux_out", "structure", "A side output (`aux:`): returned after the main output in training mode.",
-    user=False, forward=lambda a: (lambda x: x),
+    user=False, expr=lambda a, ins, out: "x",
 ))
 
 
@@ -31,5 +30,5 @@ register(OpSpec(
     "apool", "pool", "Adaptive average pooling to a fixed output size: `apool4` gives C x 4 x 4 whatever the input size.",
     size="size", size_required=True, size_type="kernel", module_name="avgpool", example="apool4",
     shape=_apool_shape,
-    build=lambda a, ins, out: nn.AdaptiveAvgPool2d(out[1:]),
+    module=lambda a, ins, out: call("nn.AdaptiveAvgPool2d", pair_or_int(tuple(out[1:]))),
 ))

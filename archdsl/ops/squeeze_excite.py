@@ -11,28 +11,11 @@ arguments: `se0.25(act=relu, gate=hsigmoid)`.
 
 from __future__ import annotations
 
-import torch
-from torch import nn
 
-from archdsl.backends.init import new_module
-from archdsl.ops.activation import ACTIVATIONS, make_activation
+from archdsl.ops.activation import ACTIVATIONS, activation
+from archdsl.ops.code import call
 from archdsl.ops.conv import fmt_shape
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
-
-
-class SqueezeExcite(nn.Module):
-    """Channel attention from globally pooled features (names as torchvision: fc1, fc2)."""
-
-    def __init__(self, channels: int, squeeze: int, act: str = "relu", gate: str = "sigmoid", bias: bool = True):
-        super().__init__()
-        self.fc1 = new_module(nn.Conv2d, channels, squeeze, 1, bias=bias)
-        self.act = make_activation(act)
-        self.fc2 = new_module(nn.Conv2d, squeeze, channels, 1, bias=bias)
-        self.gate = make_activation(gate)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = x.mean((2, 3), keepdim=True)
-        return x * self.gate(self.fc2(self.act(self.fc1(s))))
 
 
 def squeeze_width(attrs: dict, channels: int) -> int:
@@ -42,7 +25,7 @@ def squeeze_width(attrs: dict, channels: int) -> int:
     base = attrs["of"] if attrs["of"] is not None else channels
     v = ratio * base
     if attrs["div"] > 1:
-        from archdsl.ir.values import make_divisible  # ir imports the op registry
+        from archdsl.runtime.rounding import make_divisible
 
         return make_divisible(v, attrs["div"])
     return max(1, int(round(v)) if attrs["round"] else int(v))
@@ -87,5 +70,6 @@ register(OpSpec(
     size="ratio", size_type="float", module_name="se", example="se0.25",
     shape=_se_shape, params=_se_params,
     macs=lambda a, ins, out: 2 * ins[0][0] * squeeze_width(a, ins[0][0]),
-    build=lambda a, ins, out: SqueezeExcite(ins[0][0], squeeze_width(a, ins[0][0]), a["act"], a["gate"], a["bias"]),
+    module=lambda a, ins, out: call("SqueezeExcite", ins[0][0], squeeze=squeeze_width(a, ins[0][0]), act=activation(a["act"]),
+                                    gate=activation(a["gate"]), bias=a["bias"], _defaults={"bias": True}),
 ))

@@ -6,12 +6,9 @@ static in archdsl, so the amounts are fixed at build time from the known input s
 
 from __future__ import annotations
 
-import torch.nn.functional as F
-from torch import nn
-
-from archdsl.ops.conv import _CONV_ARGS, _pair, conv_macs, conv_params, conv_shape, fmt_shape
+from archdsl.ops.code import Call, lit
+from archdsl.ops.conv import _CONV_ARGS, _pair, conv_call, conv_macs, conv_params, conv_shape, fmt_shape
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
-from archdsl.ops.transformer_modules import StdConv2d
 
 
 def same_padding(size: int, k: int, s: int, d: int = 1) -> tuple[int, int]:
@@ -50,13 +47,16 @@ def _ws_shape(attrs, ins):
     return conv_shape(a, ins)
 
 
-def _ws_build(attrs, ins, out):
+def _ws_module(attrs, ins, out):
+    from archdsl.ops.conv import auto_padding
+
     a = _ws_attrs(attrs, ins)
     k = _pair(a["kernel"])
     pad = a.get("_pad")
-    p = 0 if pad else (a["p"] if a["p"] is not None else tuple((a.get("d", 1) * (kk - 1) + 1 - (a["stride"] or 1) + 1) // 2 for kk in k))
-    return StdConv2d(ins[0][0], out[0], k, stride=a["stride"] or 1, padding=p, dilation=a["d"], groups=a["g"],
-                     bias=bool(a["bias"]), eps=a["eps"], pad=pad if pad and any(pad) else None)
+    p = 0 if pad else (a["p"] if a["p"] is not None else auto_padding(k, a["stride"] or 1, a.get("d", 1)))
+    conv = conv_call("StdConv2d", ins[0][0], out[0], k, a["stride"] or 1, p, a["d"], a["g"], bool(a["bias"]))
+    pad = tuple(pad) if pad and any(pad) else None
+    return Call(conv.func, conv.args + (("eps", a["eps"], 1e-6), ("pad", pad, None)))
 
 
 register(OpSpec(
@@ -68,15 +68,19 @@ register(OpSpec(
     shape=_ws_shape,
     params=lambda a, ins, out: conv_params(a, ins, out),
     macs=lambda a, ins, out: conv_macs(a, ins, out),
-    build=_ws_build,
+    module=_ws_module,
 ))
 
 
 def _samepad_shape(attrs, ins):
     c, h, w = _image(attrs, ins)
     l, r, t, b = _tf_pad(attrs, ins, attrs["kernel"])
-    attrs["_pad"] = (l, r, t, b)  # the amounts depend on the input size, known only here
     return (c, h + t + b, w + l + r)
+
+
+def _samepad_expr(attrs, ins, out):
+    pad, value = lit(tuple(int(v) for v in _tf_pad(attrs, ins, attrs["kernel"]))), float(attrs["value"])
+    return f"F.pad(x, {pad}, value={lit(value)})" if value != 0.0 else f"F.pad(x, {pad})"
 
 
 register(OpSpec(
@@ -85,7 +89,7 @@ register(OpSpec(
     args=(Arg("value", "float", 0.0, "fill value"),),
     size="kernel", size_required=True, size_type="kernel", strided=True, example="samepad3/2",
     shape=_samepad_shape,
-    forward=lambda a: (lambda x, _v=float(a["value"]), _p=a["_pad"]: F.pad(x, _p, value=_v)),
+    expr=_samepad_expr,
 ))
 
-__all__ = ["nn", "same_padding"]
+__all__ = ["same_padding"]

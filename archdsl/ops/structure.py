@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import operator
-from functools import reduce
-
-import torch
-from torch import nn
-
+from archdsl.ops.code import call, inputs, lit
 from archdsl.ops.conv import fmt_shape
-from archdsl.ops.modules import DropPath
 from archdsl.ops.registry import OpSpec, ShapeError, register
 
 register(OpSpec("input", "structure", "The network input.", user=False, shape=lambda a, ins: tuple(a["shape"])))
 
 register(OpSpec(
     "identity", "structure", "Pass the input through unchanged (an empty branch).",
-    example="identity", forward=lambda a: (lambda x: x),
+    example="identity", expr=lambda a, ins, out: "x",
 ))
 
 
@@ -40,23 +34,15 @@ def _add_to_cls_shape(ins):
     return seq
 
 
-def add_all(*xs):
-    """The sum of several branches (a named function, so that model transforms such as
-    `reparameterize` can recognise a branch sum among a group's steps)."""
-    return reduce(operator.add, xs)
-
-
-def _add_forward(attrs):
-    if attrs.get("cls"):
-        return lambda y, x: torch.cat((x[:, :1] + y.reshape(x.shape[0], 1, -1), x[:, 1:]), dim=1)
-    if attrs.get("n", 2) == 2:
-        return operator.add
-    return add_all
+def _add_expr(attrs, ins, out):
+    if attrs.get("cls"):  # `residual(cls=true)`: the branch (one token) is added to token 0
+        return "torch.cat((x1[:, :1] + x0.reshape(x1.shape[0], 1, -1), x1[:, 1:]), dim=1)"
+    return " + ".join(inputs(len(ins)))
 
 
 register(OpSpec(
     "add", "structure", "Element-wise sum of branches (residual connections, `add:`).",
-    user=False, shape=_add_shape, forward=_add_forward,
+    user=False, shape=_add_shape, expr=_add_expr,
 ))
 
 
@@ -76,17 +62,12 @@ def _cat_shape(attrs, ins):
 register(OpSpec(
     "cat", "structure", "Concatenate branches along channels (`cat:`, `dense:`).",
     user=False, shape=_cat_shape,
-    forward=lambda a: (lambda *xs: torch.cat(xs, dim=a["dim"])),
+    expr=lambda a, ins, out: f"torch.cat([{', '.join(inputs(len(ins)))}], dim={lit(a['dim'])})",
 ))
 
 
-def _scale_forward(attrs):
-    if attrs["image"]:
-        fn = lambda gamma, x: x * gamma.reshape(1, -1, 1, 1)  # noqa: E731
-    else:
-        fn = lambda gamma, x: x * gamma  # noqa: E731
-    fn.layer_scale_image = bool(attrs["image"])  # read by the `fold_layer_scale` inference pass
-    return fn
+def _scale_expr(attrs, ins, out):
+    return "x * p.reshape(1, -1, 1, 1)" if attrs["image"] else "x * p"
 
 
 def _scale_channels(ins) -> int:
@@ -97,14 +78,14 @@ register(OpSpec(
     "layer_scale", "regularization", "Per-channel learned scale of a residual branch (CaiT/ConvNeXt layer scale).",
     user=False, module_name="gamma",
     params=lambda a, ins, out: _scale_channels(ins),
-    build=lambda a, ins, out: nn.Parameter(torch.full((_scale_channels(ins),), float(a["init"]))),
-    forward=_scale_forward,
+    param=lambda a, ins, out: call("nn.Parameter", call("torch.full", (_scale_channels(ins),), float(a["init"]))),
+    expr=_scale_expr,
 ))
 
 register(OpSpec(
     "drop_path", "regularization", "Stochastic depth on a residual branch (rate rises linearly over blocks).",
-    user=False, module_name="drop_path",
-    build=lambda a, ins, out: DropPath(a["p"]),
+    user=False, module_name="drop_path", identity_at={"p": 0.0},
+    module=lambda a, ins, out: call("DropPath", a["p"]),
 ))
 
 

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import math
 
-import torch
-from torch import nn
-
-from archdsl.ops.conv import fmt_shape
+from archdsl.ops.code import call, lit
+from archdsl.ops.conv import fmt_shape, pair_or_int
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
-from archdsl.ops.transformer_modules import PatchEmbed, SinCosPosEmbed, Unfold, sinusoid_1d
 
 
 def _need_tokens(attrs, ins, what: str = "") -> tuple[int, int]:
@@ -49,7 +46,7 @@ register(OpSpec(
     module_name="patch_embed", width_default="out", example="patch_embed(768, 16)", shape=_patch_shape,
     params=lambda a, ins, out: a["out"] * ins[0][0] * a["size"] ** 2 + (a["out"] if a["bias"] else 0),
     macs=lambda a, ins, out: out[0] * a["out"] * ins[0][0] * a["size"] ** 2,
-    build=lambda a, ins, out: PatchEmbed(ins[0][0], a["out"], a["size"], a["bias"]),
+    module=lambda a, ins, out: call("PatchEmbed", ins[0][0], a["out"], a["size"], bias=a["bias"], _defaults={"bias": True}),
 ))
 
 
@@ -60,18 +57,15 @@ def _extra_token(name: str, at: int, doc: str) -> None:
             raise ShapeError(f"{attrs['_token']} goes after the class token, but there are only {n} tokens", "write `cls_token` first", input=True)
         return (n + 1, c)
 
-    def forward(attrs):
-        def fn(tok, x):
-            tok = tok.expand(x.shape[0], -1, -1)
-            return torch.cat((x[:, :at], tok, x[:, at:]), dim=1) if at else torch.cat((tok, x), dim=1)
-
-        return fn
+    def expr(attrs, ins, out):
+        tok = "p.expand(x.shape[0], -1, -1)"
+        return f"torch.cat((x[:, :{at}], {tok}, x[:, {at}:]), dim=1)" if at else f"torch.cat(({tok}, x), dim=1)"
 
     register(OpSpec(
         name, "structure", doc, module_name=name, example=name, shape=shape,
         params=lambda a, ins, out: ins[0][-1],
-        build=lambda a, ins, out: nn.Parameter(torch.zeros(1, 1, ins[0][-1])),
-        forward=forward,
+        param=lambda a, ins, out: call("nn.Parameter", call("torch.zeros", 1, 1, ins[0][-1])),
+        expr=expr,
     ))
 
 
@@ -79,17 +73,11 @@ _extra_token("cls_token", 0, "Prepend a learned class token: L x C -> (L+1) x C.
 _extra_token("dist_token", 1, "Insert a learned distillation token after the class token (DeiT): L x C -> (L+1) x C.")
 
 
-def _pos_build(attrs, ins, out):
-    p = nn.Parameter(torch.zeros(1, *ins[0]))
-    nn.init.trunc_normal_(p, std=0.02)
-    return p
-
-
 register(OpSpec(
     "pos_embed", "structure", "Add a learned position embedding (one vector per token, class tokens included).",
     module_name="pos_embed", example="pos_embed",
     shape=lambda a, ins: _need_tokens(a, ins), params=lambda a, ins, out: ins[0][0] * ins[0][1],
-    build=_pos_build, forward=lambda a: (lambda pos, x: x + pos),
+    param=lambda a, ins, out: call("nn.Parameter", call("trunc_normal", 1, *ins[0], std=0.02)), expr=lambda a, ins, out: "x + p",
 ))
 
 
@@ -105,7 +93,8 @@ register(OpSpec(
     args=(Arg("skip", "int", 0, "leading tokens without a position (class tokens)"),
           Arg("temperature", "float", 10000.0, "frequency base")),
     module_name="pos_embed", example="pos_sincos", shape=_sincos_shape,
-    build=lambda a, ins, out: SinCosPosEmbed(ins[0][0], ins[0][1], a["skip"], a["temperature"]),
+    module=lambda a, ins, out: call("SinCosPosEmbed", ins[0][0], ins[0][1], skip=a["skip"], temperature=float(a["temperature"]),
+                                    _defaults={"skip": 0, "temperature": 10000.0}),
 ))
 
 
@@ -119,7 +108,7 @@ def _pick_shape(attrs, ins):
 register(OpSpec(
     "cls", "pool", "Take one token for the head (the class token by default): L x C -> C.",
     args=(Arg("index", "int", 0, "which token (1 = DeiT's distillation token)", positional=True),),
-    example="cls", shape=_pick_shape, forward=lambda a: (lambda x, _i=a["index"]: x[:, _i]),
+    example="cls", shape=_pick_shape, expr=lambda a, ins, out: f"x[:, {lit(a['index'])}]",
 ))
 
 def _scale_shape(attrs, ins):
@@ -128,18 +117,18 @@ def _scale_shape(attrs, ins):
     return ins[0]
 
 
-def _scale_forward(attrs):
-    f, skip = float(attrs["factor"]), attrs["skip"]
-    if skip:
-        return lambda x: torch.cat((x[:, :skip], x[:, skip:] * f), dim=1)
-    return lambda x: x * f
+def _scale_expr(attrs, ins, out):
+    f, skip = lit(float(attrs["factor"])), lit(attrs["skip"])
+    if attrs["skip"]:
+        return f"torch.cat((x[:, :{skip}], x[:, {skip}:] * {f}), dim=1)"
+    return f"x * {f}"
 
 
 register(OpSpec(
     "scale", "structure", "Multiply by a constant (0.5 averages two heads); `skip` leading tokens stay as they are.",
     args=(Arg("factor", "float", 1.0, "the constant", positional=True),
           Arg("skip", "int", 0, "leading tokens left unscaled")),
-    example="scale(0.5)", shape=_scale_shape, forward=_scale_forward,
+    example="scale(0.5)", shape=_scale_shape, expr=_scale_expr,
 ))
 
 
@@ -156,17 +145,6 @@ def _patch_grid_shape(attrs, ins):
     return (c, side, side)
 
 
-def _patch_grid_forward(attrs):
-    skip = attrs["skip"]
-
-    def fn(x):
-        b, n, c = x.shape
-        side = math.isqrt(n - skip)
-        return x[:, skip:].transpose(1, 2).reshape(b, c, side, side)
-
-    return fn
-
-
 def _join_shape(attrs, ins):
     image, seq = ins
     if len(image) != 3 or image[0] != seq[1]:
@@ -176,10 +154,10 @@ def _join_shape(attrs, ins):
 
 
 register(OpSpec("patch_grid", "structure", "Patch tokens (after `skip` class tokens) as a C x H x W image.", user=False,
-                shape=_patch_grid_shape, forward=_patch_grid_forward))
+                shape=_patch_grid_shape, expr=lambda a, ins, out: f"square_grid(x[:, {lit(a['skip'])}:])"))
 register(OpSpec("join_tokens", "structure", "Class tokens of the second input, then the image's positions as tokens.", user=False,
                 shape=_join_shape,
-                forward=lambda a: (lambda y, x, _s=a["skip"]: torch.cat((x[:, :_s], y.flatten(2).transpose(1, 2)), dim=1))))
+                expr=lambda a, ins, out: f"torch.cat((x1[:, :{lit(a['skip'])}], x0.flatten(2).transpose(1, 2)), dim=1)"))
 
 
 def _unfold_geometry(attrs, ins):
@@ -201,17 +179,14 @@ register(OpSpec(
     args=(Arg("p", "ints", None, "padding (default 0)"),),
     size="kernel", size_required=True, size_type="kernel", strided=True, module_name="soft_split", example="unfold7/4(p=2)",
     shape=lambda a, ins: _unfold_geometry(a, ins)[3],
-    build=lambda a, ins, out: Unfold(*_unfold_geometry(a, ins)[:3]),
+    module=lambda a, ins, out: call("Unfold", *(pair_or_int(v) for v in _unfold_geometry(a, ins)[:3])),
 ))
-
-
-def _sin1d_build(attrs, ins, out):
-    return nn.Parameter(sinusoid_1d(*ins[0]).float()[None], requires_grad=False)
 
 
 register(OpSpec(
     "pos_sin1d", "structure", "Add the fixed 1-D sinusoid table of the original Transformer (a frozen parameter, as T2T-ViT keeps it).",
     module_name="pos_embed", example="pos_sin1d",
     shape=lambda a, ins: _need_tokens(a, ins), params=lambda a, ins, out: ins[0][0] * ins[0][1],
-    build=_sin1d_build, forward=lambda a: (lambda pos, x: x + pos),
+    param=lambda a, ins, out: call("nn.Parameter", call("sinusoid_1d", *ins[0]), requires_grad=False),
+    expr=lambda a, ins, out: "x + p",
 ))

@@ -25,10 +25,8 @@ from archdsl.ir.graph import Graph
 from archdsl.ir.lower import lower
 from archdsl.passes.input_size import check_input_size
 from archdsl.passes.limits import DEFAULT_MAX_PARAMS, check_budget
-from archdsl.passes.fold_batchnorm import fold_batchnorm
 from archdsl.passes.modules import mark_inplace, name_modules, resolve_conv_bias
 from archdsl.passes.parameters import SetArg, resolve_parameters
-from archdsl.passes.reparameterize import reparameterize
 from archdsl.passes.shapes import infer_shapes, insert_projections
 from archdsl.passes.verify import verify
 from archdsl.syntax import ast
@@ -48,5 +46,5 @@ def compile_program(program: ast.Program, variant: str | None = None, overrides:
     return g
 
 
-__all__ = ["DEFAULT_MAX_PARAMS", "GRAPH_PASSES", "check_budget", "check_input_size", "fold_batchnorm", "SetArg", "compile_program", "infer_shapes", "insert_projections", "lower",
-           "mark_inplace", "name_modules", "reparameterize", "resolve_conv_bias", "resolve_parameters", "verify"]
+__all__ = ["DEFAULT_MAX_PARAMS", "GRAPH_PASSES", "check_budget", "check_input_size", "SetArg", "compile_program", "infer_shapes", "insert_projections", "lower",
+           "mark_inplace", "name_modules", "resolve_conv_bias", "resolve_parameters", "verify"]

@@ -12,6 +12,21 @@ from typing import Union
 from archdsl.errors import Span
 
 
+def names_in(e: "Expr") -> set[str]:
+    """The names an expression reads (`Name` nodes, at any depth)."""
+    out: set[str] = set()
+    todo = [e]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, Name):
+            out.add(n.id)
+        elif isinstance(n, list):
+            todo += n
+        elif hasattr(n, "__dataclass_fields__"):
+            todo += [getattr(n, f) for f in n.__dataclass_fields__ if f != "span"]
+    return out
+
+
 # ---- expressions ------------------------------------------------------------
 @dataclass
 class Num:

@@ -1,0 +1,193 @@
+"""Class bodies: a class's constructor lines and its straight-line `forward`.
+
+The forward is written from the instance's steps: a module call `self.conv(x)`, or an op's
+forward expression (its `expr` template, inputs substituted as `ast` nodes), one
+assignment per step with the running value in `x`, a value read later saved under a name
+(`shortcut`, `x1`, ...), and a value read only by the merge right after it written inside
+that merge. Comments give each layer's DSL token and the value's shape, with the class's
+parameters where the shape depends on them (`(4*c, H, W)`).
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any, Callable
+
+from archdsl.backends.codegen import runtime
+from archdsl.backends.codegen.classes import ClassDef
+from archdsl.backends.codegen.instances import Instance, Item, source_comment
+from archdsl.backends.codegen.layout import assign, layout
+from archdsl.backends.codegen.values import REQUIRED, literal, render, sym_text, template
+
+KNOWN_NAMES = {"torch", "F", "math", "int", "float", "len", "max", "min"}
+
+
+def shape_text(shape: tuple | None) -> str:
+    return "x".join(str(int(v)) for v in shape) if shape else "scalar"
+
+
+def attribute(path: str) -> ast.expr:
+    """`self.a.b` for the dotted attribute path `a.b`."""
+    node: ast.expr = ast.Name("self", ast.Load())
+    for part in path.split("."):
+        node = ast.Attribute(node, part, ast.Load())
+    return node
+
+
+def class_lines(cd: ClassDef, comment_of: Callable[[Item], str]) -> list[str]:
+    t = cd.template
+    lines: list[str] = []
+    sig = ["self"]
+    for name, ann, default in cd.params:
+        sig.append(f"{name}: {ann}" if default is REQUIRED else f"{name}: {ann} = {literal(default)}")
+    lines += layout(4, "def __init__", sig, " -> None:")
+    lines.append("        super().__init__()")
+
+    def leaf_fn(path: str) -> Callable[[int, Any], str | None]:
+        return lambda k, v: cd.leaf_text.get((path, k), literal(v) if v is not None else "None")
+
+    for it in t.items:
+        ind = 8
+        if it.name in cd.optional:
+            lines.append(f"        self.{it.name} = {'nn.Sequential()' if it.kind == 'chain' else 'nn.Identity()'}")
+            lines.append(f"        if {cd.conditions[it.name]}:")
+            ind = 12
+        if it.kind == "chain":
+            if it.name not in cd.optional:
+                lines.append(f"{' ' * ind}self.{it.name} = nn.Sequential()")
+            for s in it.value:
+                lines += assign(ind, f"self.{it.name}.{s.name}", render(s.value, leaf_fn(f"{it.name}.{s.name}")), comment_of(s))
+            continue
+        lines += assign(ind, f"self.{it.name}", render(it.value, leaf_fn(it.name)), comment_of(it))
+    lines.append("")
+    sig = ["self", "x: torch.Tensor"]
+    if t.prev:
+        sig.append("prev: torch.Tensor")
+    elif any(m.cell for m in cd.members):  # called as a cell, with `prev` it does not read
+        sig.append("prev: torch.Tensor | None = None")
+    lines += layout(4, "def forward", sig, f" -> {t.returns}:")
+    lines += forward_lines(t, lambda k: class_shape(cd, k))
+    return lines
+
+
+def class_shape(cd: ClassDef, step: int) -> str:
+    """A step's output shape across the class's instances: numbers where they agree, the
+    expression over the class's parameters where there is one (`4*c`), else a letter."""
+    members = [m for m in cd.members if len(m.steps) == len(cd.template.steps)]
+    shapes = [m.steps[step].shape for m in members]
+    if not shapes or any(s is None or len(s) != len(shapes[0]) for s in shapes):
+        return ""
+    letters = {3: "CHW", 2: "LC", 1: "C"}.get(len(shapes[0]), "?" * len(shapes[0]))
+    sym_shape = cd.template.steps[step].sym_shape
+    params = set(cd.renamed)
+    dims = []
+    for d in range(len(shapes[0])):
+        vals = [int(s[d]) for s in shapes]
+        if all(v == vals[0] for v in vals) and len(members) > 1:
+            dims.append(str(vals[0]))
+            continue
+        channels = d == (0 if len(shapes[0]) in (1, 3) else len(shapes[0]) - 1)
+        text = sym_text(sym_shape[d], params) if channels and sym_shape is not None and len(sym_shape) == len(shapes[0]) else None
+        if text is not None:
+            for n, safe in cd.renamed.items():
+                if n != safe:
+                    text = ast.unparse(_rename(ast.parse(text, mode="eval"), n, safe).body)
+            dims.append(text.replace(" ", ""))
+        elif all(v == vals[0] for v in vals):
+            dims.append(str(vals[0]))
+        else:
+            dims.append(letters[d])
+    if all(d.isdigit() for d in dims):
+        return "x".join(dims)
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def _rename(tree: ast.AST, old: str, new: str) -> ast.AST:
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name) and n.id == old:
+            n.id = new
+    return tree
+
+
+def forward_lines(inst: Instance, shape_of: Callable[[int], str], indent: int = 8) -> list[str]:
+    pad = " " * indent
+    steps = inst.steps
+    readers: dict[int, list[int]] = {}
+    for k, st in enumerate(steps):
+        for i in st.inputs:
+            readers.setdefault(i, []).append(k)
+    var: dict[int, str] = {0: "x", -1: "prev"}  # value -> variable holding it
+    live: dict[str, int] = {"x": 0, "prev": -1} if inst.prev else {"x": 0}
+    pending: dict[int, ast.expr] = {}  # value -> an expression written into its one reader
+    lines: list[str] = []
+    counter = [0]
+    known = KNOWN_NAMES | runtime.names()
+    aux_names = {v: "aux" if len(inst.aux) == 1 else f"aux{n + 1}" for n, v in enumerate(inst.aux)}
+
+    def use(v: int) -> ast.expr:
+        if v in pending:
+            return pending.pop(v)
+        return ast.Name(var[v], ast.Load())
+
+    def still_needed(v: int, after: int) -> bool:
+        return any(r > after for r in readers.get(v, [])) or (v == inst.out or v in aux_names) and after < len(steps)
+
+    def reads(st, position: int) -> int:
+        """How often the template of step `st` reads its input number `position`."""
+        names = ["x"] if len(st.inputs) == 1 else [f"x{k}" for k in range(len(st.inputs))]
+        tree = ast.parse(st.expr, mode="eval")
+        return sum(1 for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == names[position])
+
+    for k, st in enumerate(steps):
+        if aux_names and k == inst.n_main:
+            lines.append(f"{pad}if not self.training:  # side outputs in training mode only")
+            lines.append(f"{pad}    return {var[inst.out]}")
+        args = [use(i) for i in st.inputs]
+        if st.expr is None:
+            expr: ast.expr = ast.Call(attribute(st.item), args, [])
+        else:
+            names = ["x"] if len(args) == 1 else [f"x{j}" for j in range(len(args))]
+            inputs = dict(zip(names, args))
+            if st.item is not None:
+                inputs["p"] = attribute(st.item)
+            expr = template(st.expr, inputs, known)
+        out = k + 1
+        if out in aux_names:
+            lines += assign(indent, aux_names[out], ast.unparse(expr), shape_of(k) or None)
+            var[out] = aux_names[out]
+            live[aux_names[out]] = out
+            continue
+        rd = readers.get(out, [])
+        nxt = steps[k + 1] if k + 1 < len(steps) else None
+        if rd == [k + 1] and nxt.item is None and nxt.expr is not None and out != inst.out and reads(nxt, nxt.inputs.index(out)) == 1:
+            pending[out] = expr  # read once, by the merge right after: written inside it
+            continue
+        held = live.get("x")  # save a value still needed later before `x` is overwritten
+        if held is not None and still_needed(held, k):
+            if held == inst.out and "out" not in live:  # the output, kept while side outputs are computed
+                name = "out"
+            else:
+                later = [r for r in readers[held] if r > k]
+                name = "shortcut" if "shortcut" not in live and all(steps[r].residual or steps[r].item == "shortcut" for r in later) else None
+            if name is None:
+                counter[0] += 1
+                name = f"x{counter[0]}"
+                while name in live:
+                    counter[0] += 1
+                    name = f"x{counter[0]}"
+            lines.append(f"{pad}{name} = x")
+            var[held] = name
+            live[name] = held
+        for v, nm in list(var.items()):  # free the names of dead values
+            if nm != "x" and nm in live and live[nm] == v and not still_needed(v, k):
+                del live[nm]
+        lines += assign(indent, "x", ast.unparse(expr), shape_of(k) or None)
+        var[out] = "x"
+        live["x"] = out
+    result = ast.unparse(use(inst.out)) if inst.out in pending else var[inst.out]
+    lines.append(f"{pad}return {', '.join([result, *aux_names.values()])}")
+    return lines
+
+
+def item_comment(it: Item) -> str:
+    return source_comment(it.span, it.note)

@@ -1,0 +1,140 @@
+"""Running generated code: `archdsl.build` executes the source `archdsl compile -o` writes.
+
+The source of a network is compiled once per distinct text (kept in a small cache, and
+registered with `linecache`, so tracebacks, `inspect` and debuggers show the generated
+lines with their `.arch` source-map comments) and its network class instantiated. Only
+text the code generator wrote is executed: every name and number in it comes from the
+checked IR through the emitters of archdsl/backends/codegen.
+
+While a network is constructed, PyTorch's default initialisation of the layers its `init`
+scheme overwrites anyway is skipped (the scheme runs at the end of the constructor), so
+building costs one initialisation, not two; `features=True` wraps the built network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+import linecache
+import re
+import types
+from collections import OrderedDict
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from archdsl.backends.codegen import write_source
+from archdsl.errors import ArchError
+from archdsl.ir.graph import Graph
+
+_CACHE: OrderedDict[str, types.ModuleType] = OrderedDict()
+_CACHE_SIZE = 64
+
+# layer classes whose weights each `init` scheme fully overwrites
+OVERWRITES: dict[str, tuple[type, ...]] = {"kaiming": (nn.modules.conv._ConvNd,), "trunc_normal": (nn.modules.conv._ConvNd, nn.Linear)}
+_SKIP: contextvars.ContextVar[tuple[type, ...]] = contextvars.ContextVar("archdsl_skip_default_init", default=())
+
+
+def _guarded(cls: type) -> None:
+    """Make `cls.reset_parameters` a no-op while this context's build skips it."""
+    original = cls.__dict__["reset_parameters"]
+    if getattr(original, "_archdsl_guard", False):
+        return
+
+    def reset_parameters(self: nn.Module) -> None:
+        skip = _SKIP.get()
+        if skip and isinstance(self, skip):
+            return  # left as allocated: the network's init scheme fills it next
+        original(self)
+
+    reset_parameters._archdsl_guard = True  # type: ignore[attr-defined]
+    reset_parameters.__doc__ = original.__doc__
+    cls.reset_parameters = reset_parameters
+
+
+@contextlib.contextmanager
+def skipping_default_init(classes: tuple[type, ...]) -> Iterator[None]:
+    for cls in classes:
+        _guarded(cls)
+    token = _SKIP.set(classes)
+    try:
+        yield
+    finally:
+        _SKIP.reset(token)
+
+
+def load_source(text: str, label: str) -> types.ModuleType:
+    """The module object of generated source `text` (compiled once per distinct text)."""
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    module = _CACHE.get(digest)
+    if module is not None:
+        _CACHE.move_to_end(digest)
+        return module
+    filename = f"<archdsl {label} {digest}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(keepends=True), filename)
+    module = types.ModuleType(f"archdsl_generated_{digest}", f"Generated from {label}.")
+    module.__file__ = filename
+    code = compile(text, filename, "exec")  # text written by archdsl.backends.codegen alone
+    exec(code, module.__dict__)  # noqa: S102
+    _CACHE[digest] = module
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return module
+
+
+def network_class_name(text: str) -> str:
+    return re.findall(r"^class (\w+)\(Network\):", text, re.MULTILINE)[-1]
+
+
+def build_module(g: Graph, source: str | None = None) -> nn.Module:
+    """The network of `g`, built by running its generated source."""
+    text = write_source(g) if source is None else source
+    label = g.name + (f"-{g.variant}" if g.variant else "")
+    cls = getattr(load_source(text, label), network_class_name(text))
+    scheme = g.init[0]
+    with skipping_default_init(OVERWRITES.get(scheme, ())):
+        model = cls()
+    model.arch_info = {"name": g.name, "variant": g.variant, "params": dict(g.params), "input_shape": list(g.input_shape),
+                       "source": g.source_file}
+    return model
+
+
+class FeatureNet(nn.Module):
+    """`features=True`: the stem and stages of a network, returning every stage's output
+    (for detection and segmentation necks). `feature_info` gives channels and strides."""
+
+    def __init__(self, net: nn.Module, info: list[dict[str, Any]]):
+        super().__init__()
+        self.stem = net.stem
+        self.stages = net.stages
+        self.feature_info = info
+        self.arch_info = net.arch_info
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = self.stem(x)
+        out = []
+        for stage in self.stages:
+            x = stage(x)
+            if isinstance(x, tuple):  # a stage with side outputs (`aux:`) in training mode
+                x = x[0]
+            out.append(x)
+        return out
+
+
+def build_features(g: Graph) -> FeatureNet:
+    net = build_module(g)
+    if not hasattr(net, "stem") or not hasattr(net, "stages"):
+        raise ArchError("features=True needs a network with `stem` and `stage` lines", None)
+    h = g.input_shape[1]
+    info = []
+    for path, grp in sorted((p, gr) for p, gr in g.groups.items() if gr.kind == "stage"):
+        inside = [n for n in g if n.scope[:2] == path]
+        ids = {n.id for n in inside}
+        # the stage's output: the node read outside it (not the end of a side-output branch)
+        exits = [n for n in inside if n.id == g.output_id or any(s not in ids for s in g.graph.successors(n.id))]
+        last = max(exits or inside, key=lambda n: g.order.index(n.id))
+        shape = last.shape
+        info.append({"module": f"stages.{path[1]}", "num_chs": shape[0], "reduction": h // shape[1] if len(shape) == 3 else None})
+    return FeatureNet(net, info)
