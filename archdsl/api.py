@@ -67,7 +67,7 @@ def build(path_or_text: str | os.PathLike | ast.Program, variant: str | None = N
     if inference:
         if features:
             raise ValueError("inference=True works on whole networks, not features=True")
-        from archdsl.passes.inference import optimize_for_inference
+        from archdsl.backends.deploy import optimize_for_inference
 
         model = optimize_for_inference(model)
     if torch_dtype is not None:

@@ -123,7 +123,7 @@ def run(file: str, variant: str | None, against: str, batch: int = 8, device: st
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     models = {"ours": ours, "ref": ref}
     if inference:  # ours after the inference passes, timed in the same rounds as the eager pair
-        from archdsl.passes.inference import optimize_for_inference
+        from archdsl.backends.deploy import optimize_for_inference
 
         models["ours_inference"] = optimize_for_inference(ours)
     # memory format only when asked: a plain .to(memory_format=contiguous) would undo the

@@ -168,10 +168,10 @@ def _deploy(g, args) -> dict:
     model = build_module(g)
     info: dict = {"params": sum(p.numel() for p in model.parameters())}
     if args.inference:
-        from archdsl.passes.inference import optimize_for_inference
+        from archdsl.backends.deploy import optimize_for_inference
 
         model = optimize_for_inference(model)
-        info["inference_passes"] = {n: getattr(model, a) for n, _, a in _inference_passes()}
+        info["inference_passes"] = dict(model.inference_counts)
         info["inference_params"] = sum(p.numel() for p in model.parameters())
     dtype = getattr(torch, args.dtype) if args.dtype else torch.float32
     model = model.to(dtype=dtype)
@@ -190,12 +190,6 @@ def _deploy(g, args) -> dict:
         y = y[0] if isinstance(y, tuple) else y
         info["compile"] = {"mode": mode, "first_call_s": round(time.perf_counter() - t, 3), "output": list(y.shape[1:])}
     return info
-
-
-def _inference_passes():
-    from archdsl.passes.inference import INFERENCE_PASSES
-
-    return INFERENCE_PASSES
 
 
 def _format_deploy(d: dict) -> str:

@@ -8,7 +8,7 @@ import torch
 import torchvision
 
 import archdsl
-from archdsl.passes import fold_batchnorm
+from archdsl.backends.deploy import fold_batchnorm
 from tests.conftest import assert_same_outputs, randomize_batchnorm, zoo
 
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import archdsl
-from archdsl.backends.torch_module import build_module
+from archdsl.backends.load import build_module
 from archdsl.cli import main
 from archdsl.errors import ArchError
 from tests.conftest import ZOO

@@ -1,8 +1,9 @@
 """Running generated code: `archdsl.build` executes the source `archdsl compile -o` writes.
 
-The source of a network is compiled once per distinct text (kept in a small cache, and
-registered with `linecache`, so tracebacks, `inspect` and debuggers show the generated
-lines with their `.arch` source-map comments) and its network class instantiated. Only
+The source of a network is compiled once per distinct text (kept in a small cache, as a
+module in `sys.modules`, and registered with `linecache`, so tracebacks, `inspect`, `pickle`
+and debuggers see the generated lines with their `.arch` source-map comments) and its
+network class instantiated. Only
 text the code generator wrote is executed: every name and number in it comes from the
 checked IR through the emitters of archdsl/backends/codegen.
 
@@ -18,6 +19,7 @@ import contextvars
 import hashlib
 import linecache
 import re
+import sys
 import types
 from collections import OrderedDict
 from typing import Any, Iterator
@@ -78,9 +80,12 @@ def load_source(text: str, label: str) -> types.ModuleType:
     module.__file__ = filename
     code = compile(text, filename, "exec")  # text written by archdsl.backends.codegen alone
     exec(code, module.__dict__)  # noqa: S102
+    # in sys.modules while cached, so that inspect.getsource, pickle and copy find the classes
+    sys.modules[module.__name__] = module
     _CACHE[digest] = module
     while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+        _, old = _CACHE.popitem(last=False)
+        sys.modules.pop(old.__name__, None)
     return module
 
 
@@ -88,14 +93,16 @@ def network_class_name(text: str) -> str:
     return re.findall(r"^class (\w+)\(Network\):", text, re.MULTILINE)[-1]
 
 
-def build_module(g: Graph, source: str | None = None) -> nn.Module:
-    """The network of `g`, built by running its generated source."""
+def build_module(g: Graph, source: str | None = None, init: bool = True) -> nn.Module:
+    """The network of `g`, built by running its generated source (`init=False`: skip the
+    default initialisation of every conv and linear, for weights about to be loaded)."""
     text = write_source(g) if source is None else source
     label = g.name + (f"-{g.variant}" if g.variant else "")
     cls = getattr(load_source(text, label), network_class_name(text))
-    scheme = g.init[0]
-    with skipping_default_init(OVERWRITES.get(scheme, ())):
+    skip = OVERWRITES.get(g.init[0], ()) if init else (nn.modules.conv._ConvNd, nn.Linear)
+    with skipping_default_init(skip):
         model = cls()
+    model.arch_graph = g  # the IR it was built from: the inference passes start from it
     model.arch_info = {"name": g.name, "variant": g.variant, "params": dict(g.params), "input_shape": list(g.input_shape),
                        "source": g.source_file}
     return model

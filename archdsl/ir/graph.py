@@ -86,6 +86,36 @@ class Graph:
         for k, src in enumerate(inputs):
             self.graph.add_edge(src, node.id, index=k)
 
+    def bypass(self, node: Node) -> None:
+        """Remove a one-input node; what read it reads its input instead."""
+        src = node.inputs[0]
+        for user in list(self.graph.successors(node.id)):
+            u = self.nodes[user]
+            self.set_inputs(u, [src if i == node.id else i for i in u.inputs])
+        if self.output_id == node.id:
+            self.output_id = src
+        self.graph.remove_node(node.id)
+        del self.nodes[node.id]
+        self.order.remove(node.id)
+
+    def replace(self, old: Node, new: Node) -> None:
+        """Put `new` in `old`'s place: at its position in the order, read by its readers."""
+        self.add(new, before=old.id)
+        for user in list(self.graph.successors(old.id)):
+            u = self.nodes[user]
+            self.set_inputs(u, [new.id if i == old.id else i for i in u.inputs])
+        if self.output_id == old.id:
+            self.output_id = new.id
+        self.graph.remove_node(old.id)
+        del self.nodes[old.id]
+        self.order.remove(old.id)
+
+    def remove_unread(self, node: Node) -> None:
+        """Remove a node nothing reads any more."""
+        self.graph.remove_node(node.id)
+        del self.nodes[node.id]
+        self.order.remove(node.id)
+
     def __iter__(self) -> Iterator[Node]:
         return (self.nodes[i] for i in self.order)
 

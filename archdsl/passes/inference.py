@@ -1,104 +1,237 @@
-"""Inference passes: the deploy form of a built model, as a list of named passes.
+"""Inference passes: the deploy form of a network, as IR -> IR rewrites before code generation.
 
-    remove_dropout   dropout and drop-path steps removed (both are the identity in eval mode)
-    reparameterize   multi-branch sums of linear branches merged into one conv (RepVGG, RepLKNet)
-    fold_batchnorm   every conv -> BatchNorm2d pair merged into the conv
-    fold_layer_scale every layer scale (`gamma`) merged into the Linear / Mlp / conv before it
-    channels_last    4-d weights stored channels-last where that pays (conv nets on CPU;
-                     the rule is in `archdsl.passes.channels_last`)
+    remove_dropout    dropout and drop-path removed (both are the identity in eval mode)
+    reparameterize    a sum of parallel linear branches of one input (conv -> bn, bn, the
+                      identity: RepVGG, RepLKNet) merged into one conv with a bias
+    fold_batchnorm    every conv -> bn pair merged into the conv, which gets a bias
+    fold_layer_scale  every layer scale (`gamma`) merged into the Linear / Mlp / conv before it
 
-Like `fold_batchnorm` and `reparameterize` these work on the model the torch backend built,
-not on the weight-free IR: each rewrites the step lists of the `GraphModule` groups. Each
-pass is a function `model -> model` returning an eval-mode copy (the input is untouched);
-`optimize_for_inference` copies once and runs them all in `INFERENCE_PASSES` order, so the
-result computes the same function as `model.eval()` with fewer or equal parameters.
+The IR holds no weights, so each rewrite that merges layers also records, as plain data,
+how the merged layer's tensors follow from the trained ones (`FoldNorm`, `FoldScale`,
+`MergeBranches`, by module path); archdsl/backends/deploy.py applies those records to a
+trained model's state dict. The result is ordinary generated code (a conv with a bias, no
+BatchNorm), not a patched module. Module names do not change: a merged layer keeps the
+name of the layer it grew from, so the records and the code agree.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Callable
 
-from torch import nn
-
-from archdsl.backends.torch_module import _MOD, GraphModule, set_steps
-from archdsl.ops.modules import DropPath
-from archdsl.passes.channels_last import to_channels_last
-from archdsl.passes.fold_batchnorm import _fold_group
-from archdsl.passes.fold_layer_scale import _fold_group as _fold_layer_scale_group
-from archdsl.passes.reparameterize import _reparameterize_group, _resolve
-
-DROPOUT_TYPES: tuple[type, ...] = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, DropPath)
+from archdsl.ir.graph import Graph, Node
+from archdsl.ops.conv import auto_padding
 
 
-def _remove_dropout_group(gm: GraphModule) -> int:
-    """Remove the dropout steps of one group in place; returns how many were removed."""
-    alias: dict[int, int] = {}
-    kept: list[tuple] = []
-    where: list[str | None] = []
+def module_key(node: Node) -> str:
+    """A layer's state-dict prefix: `stages.0.blocks.1.conv1`."""
+    return ".".join(str(p) for p in node.module_path)
+
+
+@dataclass(frozen=True)
+class FoldNorm:
+    """conv -> bn in eval mode is one conv: W' = W s, b' = (b - mean) s + beta, s = gamma / sqrt(var + eps)."""
+
+    conv: str
+    bn: str
+    conv_bias: bool  # whether the conv had a bias before
+    eps: float
+
+
+@dataclass(frozen=True)
+class FoldScale:
+    """A per-channel scale after a layer: its weight rows and bias multiplied by gamma."""
+
+    layer: str
+    gamma: str
+    has_bias: bool
+
+
+@dataclass(frozen=True)
+class Branch:
+    conv: str | None  # None: the identity (a centred one-hot kernel per channel)
+    kernel: tuple[int, int] | None
+    conv_bias: bool
+    bn: str | None
+    eps: float = 1e-5
+
+
+@dataclass(frozen=True)
+class MergeBranches:
+    """A sum of branches of one input as one conv: kernels zero-padded to `kernel` and added."""
+
+    target: str
+    kernel: tuple[int, int]
+    channels: int
+    groups: int
+    branches: tuple[Branch, ...]
+
+
+Rewrite = FoldNorm | FoldScale | MergeBranches
+
+
+def _readers(g: Graph, node: Node) -> list[Node]:
+    return [g.nodes[u] for u in g.graph.successors(node.id)]
+
+
+def _sole_reader(g: Graph, node: Node) -> Node | None:
+    users = _readers(g, node)
+    return users[0] if len(users) == 1 and node.id != g.output_id else None
+
+
+def _kernel(node: Node) -> tuple[int, int]:
+    k = 1 if node.op == "pw" else node.attrs["kernel"]
+    return (k, k) if isinstance(k, int) else tuple(k)
+
+
+def _plain_conv(node: Node) -> bool:
+    """A conv the weight arithmetic covers: zero padding, no dilation, not shared, not SAME."""
+    return (node.op in ("conv", "dw", "pw") and not node.attrs.get("same") and node.attrs.get("d", 1) == 1
+            and "_shared" not in node.attrs and node.attrs.get("m", 1) == 1)
+
+
+def _conv_geometry(g: Graph, node: Node) -> tuple[int, int, int, tuple[int, int], tuple[int, int]]:
+    """(in, out, groups, stride, padding) of a conv node."""
+    cin, cout = g.nodes[node.inputs[0]].shape[0], node.shape[0]
+    groups = cin if node.op == "dw" else node.attrs["g"]
+    s = node.attrs.get("stride") or 1
+    p = node.attrs.get("p")
+    p = auto_padding(_kernel(node), s, 1) if p is None else ((p, p) if isinstance(p, int) else tuple(p))
+    return int(cin), int(cout), int(groups), (int(s), int(s)), (int(p[0]), int(p[1]))
+
+
+def remove_dropout(g: Graph, records: list) -> int:
     removed = 0
-    steps_where = list(gm._where) + [None] * (len(gm._steps) - len(gm._where))
-    for (kind, key, args, out, _free), w in zip(gm._steps, steps_where):
-        args = tuple(alias.get(a, a) for a in args)
-        if kind == _MOD and len(args) == 1 and isinstance(_resolve(gm, key), DROPOUT_TYPES):
-            alias[out] = args[0]
-            delattr(_resolve(gm, key[:-1]), key[-1])
+    for node in list(g):
+        if node.op in ("dropout", "drop_path") and _group_keeps_a_node(g, node):
+            g.bypass(node)
             removed += 1
-            continue
-        kept.append((kind, key, args, out))
-        where.append(w)
-    if not removed:
-        return 0
-    gm._out = alias.get(gm._out, gm._out)
-    set_steps(gm, kept, where)
     return removed
 
 
-def _groups(model: nn.Module) -> list[GraphModule]:
-    if not isinstance(model, GraphModule):
-        raise TypeError(f"inference passes work on models built by archdsl.build, got {type(model).__name__}")
-    return [m for m in model.modules() if isinstance(m, GraphModule)]
+def _group_keeps_a_node(g: Graph, node: Node) -> bool:
+    return any(n.scope == node.scope and n.id != node.id for n in g)
 
 
-def remove_dropout(model: nn.Module) -> nn.Module:
-    """An eval-mode copy without dropout / drop-path steps; `.removed_dropouts` counts them."""
-    out = copy.deepcopy(model).eval()
-    out.removed_dropouts = sum(_remove_dropout_group(g) for g in _groups(out))
-    return out
+def fold_batchnorm(g: Graph, records: list) -> int:
+    folded = 0
+    for node in list(g):
+        if node.id not in g.nodes or not _plain_conv(node):
+            continue
+        bn = _sole_reader(g, node)
+        if bn is None or bn.op != "bn" or len(bn.shape) != 3 or bn.scope != node.scope or bn.sub != node.sub or "_shared" in bn.attrs:
+            continue
+        records.append(FoldNorm(module_key(node), module_key(bn), bool(node.attrs["bias"]), float(bn.attrs["eps"])))
+        node.attrs = {**node.attrs, "bias": True}
+        g.bypass(bn)
+        folded += 1
+    return folded
 
 
-def _whole_model(fn: Callable[[nn.Module], int]) -> Callable[[nn.Module], int]:
-    """Mark a pass that rewrites the whole model at once (not one group at a time)."""
-    fn.whole_model = True  # type: ignore[attr-defined]
-    return fn
+def fold_layer_scale(g: Graph, records: list) -> int:
+    folded = 0
+    for node in list(g):
+        if node.op != "layer_scale" or node.id not in g.nodes:
+            continue
+        src = g.nodes[node.inputs[0]]
+        if _sole_reader(g, src) is not node or src.scope != node.scope or "_shared" in src.attrs:
+            continue
+        image = bool(node.attrs.get("image"))
+        if src.op == "mlp" and (len(src.shape) == 3) == image:
+            layer, bias = module_key(src) + ".fc2", bool(src.attrs["bias"])
+        elif src.op == "fc" and not image:
+            layer, bias = module_key(src), bool(src.attrs["bias"])
+        elif _plain_conv(src) and image:
+            layer, bias = module_key(src), bool(src.attrs["bias"])
+        else:
+            continue
+        records.append(FoldScale(layer, module_key(node), bias))
+        g.bypass(node)
+        folded += 1
+    return folded
 
 
-# name, rewrite in place returning a count (per group, or of the whole model when marked
-# `_whole_model`), attribute the count is stored in
-INFERENCE_PASSES: list[tuple[str, Callable[[GraphModule], int], str]] = [
-    ("remove_dropout", _remove_dropout_group, "removed_dropouts"),
-    ("reparameterize", _reparameterize_group, "reparameterized"),
-    ("fold_batchnorm", _fold_group, "folded_batchnorms"),
-    ("fold_layer_scale", _fold_layer_scale_group, "folded_layer_scales"),
-    ("channels_last", _whole_model(to_channels_last), "channels_last_tensors"),
+def reparameterize(g: Graph, records: list) -> int:
+    merged = 0
+    for node in list(g):
+        if node.op != "add" or node.attrs.get("residual") or node.id not in g.nodes or len(node.inputs) < 2:
+            continue
+        branches = [_branch(g, node, i) for i in node.inputs]
+        if any(b is None for b in branches) or len({b[0] for b in branches}) != 1:
+            continue
+        convs = [b[1] for b in branches if b[1] is not None]
+        if not convs:
+            continue
+        big = max(convs, key=lambda c: _kernel(c)[0] * _kernel(c)[1])
+        cin, cout, groups, stride, pad = _conv_geometry(g, big)
+        kh, kw = _kernel(big)
+        ok = all(k % 2 == 1 for c in convs for k in _kernel(c))
+        for c in convs:
+            ci, co, gr, st, p = _conv_geometry(g, c)
+            sh, sw = _kernel(c)
+            ok = ok and (ci, co, gr, st) == (cin, cout, groups, stride) and sh <= kh and sw <= kw
+            ok = ok and pad[0] - p[0] == (kh - sh) // 2 and pad[1] - p[1] == (kw - sw) // 2
+        if any(b[1] is None for b in branches):  # the identity: as a centred one-hot kernel
+            ok = ok and cin == cout and stride == (1, 1) and pad == ((kh - 1) // 2, (kw - 1) // 2)
+        if not ok or any(b[2] is not None and b[2].shape[0] != cout for b in branches):
+            continue
+        records.append(MergeBranches(module_key(big), (kh, kw), cout, groups, tuple(
+            Branch(module_key(c) if c is not None else None, _kernel(c) if c is not None else None,
+                   bool(c.attrs["bias"]) if c is not None else False, module_key(bn) if bn is not None else None,
+                   float(bn.attrs["eps"]) if bn is not None else 1e-5)
+            for _, c, bn in branches)))
+        src = branches[0][0]
+        conv = Node(g.new_id(), "conv", {"kernel": (kh, kw) if kh != kw else kh, "stride": stride[0], "out": cout, "g": groups,
+                                          "p": pad, "d": 1, "bias": True, "same": False, "ratio": None, "_token": big.attrs["_token"]},
+                    [src], big.span, big.scope, big.token, sub=big.sub, name=big.name, shape=node.shape, block_index=big.block_index)
+        g.replace(node, conv)
+        for _, c, bn in branches:
+            for n in (bn, c):
+                if n is not None and n.id in g.nodes and not list(g.graph.successors(n.id)):
+                    g.remove_unread(n)
+        merged += 1
+    return merged
+
+
+def _branch(g: Graph, add: Node, value: int) -> tuple[int, Node | None, Node | None] | None:
+    """One branch of a sum: (its source, the conv or None, the bn or None); None where the
+    branch is something else or is read elsewhere."""
+    node, conv, bn = g.nodes[value], None, None
+    if node.op == "bn" and len(node.shape) == 3 and "_shared" not in node.attrs:
+        if _sole_reader(g, node) is not add:
+            return None
+        bn, node = node, g.nodes[node.inputs[0]]
+        if _plain_conv(node) and _sole_reader(g, node) is bn:
+            conv = node
+            return conv.inputs[0], conv, bn
+        return node.id, None, bn
+    if _plain_conv(node) and _sole_reader(g, node) is add:
+        return node.inputs[0], node, None
+    return value, None, None
+
+
+INFERENCE_PASSES: list[tuple[str, Callable[[Graph, list], int]]] = [
+    ("remove_dropout", remove_dropout),
+    ("reparameterize", reparameterize),
+    ("fold_batchnorm", fold_batchnorm),
+    ("fold_layer_scale", fold_layer_scale),
 ]
 
 
-def optimize_for_inference(model: nn.Module, passes: list[str] | None = None) -> nn.Module:
-    """An eval-mode copy of an archdsl model with the inference passes applied (all by default).
-
-    The result carries one count per pass (`removed_dropouts`, `reparameterized`,
-    `folded_batchnorms`, `folded_layer_scales`, `channels_last_tensors`) and `inference_passes`, the names of the passes that ran.
-    """
-    names = [n for n, _, _ in INFERENCE_PASSES]
+def run_inference_passes(g: Graph, passes: list[str] | None = None) -> tuple[Graph, list[Rewrite], dict[str, int]]:
+    """A copy of `g` with the inference passes applied (all by default, in INFERENCE_PASSES
+    order): the new graph, the weight rewrites it needs, and how much each pass changed."""
+    names = [n for n, _ in INFERENCE_PASSES]
     wanted = names if passes is None else list(passes)
     unknown = [p for p in wanted if p not in names]
     if unknown:
         raise ValueError(f"unknown inference pass(es) {unknown}; known: {names}")
-    out = copy.deepcopy(model).eval()
-    groups = _groups(out)
-    for name, fn, attr in INFERENCE_PASSES:
+    out = copy.deepcopy(g)
+    records: list[Rewrite] = []
+    counts = {}
+    for name, fn in INFERENCE_PASSES:
         if name in wanted:
-            setattr(out, attr, fn(out) if getattr(fn, "whole_model", False) else sum(fn(g) for g in groups))
-    out.inference_passes = [n for n in names if n in wanted]
-    return out
+            counts[name] = fn(out, records)
+    return out, records, counts
+

@@ -93,7 +93,7 @@ def insert_projections(g: Graph) -> Graph:
         sub = ("shortcut",)
         conv_id = g.new_id()
         conv = Node(conv_id, "conv", {"kernel": 1, "stride": stride, "out": co, "g": 1, "p": 0, "d": 1, "bias": False,
-                                      "_token": "`conv1`", "_branch": branch.id}, [short.id], node.span, node.scope, f"conv1/{stride}({co})",
+                                      "_token": "`conv1`", "_projection": True}, [short.id], node.span, node.scope, f"conv1/{stride}({co})",
                     sub=sub, block_index=node.block_index)
         g.add(conv, before=node.id)
         bn = Node(conv_id + 1, "bn", {"eps": 1e-5, "momentum": 0.1, **_bn_defaults(g)}, [conv_id], node.span, node.scope, "bn",

@@ -11,7 +11,9 @@ import torch
 from torch import nn
 
 
-def init_kaiming(model: nn.Module, mode: str = "fan_out", nonlinearity: str = "relu") -> None:
+def init_kaiming(
+    model: nn.Module, mode: str = "fan_out", nonlinearity: str = "relu"
+) -> None:
     """Conv: Kaiming normal (fan_out, relu); norms: weight 1, bias 0; Linear: PyTorch default."""
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
@@ -27,7 +29,9 @@ def init_trunc_normal(model: nn.Module, std: float = 0.02) -> None:
     """Conv and Linear weights: normal(0, std) truncated at +-2; biases zero."""
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
-            if 2.0 > 8 * std:  # +-2 is beyond 8 std: truncation changes nothing measurable
+            if (
+                2.0 > 8 * std
+            ):  # +-2 is beyond 8 std: truncation changes nothing measurable
                 with torch.no_grad():
                     m.weight.normal_(0.0, std)
             else:

@@ -25,7 +25,9 @@ class Network(nn.Module):
 
     def get_classifier(self) -> nn.Module:
         if self.classifier_name is None:
-            raise AttributeError(f"{type(self).__name__} has no classifier (its head ends in no Linear layer)")
+            raise AttributeError(
+                "the network has no classifier: its head ends in no Linear"
+            )
         return self.get_submodule(self.classifier_name)
 
     @property
@@ -33,10 +35,16 @@ class Network(nn.Module):
         fc = self.get_classifier()
         return fc.out_features if isinstance(fc, nn.Linear) else 0
 
-    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+    def reset_classifier(
+        self, num_classes: int, global_pool: str | None = None
+    ) -> None:
         """A new classifier for `num_classes` (0: none, the head returns its features)."""
         old = self.get_classifier()
-        new = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+        new = (
+            nn.Linear(self.num_features, num_classes)
+            if num_classes > 0
+            else nn.Identity()
+        )
         if isinstance(old, nn.Linear):
             new = new.to(device=old.weight.device, dtype=old.weight.dtype)
         self.set_submodule(self.classifier_name, new)

@@ -11,6 +11,21 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def init_trunc_normal(model: nn.Module, std: float = 0.02) -> None:
+    """Conv and Linear weights: normal(0, std) truncated at +-2; biases zero."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            if (
+                2.0 > 8 * std
+            ):  # +-2 is beyond 8 std: truncation changes nothing measurable
+                with torch.no_grad():
+                    m.weight.normal_(0.0, std)
+            else:
+                nn.init.trunc_normal_(m.weight, std=std, a=-2.0, b=2.0)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
 class LayerNorm2d(nn.LayerNorm):
     """LayerNorm over the channels of an NCHW tensor (channels-first LN)."""
 
@@ -92,38 +107,83 @@ class Stage(nn.Module):
         return x
 
 
+class Network(nn.Module):
+    """A network with timm's model interface (see the module docstring)."""
+
+    classifier_name: str | None = None
+    num_features: int = 0
+    pretrained_cfg: dict
+
+    @property
+    def default_cfg(self) -> dict:
+        return self.pretrained_cfg
+
+    def get_classifier(self) -> nn.Module:
+        if self.classifier_name is None:
+            raise AttributeError(
+                "the network has no classifier: its head ends in no Linear"
+            )
+        return self.get_submodule(self.classifier_name)
+
+    @property
+    def num_classes(self) -> int:
+        fc = self.get_classifier()
+        return fc.out_features if isinstance(fc, nn.Linear) else 0
+
+    def reset_classifier(
+        self, num_classes: int, global_pool: str | None = None
+    ) -> None:
+        """A new classifier for `num_classes` (0: none, the head returns its features)."""
+        old = self.get_classifier()
+        new = (
+            nn.Linear(self.num_features, num_classes)
+            if num_classes > 0
+            else nn.Identity()
+        )
+        if isinstance(old, nn.Linear):
+            new = new.to(device=old.weight.device, dtype=old.weight.dtype)
+        self.set_submodule(self.classifier_name, new)
+        self.pretrained_cfg["num_classes"] = num_classes
+
+
 class ConvnextBlock(nn.Module):
     """Stage block `dw7`, from zoo/convnext.arch:10:7."""
 
-    def __init__(self, c: int, drop_path: float | None = None) -> None:
+    def __init__(self, in_channels: int, drop_path: float) -> None:
         super().__init__()
         self.dwconv = nn.Conv2d(  # zoo/convnext.arch:10:7 dw7
-            c, c, kernel_size=7, padding=3, groups=c
+            in_channels, in_channels, kernel_size=7, padding=3, groups=in_channels
         )
-        self.norm = LayerNorm2d(c, eps=1e-06)  # zoo/convnext.arch:10:11 ln
+        self.norm = LayerNorm2d(in_channels, eps=1e-06)  # zoo/convnext.arch:10:11 ln
         self.mlp = Mlp(  # zoo/convnext.arch:10:14 mlp4
-            c, 4 * c, c, act=nn.GELU(), channels_first=True
+            in_channels,
+            4 * in_channels,
+            in_channels,
+            act=nn.GELU(),
+            channels_first=True,
         )
-        self.gamma = nn.Parameter(torch.full((c,), 1e-06))  # zoo/convnext.arch:10:7
-        self.drop_path = nn.Identity()
-        if drop_path is not None:
-            self.drop_path = DropPath(drop_path)  # zoo/convnext.arch:10:7
+        self.gamma = nn.Parameter(  # zoo/convnext.arch:10:7 layer_scale
+            torch.full((in_channels,), 1e-06)
+        )
+        self.drop_path = DropPath(drop_path)  # zoo/convnext.arch:10:7 drop_path (added)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
-        x = self.dwconv(x)  # (c, H, W)
-        x = self.norm(x)  # (c, H, W)
-        x = self.mlp(x)  # (c, H, W)
-        x = x * self.gamma.reshape(1, -1, 1, 1)  # (c, H, W)
-        x = self.drop_path(x) + shortcut  # (c, H, W)
+        x = self.dwconv(x)  # dw7 -> (in_channels, H, W)
+        x = self.norm(x)  # ln -> (in_channels, H, W)
+        x = self.mlp(x)  # mlp4 -> (in_channels, H, W)
+        x = x * self.gamma.reshape(1, -1, 1, 1)  # (in_channels, H, W)
+        x = self.drop_path(x) + shortcut  # (in_channels, H, W)
         return x
 
 
-class Convnext(nn.Module):
+class Convnext(Network):
     """convnext network, variant tiny; input 3x224x224."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.classifier_name = "head.fc"
+        self.num_features = 768
         # stem: 3x224x224 -> 96x56x56
         self.stem = nn.Sequential()
         self.stem.conv = nn.Conv2d(  # zoo/convnext.arch:8:7 conv4/4(dims[0])
@@ -131,7 +191,7 @@ class Convnext(nn.Module):
         )
         self.stem.norm = LayerNorm2d(96, eps=1e-06)  # zoo/convnext.arch:8:24 ln
         drop_path_by_block = [
-            None,
+            0.0,
             0.0058823529411764705,
             0.011764705882352941,
             0.017647058823529415,
@@ -152,7 +212,7 @@ class Convnext(nn.Module):
         ]
         self.stages = nn.ModuleList()
         # stage 0: 3 x ConvnextBlock -> 96x56x56
-        blocks = [ConvnextBlock(96, drop_path=drop_path_by_block[k]) for k in range(3)]
+        blocks = [ConvnextBlock(96, drop_path_by_block[k]) for k in range(3)]
         self.stages.append(Stage(blocks))
         # stage 1: 3 x ConvnextBlock -> 192x28x28
         # down: 96x56x56 -> 192x28x28
@@ -161,9 +221,7 @@ class Convnext(nn.Module):
         down.conv = nn.Conv2d(  # zoo/convnext.arch:9:10 conv2/2
             96, 192, kernel_size=2, stride=2
         )
-        blocks = [
-            ConvnextBlock(192, drop_path=drop_path_by_block[k]) for k in range(3, 6)
-        ]
+        blocks = [ConvnextBlock(192, drop_path_by_block[k]) for k in range(3, 6)]
         self.stages.append(Stage(blocks, down))
         # stage 2: 9 x ConvnextBlock -> 384x14x14
         # down: 192x28x28 -> 384x14x14
@@ -172,9 +230,7 @@ class Convnext(nn.Module):
         down.conv = nn.Conv2d(  # zoo/convnext.arch:9:10 conv2/2
             192, 384, kernel_size=2, stride=2
         )
-        blocks = [
-            ConvnextBlock(384, drop_path=drop_path_by_block[k]) for k in range(6, 15)
-        ]
+        blocks = [ConvnextBlock(384, drop_path_by_block[k]) for k in range(6, 15)]
         self.stages.append(Stage(blocks, down))
         # stage 3: 3 x ConvnextBlock -> 768x7x7
         # down: 384x14x14 -> 768x7x7
@@ -183,19 +239,35 @@ class Convnext(nn.Module):
         down.conv = nn.Conv2d(  # zoo/convnext.arch:9:10 conv2/2
             384, 768, kernel_size=2, stride=2
         )
-        blocks = [
-            ConvnextBlock(768, drop_path=drop_path_by_block[k]) for k in range(15, 18)
-        ]
+        blocks = [ConvnextBlock(768, drop_path_by_block[k]) for k in range(15, 18)]
         self.stages.append(Stage(blocks, down))
         # head: 768x7x7 -> 1000
         self.head = nn.Sequential()
         self.head.pool = GlobalPool("avg")  # zoo/convnext.arch:11:7 gap -> 768
         self.head.norm = nn.LayerNorm(768, eps=1e-06)  # zoo/convnext.arch:11:11 ln
         self.head.fc = nn.Linear(768, 1000)  # zoo/convnext.arch:11:14 fc(classes)
+        self.pretrained_cfg = {
+            "architecture": "convnext_tiny",
+            "input_size": (3, 224, 224),
+            "num_classes": 1000,
+            "mean": (0.485, 0.456, 0.406),
+            "std": (0.229, 0.224, 0.225),
+            "crop_pct": 0.875,
+            "interpolation": "bicubic",
+        }
+        init_trunc_normal(self, std=0.02)  # `init trunc_normal`
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)  # 96x56x56
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem.conv(x)  # conv4/4(dims[0]) -> 96x56x56
+        x = self.stem.norm(x)  # ln -> 96x56x56
         for stage in self.stages:
             x = stage(x)
-        x = self.head(x)  # 1000
         return x
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.head.pool(x)  # gap -> 768
+        x = self.head.norm(x)  # ln -> 768
+        return x if pre_logits else self.head.fc(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))

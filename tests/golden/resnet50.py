@@ -9,6 +9,20 @@ import torch
 from torch import nn
 
 
+def init_kaiming(
+    model: nn.Module, mode: str = "fan_out", nonlinearity: str = "relu"
+) -> None:
+    """Conv: Kaiming normal (fan_out, relu); norms: weight 1, bias 0; Linear: PyTorch default."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode=mode, nonlinearity=nonlinearity)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 class GlobalPool(nn.Module):
     """Mean (or max) over all positions: (N, C, H, W) or (N, L, C) -> (N, C)."""
 
@@ -39,25 +53,76 @@ class Stage(nn.Module):
         return x
 
 
+class Network(nn.Module):
+    """A network with timm's model interface (see the module docstring)."""
+
+    classifier_name: str | None = None
+    num_features: int = 0
+    pretrained_cfg: dict
+
+    @property
+    def default_cfg(self) -> dict:
+        return self.pretrained_cfg
+
+    def get_classifier(self) -> nn.Module:
+        if self.classifier_name is None:
+            raise AttributeError(
+                "the network has no classifier: its head ends in no Linear"
+            )
+        return self.get_submodule(self.classifier_name)
+
+    @property
+    def num_classes(self) -> int:
+        fc = self.get_classifier()
+        return fc.out_features if isinstance(fc, nn.Linear) else 0
+
+    def reset_classifier(
+        self, num_classes: int, global_pool: str | None = None
+    ) -> None:
+        """A new classifier for `num_classes` (0: none, the head returns its features)."""
+        old = self.get_classifier()
+        new = (
+            nn.Linear(self.num_features, num_classes)
+            if num_classes > 0
+            else nn.Identity()
+        )
+        if isinstance(old, nn.Linear):
+            new = new.to(device=old.weight.device, dtype=old.weight.dtype)
+        self.set_submodule(self.classifier_name, new)
+        self.pretrained_cfg["num_classes"] = num_classes
+
+
 class Bottleneck(nn.Module):
     """Block `bottleneck`, defined at zoo/blocks/resnet.arch:11:7."""
 
     def __init__(
-        self, in_channels: int, c: int, s: int, shortcut: bool = False
+        self,
+        in_channels: int,
+        c: int,
+        s: int,
+        g: int = 1,
+        d: int = 64,
+        shortcut: bool = False,
     ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(  # zoo/blocks/resnet.arch:12:15 conv1(c*d//64*g)
-            in_channels, c, kernel_size=1, bias=False
+            in_channels, c * d // 64 * g, kernel_size=1, bias=False
         )
-        self.bn1 = nn.BatchNorm2d(c)  # zoo/blocks/resnet.arch:12:32 bn
+        self.bn1 = nn.BatchNorm2d(c * d // 64 * g)  # zoo/blocks/resnet.arch:12:32 bn
         self.relu1 = nn.ReLU(inplace=True)  # zoo/blocks/resnet.arch:12:35 relu
         self.conv2 = nn.Conv2d(  # zoo/blocks/resnet.arch:12:40 conv3/s(c*d//64*g, g=g)
-            c, c, kernel_size=3, stride=s, padding=1, bias=False
+            c * d // 64 * g,
+            c * d // 64 * g,
+            kernel_size=3,
+            stride=s,
+            padding=1,
+            groups=g,
+            bias=False,
         )
-        self.bn2 = nn.BatchNorm2d(c)  # zoo/blocks/resnet.arch:12:64 bn
+        self.bn2 = nn.BatchNorm2d(c * d // 64 * g)  # zoo/blocks/resnet.arch:12:64 bn
         self.relu2 = nn.ReLU(inplace=True)  # zoo/blocks/resnet.arch:12:67 relu
         self.conv3 = nn.Conv2d(  # zoo/blocks/resnet.arch:12:72 conv1(4*c)
-            c, 4 * c, kernel_size=1, bias=False
+            c * d // 64 * g, 4 * c, kernel_size=1, bias=False
         )
         self.bn3 = nn.BatchNorm2d(4 * c)  # zoo/blocks/resnet.arch:12:83 bn
         self.shortcut = nn.Sequential()
@@ -70,24 +135,26 @@ class Bottleneck(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
-        x = self.conv1(x)  # (c, H, W)
-        x = self.bn1(x)  # (c, H, W)
-        x = self.relu1(x)  # (c, H, W)
-        x = self.conv2(x)  # (c, H, W)
-        x = self.bn2(x)  # (c, H, W)
-        x = self.relu2(x)  # (c, H, W)
-        x = self.conv3(x)  # (4*c, H, W)
-        x = self.bn3(x)  # (4*c, H, W)
+        x = self.conv1(x)  # conv1(c*d//64*g) -> (c*d//64*g, H, W)
+        x = self.bn1(x)  # bn -> (c*d//64*g, H, W)
+        x = self.relu1(x)  # relu -> (c*d//64*g, H, W)
+        x = self.conv2(x)  # conv3/s(c*d//64*g, g=g) -> (c*d//64*g, H, W)
+        x = self.bn2(x)  # bn -> (c*d//64*g, H, W)
+        x = self.relu2(x)  # relu -> (c*d//64*g, H, W)
+        x = self.conv3(x)  # conv1(4*c) -> (4*c, H, W)
+        x = self.bn3(x)  # bn -> (4*c, H, W)
         x = x + self.shortcut(shortcut)  # (4*c, H, W)
-        x = self.relu3(x)  # (4*c, H, W)
+        x = self.relu3(x)  # relu -> (4*c, H, W)
         return x
 
 
-class Resnet(nn.Module):
+class Resnet(Network):
     """resnet network, variant resnet50; input 3x224x224."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.classifier_name = "head.fc"
+        self.num_features = 2048
         # stem: 3x224x224 -> 64x56x56
         self.stem = nn.Sequential()
         self.stem.conv = nn.Conv2d(  # zoo/resnet.arch:8:7 conv7/2(64)
@@ -117,10 +184,29 @@ class Resnet(nn.Module):
         self.head = nn.Sequential()
         self.head.pool = GlobalPool("avg")  # zoo/resnet.arch:10:7 gap -> 2048
         self.head.fc = nn.Linear(2048, 1000)  # zoo/resnet.arch:10:11 fc(classes)
+        self.pretrained_cfg = {
+            "architecture": "resnet_resnet50",
+            "input_size": (3, 224, 224),
+            "num_classes": 1000,
+            "mean": (0.485, 0.456, 0.406),
+            "std": (0.229, 0.224, 0.225),
+            "crop_pct": 0.875,
+            "interpolation": "bicubic",
+        }
+        init_kaiming(self)  # `init kaiming`
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)  # 64x56x56
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem.conv(x)  # conv7/2(64) -> 64x112x112
+        x = self.stem.bn(x)  # bn -> 64x112x112
+        x = self.stem.relu(x)  # relu -> 64x112x112
+        x = self.stem.maxpool(x)  # maxpool3/2 -> 64x56x56
         for stage in self.stages:
             x = stage(x)
-        x = self.head(x)  # 1000
         return x
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.head.pool(x)  # gap -> 2048
+        return x if pre_logits else self.head.fc(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))

@@ -10,6 +10,28 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def trunc_normal(*shape: int, std: float = 0.02) -> torch.Tensor:
+    """A tensor drawn from a normal(0, std) truncated at +-2 (timm's position embeddings)."""
+    t = torch.empty(shape)
+    nn.init.trunc_normal_(t, std=std, a=-2.0, b=2.0)
+    return t
+
+
+def init_trunc_normal(model: nn.Module, std: float = 0.02) -> None:
+    """Conv and Linear weights: normal(0, std) truncated at +-2; biases zero."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            if (
+                2.0 > 8 * std
+            ):  # +-2 is beyond 8 std: truncation changes nothing measurable
+                with torch.no_grad():
+                    m.weight.normal_(0.0, std)
+            else:
+                nn.init.trunc_normal_(m.weight, std=std, a=-2.0, b=2.0)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
 class Mlp(nn.Module):
     """fc1 -> act -> fc2 on the last dim; on NCHW input, per position over channels."""
 
@@ -37,26 +59,17 @@ class Mlp(nn.Module):
         return x
 
 
-class Stage(nn.Module):
-    """An optional downsampling step, then the stage's blocks in order."""
+class PatchEmbed(nn.Module):
+    """p x p conv with stride p, then (N, C, H, W) -> (N, H * W, C) tokens."""
 
-    def __init__(self, blocks: list[nn.Module], down: nn.Module | None = None) -> None:
+    def __init__(
+        self, in_channels: int, dim: int, patch: int, bias: bool = True
+    ) -> None:
         super().__init__()
-        self.down = down
-        self.blocks = nn.ModuleList(blocks)
+        self.proj = nn.Conv2d(in_channels, dim, patch, stride=patch, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.down is not None:
-            x = self.down(x)
-        for block in self.blocks:
-            x = block(x)
-        return x
-
-
-def split_heads(t: torch.Tensor, heads: int) -> torch.Tensor:
-    """(B, L, heads * d) -> (B, heads, L, d)."""
-    b, n, _ = t.shape
-    return t.reshape(b, n, heads, -1).transpose(1, 2)
+        return self.proj(x).flatten(2).transpose(1, 2)
 
 
 def merge_heads(t: torch.Tensor) -> torch.Tensor:
@@ -92,35 +105,81 @@ class Attention(nn.Module):
         return self.proj(merge_heads(F.scaled_dot_product_attention(q, k, v)))
 
 
-class PatchEmbed(nn.Module):
-    """p x p conv with stride p, then (N, C, H, W) -> (N, H * W, C) tokens."""
+class Stage(nn.Module):
+    """An optional downsampling step, then the stage's blocks in order."""
 
-    def __init__(
-        self, in_channels: int, dim: int, patch: int, bias: bool = True
-    ) -> None:
+    def __init__(self, blocks: list[nn.Module], down: nn.Module | None = None) -> None:
         super().__init__()
-        self.proj = nn.Conv2d(in_channels, dim, patch, stride=patch, bias=bias)
+        self.down = down
+        self.blocks = nn.ModuleList(blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x).flatten(2).transpose(1, 2)
+        if self.down is not None:
+            x = self.down(x)
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+class Network(nn.Module):
+    """A network with timm's model interface (see the module docstring)."""
+
+    classifier_name: str | None = None
+    num_features: int = 0
+    pretrained_cfg: dict
+
+    @property
+    def default_cfg(self) -> dict:
+        return self.pretrained_cfg
+
+    def get_classifier(self) -> nn.Module:
+        if self.classifier_name is None:
+            raise AttributeError(
+                "the network has no classifier: its head ends in no Linear"
+            )
+        return self.get_submodule(self.classifier_name)
+
+    @property
+    def num_classes(self) -> int:
+        fc = self.get_classifier()
+        return fc.out_features if isinstance(fc, nn.Linear) else 0
+
+    def reset_classifier(
+        self, num_classes: int, global_pool: str | None = None
+    ) -> None:
+        """A new classifier for `num_classes` (0: none, the head returns its features)."""
+        old = self.get_classifier()
+        new = (
+            nn.Linear(self.num_features, num_classes)
+            if num_classes > 0
+            else nn.Identity()
+        )
+        if isinstance(old, nn.Linear):
+            new = new.to(device=old.weight.device, dtype=old.weight.dtype)
+        self.set_submodule(self.classifier_name, new)
+        self.pretrained_cfg["num_classes"] = num_classes
 
 
 class Encoder(nn.Module):
     """Block `encoder`, defined at zoo/vit.arch:8:7."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_channels: int, heads: int) -> None:
         super().__init__()
-        self.norm1 = nn.LayerNorm(192, eps=1e-06)  # zoo/vit.arch:9:15 ln
-        self.attn = Attention(192, heads=3, head_dim=64)  # zoo/vit.arch:9:18
-        self.norm2 = nn.LayerNorm(192, eps=1e-06)  # zoo/vit.arch:10:15 ln
-        self.mlp = Mlp(192, 768, 192, act=nn.GELU())  # zoo/vit.arch:10:18 mlp4
+        self.norm1 = nn.LayerNorm(in_channels, eps=1e-06)  # zoo/vit.arch:9:15 ln
+        self.attn = Attention(  # zoo/vit.arch:9:18 mhsa(heads)
+            in_channels, heads, in_channels // heads
+        )
+        self.norm2 = nn.LayerNorm(in_channels, eps=1e-06)  # zoo/vit.arch:10:15 ln
+        self.mlp = Mlp(  # zoo/vit.arch:10:18 mlp4
+            in_channels, 4 * in_channels, in_channels, act=nn.GELU()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
-        x = self.norm1(x)  # 197x192
+        x = self.norm1(x)  # ln -> 197x192
         x = self.attn(x) + shortcut  # 197x192
         shortcut = x
-        x = self.norm2(x)  # 197x192
+        x = self.norm2(x)  # ln -> 197x192
         x = self.mlp(x) + shortcut  # 197x192
         return x
 
@@ -132,10 +191,12 @@ class Stem(nn.Module):
         super().__init__()
         self.patch_embed = PatchEmbed(3, 192, 16)  # zoo/vit.arch:12:7
         self.cls_token = nn.Parameter(torch.zeros(1, 1, 192))  # zoo/vit.arch:12:31
-        self.pos_embed = nn.Parameter(torch.zeros(1, 197, 192))  # zoo/vit.arch:12:41
+        self.pos_embed = nn.Parameter(  # zoo/vit.arch:12:41 pos_embed
+            trunc_normal(1, 197, 192, std=0.02)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.patch_embed(x)  # 196x192
+        x = self.patch_embed(x)  # patch_embed(dim, patch) -> 196x192
         x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), dim=1)  # 197x192
         x = x + self.pos_embed  # 197x192
         return x
@@ -149,27 +210,46 @@ class Head(nn.Module):
         self.norm = nn.LayerNorm(192, eps=1e-06)  # zoo/vit.arch:14:7 ln
         self.fc = nn.Linear(192, 1000)  # zoo/vit.arch:14:14 fc(classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.norm(x)[:, 0]  # 192
-        x = self.fc(x)  # 1000
+        if pre_logits:
+            return x
+        x = self.fc(x)  # fc(classes) -> 1000
         return x
 
 
-class Vit(nn.Module):
+class Vit(Network):
     """vit network, variant tiny; input 3x224x224."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.classifier_name = "head.fc"
+        self.num_features = 192
         self.stem = Stem()  # zoo/vit.arch:12:1 stem
         self.stages = nn.ModuleList()
         # stage 0: 12 x Encoder -> 197x192
-        blocks = [Encoder() for _ in range(12)]
+        blocks = [Encoder(192, 3) for _ in range(12)]
         self.stages.append(Stage(blocks))
         self.head = Head()  # zoo/vit.arch:14:1 head
+        self.pretrained_cfg = {
+            "architecture": "vit_tiny",
+            "input_size": (3, 224, 224),
+            "num_classes": 1000,
+            "mean": (0.485, 0.456, 0.406),
+            "std": (0.229, 0.224, 0.225),
+            "crop_pct": 0.875,
+            "interpolation": "bicubic",
+        }
+        init_trunc_normal(self, std=0.02)  # `init trunc_normal`
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)  # 197x192
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)  # stem -> 197x192
         for stage in self.stages:
             x = stage(x)
-        x = self.head(x)  # 1000
         return x
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        return self.head(x, pre_logits=pre_logits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import archdsl
-from archdsl.passes import reparameterize
+from archdsl.backends.deploy import reparameterize
 from tests.conftest import randomize_batchnorm, zoo
 
 PAPER_PARAMS, PAPER_GFLOPS = 79e6, 15.3  # RepLKNet-31B at 224x224

@@ -9,7 +9,7 @@ import torch
 from timm.utils.model import reparameterize_model
 
 import archdsl
-from archdsl.passes import reparameterize
+from archdsl.backends.deploy import reparameterize
 from tests.conftest import assert_same_outputs, randomize_batchnorm, zoo
 
 VARIANTS = ["a0", "a1", "a2", "b0", "b1"]

@@ -20,7 +20,7 @@ from typing import Any
 from archdsl.backends.codegen.instances import Instance, Item, Step
 from archdsl.backends.codegen.names import arg_name, class_name
 from archdsl.backends.codegen.values import (REQUIRED, Call, Raw, defaults, evaluate, key, leaf_keywords, leaves, literal, same,
-                                             sym_text, symbol_names)
+                                             sym_text)
 from archdsl.ir import sym
 
 
@@ -142,9 +142,12 @@ class Classes:
                 m[name] = Item(name, "module", tmpl.identity, tmpl.span, tmpl.shape, tmpl.note, tmpl.op)
         cd.optional = [it.name for it in t.items if any(it.name in ms and it.name not in fillable for ms in missing)]
         order = t.order
+        safe: dict[str, str] = {}  # parameter -> its name in Python (mangled where unsafe)
+        for n in order:
+            safe[n] = arg_name(n, set(safe.values()))
         used: set[str] = set()
         extra: list[tuple[str, list[Any], bool | None]] = []  # (name, values per member, optional / None: a flag)
-        taken = set(order)
+        taken = set(safe.values())
 
         def flat(it: Item) -> list[tuple[str, Any]]:
             if it.kind == "chain":
@@ -162,9 +165,9 @@ class Classes:
                         mi = m.get(it.name)
                         vec.append(_ABSENT if mi is None else leaves(dict(flat(mi))[path])[leaf])
                     present = [(v, mem) for v, mem in zip(vec, members) if v is not _ABSENT]
-                    text = self._expression(present)
+                    text = self._expression(present, safe)
                     if text is not None:
-                        used |= symbol_names_in(text, order)
+                        used |= {n for n in order if re.search(rf"\b{re.escape(safe[n])}\b", text)}
                         cd.leaf_text[(path, leaf)] = text
                         continue
                     if all(same(v, present[0][0]) for v, _ in present):
@@ -189,18 +192,13 @@ class Classes:
         for n in order:
             if n not in used:
                 continue
-            safe = arg_name(n, {p[0] for p in cd.params})
-            if safe != n:  # a parameter name that is not safe Python: renamed in every use
-                for k, text in cd.leaf_text.items():
-                    if text is not None:
-                        cd.leaf_text[k] = re.sub(rf"\b{re.escape(n)}\b", safe, text)
-            cd.renamed[n] = safe
+            cd.renamed[n] = safe[n]
             default = (t.group.info.get("defaults") or {}).get(n, REQUIRED)
             if isinstance(default, bool) or not isinstance(default, (int, float)):
                 default = REQUIRED
-            cd.params.append((safe, annotation(members[0].candidates[n]), default))
+            cd.params.append((safe[n], annotation(members[0].candidates[n]), default))
             for pm, m in zip(per_member, members):
-                pm[safe] = m.candidates[n]
+                pm[safe[n]] = m.candidates[n]
         for it in t.items:  # the stage's `shared` layers this block calls
             if it.kind == "shared":
                 nm = arg_name(it.name, taken | {p[0] for p in cd.params})
@@ -223,12 +221,12 @@ class Classes:
             m.call = Call(cd.name, tuple((None if d is REQUIRED else n, pm[n], d) for n, _, d in cd.params))
 
     @staticmethod
-    def _expression(present: list[tuple[Any, Instance]]) -> str | None:
+    def _expression(present: list[tuple[Any, Instance]], safe: dict[str, str]) -> str | None:
         """The expression every instance's leaf came from, over the class's parameters, if
         they all share one and it gives each instance's own value."""
         texts = set()
         for v, m in present:
-            text = sym_text(v, set(m.order))
+            text = sym_text(v, safe)
             if text is None:
                 return None
             texts.add(text)
@@ -237,7 +235,7 @@ class Classes:
         text = texts.pop()
         for v, m in present:
             try:
-                value = evaluate(text, m.candidates)
+                value = evaluate(text, {safe[n]: x for n, x in m.candidates.items() if n in safe})
             except (KeyError, ValueError, TypeError, ZeroDivisionError, OverflowError):
                 return None
             if not same(value, v):
@@ -245,8 +243,4 @@ class Classes:
         return text
 
 
-def symbol_names_in(text: str, names: list[str]) -> set[str]:
-    return {n for n in names if re.search(rf"\b{re.escape(n)}\b", text)}
-
-
-__all__ = ["ClassDef", "Classes", "annotation", "compatible", "item_key", "step_key", "symbol_names"]
+__all__ = ["ClassDef", "Classes", "annotation", "compatible", "item_key", "step_key"]

@@ -56,6 +56,7 @@ class Step:
     residual: bool = False
     node: Any = None  # the IR node of a functional step
     sym_shape: tuple | None = None  # the shape with symbols (`(4 * c, H, W)`)
+    note: str = ""  # the DSL text of a layer step (`conv3/s(c)`), named in the forward's comment
 
 
 @dataclass
@@ -74,6 +75,7 @@ class Instance:
     returns: str = "torch.Tensor"
     aux: list[int] = field(default_factory=list)  # side outputs (`aux:`): values of their aux_out steps
     n_main: int = 0  # steps before the side-output branches (all the output needs)
+    classifier: int | None = None  # a head's last step when it is its classifier (`pre_logits` stops before it)
 
 
 def span_text(span: Span) -> str:
@@ -188,7 +190,7 @@ class Builder:
     def layer(self, node, sym_ins: list, name: str, note: str, sym_of: dict | None = None) -> tuple[Item, tuple]:
         """The item of a module or parameter op, and its output shape with symbols."""
         spec = ops.get(node.op)
-        attrs = self.projection_attrs(node, sym_of) if sym_of is not None and "_branch" in node.attrs else node.attrs
+        attrs = self.projection_attrs(node, sym_of) if sym_of is not None and node.attrs.get("_projection") else node.attrs
         out = self.sym_shape(node, sym_ins, attrs)
         if spec.module is not None:
             item = Item(name, "module", spec.module(attrs, sym_ins, out), node.span, node.shape, note, node.op)
@@ -201,7 +203,12 @@ class Builder:
         """A shortcut projection (inserted by `insert_projections`) is as wide as its branch
         and strided like it: its width and stride as the branch's symbols, where they agree."""
         g, attrs = self.g, dict(node.attrs)
-        branch, source = attrs["_branch"], node.inputs[0]
+        reader = node
+        while reader.op != "add" and len(g.graph._succ[reader.id]) == 1:
+            reader = g.nodes[next(iter(g.graph._succ[reader.id]))]
+        if reader.op != "add":  # pragma: no cover - the projection feeds its residual sum
+            return attrs
+        branch, source = reader.inputs[0], node.inputs[0]
         shape = sym_of.get(branch)
         axis = _channel_axis(shape) if shape is not None else None
         if axis is not None and int(shape[axis]) == int(attrs["out"]):
@@ -251,7 +258,9 @@ class Builder:
         mine = self.members[path]
         entry, exit_ = self.entry_exit(path)
         in_name = grp.info.get("input_param", "in_channels")
-        sym_of: dict[int, tuple] = {entry: with_symbol(g.nodes[entry].shape, in_name)}
+        # blocks take their input width as a parameter; the stem and head exist once, with fixed widths
+        symbolic = grp.kind in ("block", "call", "down")
+        sym_of: dict[int, tuple] = {entry: with_symbol(g.nodes[entry].shape, in_name) if symbolic else g.nodes[entry].shape}
         items: list[Item] = []
         steps: list[Step] = []
         subs: dict[str, Item] = {}
@@ -278,7 +287,8 @@ class Builder:
                 items.append(Item(name, "child", self.child_calls.get(child), g.groups[child].span, value_shape(exit_node),
                                   span_text(g.groups[child].span)))
                 steps.append(Step(name, None, [c_entry], c_exit, value_shape(exit_node), g.groups[child].span,
-                                  sym_shape=sym_of[c_exit] if exit_node.op != "outputs" else None))
+                                  sym_shape=sym_of[c_exit] if exit_node.op != "outputs" else None,
+                                  note=span_text(g.groups[child].span)))
                 continue
             spec = ops.get(node.op)
             sym_ins = [sym_of.get(i, g.nodes[i].shape) for i in node.inputs]
@@ -307,6 +317,7 @@ class Builder:
                 text = spec.expr(node.attrs, [self.g.nodes[i].shape for i in node.inputs], node.shape)
                 steps.append(Step(name, text, list(node.inputs), nid, node.shape, node.span, sym_shape=out))
                 continue
+            layer_note = span_text(node.span) if spec.user and not node.sub else ""
             if node.sub:
                 if len(node.sub) != 1:
                     raise Unsupported("nested containers inside a group", node.span)
@@ -314,7 +325,7 @@ class Builder:
                 if sub not in subs:
                     subs[sub] = Item(sub, "chain", [], node.span, None, sub)
                     items.append(subs[sub])
-                    steps.append(Step(sub, None, list(node.inputs), nid, node.shape, node.span, sym_shape=out))
+                    steps.append(Step(sub, None, list(node.inputs), nid, node.shape, node.span, sym_shape=out, note=layer_note))
                 chain = subs[sub]
                 last = steps[-1] if steps and steps[-1].item == sub else None
                 if chain.value and (last is None or node.inputs != [last.out] or len(succ[last.out]) != 1):
@@ -324,7 +335,7 @@ class Builder:
                 steps[-1].out, steps[-1].shape, steps[-1].sym_shape = nid, node.shape, out
                 continue
             items.append(item)
-            steps.append(Step(name, None, list(node.inputs), nid, node.shape, node.span, sym_shape=out))
+            steps.append(Step(name, None, list(node.inputs), nid, node.shape, node.span, sym_shape=out, note=layer_note))
         in_shape = g.nodes[entry].shape
         aux_outs = [st.out for st in steps if st.node is not None and st.node.op == "aux_out"]
         n_main = len(steps)
@@ -349,7 +360,13 @@ class Builder:
         inst.aux = [ids[a] for a in aux_outs]
         if inst.aux:
             inst.returns = "torch.Tensor | tuple[torch.Tensor, ...]"
-        self.parameters(inst, in_name)
+        if symbolic:
+            self.parameters(inst, in_name)
+        last = steps[-1] if steps else None
+        if grp.kind == "head" and last is not None and last.out == inst.out and last.expr is None and len(last.inputs) == 1:
+            op = next((it.op for it in items if it.name == last.item), None)
+            if op == "fc":
+                inst.classifier = len(steps) - 1
         return inst
 
     def parameters(self, inst: Instance, in_name: str) -> None:

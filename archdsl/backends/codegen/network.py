@@ -18,7 +18,7 @@ from archdsl.backends.codegen.instances import (Builder, Instance, Item, Unsuppo
                                                 returns)
 from archdsl.backends.codegen.layout import assign, layout, split_expr
 from archdsl.backends.codegen.names import RESERVED, class_name, escape
-from archdsl.backends.codegen.render import class_lines, forward_lines, item_comment, shape_text
+from archdsl.backends.codegen.render import class_lines, forward_lines, item_comment, shape_text, step_comment
 from archdsl.backends.codegen.values import REQUIRED, Call, Raw, literal, render_plain, same
 from archdsl.backends.codegen import runtime
 from archdsl.ir.graph import Graph
@@ -135,9 +135,13 @@ class NetworkWriter:
         head = parts[-1][1] if parts and parts[-1][0] == "part" and parts[-1][1].name == "head" else None
         features = parts[:-1] if head is not None else parts
         head_inst = self.seq.get(("head",))
+        head_class = self.instances.get(("head",)) if head_inst is None else None
         classifier = None
         if head_inst is not None and head_inst.items and head_inst.items[-1].op == "fc" and not self.aux_stages:
             classifier = head_inst.items[-1]
+        elif head_class is not None and head_class.classifier is not None and not self.aux_stages:
+            step = head_class.steps[head_class.classifier]
+            classifier = next(it for it in head_class.items if it.name == step.item)
         annotation = "torch.Tensor | tuple[torch.Tensor, ...]" if self.aux_stages else returns(out_node)
         in_shape = g.input_shape
         cfg = {"architecture": f"{g.name}_{g.variant}" if g.variant else g.name, "input_size": tuple(in_shape),
@@ -159,8 +163,11 @@ class NetworkWriter:
                             "                x, *more = x", "                aux += more"]
                 elif kind == "stages":
                     out += ["        for stage in self.stages:", "            x = stage(x)"]
+                elif (it.name,) in self.seq:  # a plain chain: each layer's call on its own line, named in a traceback
+                    for layer in self.seq[(it.name,)].items:
+                        out += assign(8, "x", f"self.{it.name}.{layer.name}(x)", step_comment(layer.note, shape_text(layer.shape)))
                 else:
-                    out += assign(8, "x", f"self.{it.name}(x)", self.value_text(it) or None)
+                    out += assign(8, "x", f"self.{it.name}(x)", step_comment(it.note, self.value_text(it)) or None)
             return out
 
         if head is None or self.aux_stages or out_node.op == "outputs":
@@ -172,14 +179,17 @@ class NetworkWriter:
         lines += body(features) + ["        return x", ""]
         lines += layout(4, "def forward_head", ["self", "x: torch.Tensor", "pre_logits: bool = False"], " -> torch.Tensor:")
         if classifier is not None:
-            for it in head_inst.items[:-1]:
-                lines += assign(8, "x", f"self.head.{it.name}(x)", shape_text(it.shape))
-            lines.append(f"        return x if pre_logits else self.head.{classifier.name}(x)")
-            in_features = head_inst.steps[-1].shape
-            prev = head_inst.items[-2].shape if len(head_inst.items) > 1 else head_inst.in_shape
+            if head_inst is not None:
+                for it in head_inst.items[:-1]:
+                    lines += assign(8, "x", f"self.head.{it.name}(x)", step_comment(it.note, shape_text(it.shape)))
+                lines.append(f"        return x if pre_logits else self.head.{classifier.name}(x)")
+                features = head_inst.items[-2].shape if len(head_inst.items) > 1 else head_inst.in_shape
+            else:
+                lines.append("        return self.head(x, pre_logits=pre_logits)")
+                k = head_class.classifier
+                features = head_class.steps[k - 1].shape if k > 0 else head_class.in_shape
             init.insert(0, f"        self.classifier_name = \"head.{classifier.name}\"")
-            init.insert(1, f"        self.num_features = {int(prev[-1])}")
-            del in_features
+            init.insert(1, f"        self.num_features = {int(features[-1])}")
         else:
             lines.append("        return self.head(x)  # the head has no classifier to stop before")
         lines += ["", *layout(4, "def forward", ["self", "x: torch.Tensor"], " -> torch.Tensor:"),

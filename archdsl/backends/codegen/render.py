@@ -17,6 +17,7 @@ from archdsl.backends.codegen import runtime
 from archdsl.backends.codegen.classes import ClassDef
 from archdsl.backends.codegen.instances import Instance, Item, source_comment
 from archdsl.backends.codegen.layout import assign, layout
+from archdsl.backends.codegen.names import escape
 from archdsl.backends.codegen.values import REQUIRED, literal, render, sym_text, template
 
 KNOWN_NAMES = {"torch", "F", "math", "int", "float", "len", "max", "min"}
@@ -65,9 +66,17 @@ def class_lines(cd: ClassDef, comment_of: Callable[[Item], str]) -> list[str]:
         sig.append("prev: torch.Tensor")
     elif any(m.cell for m in cd.members):  # called as a cell, with `prev` it does not read
         sig.append("prev: torch.Tensor | None = None")
+    if t.classifier is not None:
+        sig.append("pre_logits: bool = False")
     lines += layout(4, "def forward", sig, f" -> {t.returns}:")
-    lines += forward_lines(t, lambda k: class_shape(cd, k))
+    lines += forward_lines(t, lambda k: step_comment(t.steps[k].note, class_shape(cd, k)))
     return lines
+
+
+def step_comment(note: str, shape: str) -> str:
+    """A forward line's comment: the layer's DSL text (so a traceback names it) and the shape."""
+    note = escape(note, 40)
+    return f"{note} -> {shape}" if note and shape else note or shape
 
 
 def class_shape(cd: ClassDef, step: int) -> str:
@@ -79,7 +88,6 @@ def class_shape(cd: ClassDef, step: int) -> str:
         return ""
     letters = {3: "CHW", 2: "LC", 1: "C"}.get(len(shapes[0]), "?" * len(shapes[0]))
     sym_shape = cd.template.steps[step].sym_shape
-    params = set(cd.renamed)
     dims = []
     for d in range(len(shapes[0])):
         vals = [int(s[d]) for s in shapes]
@@ -87,11 +95,8 @@ def class_shape(cd: ClassDef, step: int) -> str:
             dims.append(str(vals[0]))
             continue
         channels = d == (0 if len(shapes[0]) in (1, 3) else len(shapes[0]) - 1)
-        text = sym_text(sym_shape[d], params) if channels and sym_shape is not None and len(sym_shape) == len(shapes[0]) else None
+        text = sym_text(sym_shape[d], cd.renamed) if channels and sym_shape is not None and len(sym_shape) == len(shapes[0]) else None
         if text is not None:
-            for n, safe in cd.renamed.items():
-                if n != safe:
-                    text = ast.unparse(_rename(ast.parse(text, mode="eval"), n, safe).body)
             dims.append(text.replace(" ", ""))
         elif all(v == vals[0] for v in vals):
             dims.append(str(vals[0]))
@@ -100,13 +105,6 @@ def class_shape(cd: ClassDef, step: int) -> str:
     if all(d.isdigit() for d in dims):
         return "x".join(dims)
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
-
-
-def _rename(tree: ast.AST, old: str, new: str) -> ast.AST:
-    for n in ast.walk(tree):
-        if isinstance(n, ast.Name) and n.id == old:
-            n.id = new
-    return tree
 
 
 def forward_lines(inst: Instance, shape_of: Callable[[int], str], indent: int = 8) -> list[str]:
@@ -139,10 +137,15 @@ def forward_lines(inst: Instance, shape_of: Callable[[int], str], indent: int = 
         return sum(1 for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == names[position])
 
     for k, st in enumerate(steps):
+        if k == inst.classifier:  # a head: `pre_logits` returns the features its classifier reads
+            lines.append(f"{pad}if pre_logits:")
+            lines.append(f"{pad}    return {ast.unparse(use(st.inputs[0]))}")
+            args = [ast.Name(var[st.inputs[0]], ast.Load())]
         if aux_names and k == inst.n_main:
             lines.append(f"{pad}if not self.training:  # side outputs in training mode only")
             lines.append(f"{pad}    return {var[inst.out]}")
-        args = [use(i) for i in st.inputs]
+        if k != inst.classifier:
+            args = [use(i) for i in st.inputs]
         if st.expr is None:
             expr: ast.expr = ast.Call(attribute(st.item), args, [])
         else:

@@ -11,6 +11,7 @@ name they read as a parameter; forward templates (an op's `expr` rule) are parse
 from __future__ import annotations
 
 import ast
+import copy
 import math
 from typing import Any, Callable
 
@@ -18,7 +19,7 @@ from archdsl.ir.sym import expr_of, is_symbolic, names_in, plain
 from archdsl.ops.code import REQUIRED, SAFE_STRING, Call, func_name
 
 __all__ = ["REQUIRED", "Call", "Raw", "defaults", "key", "leaf_keywords", "leaves", "literal", "render", "render_plain", "same",
-           "sym_text", "template", "symbol_names"]
+           "sym_text", "template"]
 
 
 class Raw:
@@ -148,13 +149,10 @@ def render_plain(v: Any) -> str:
 SYMBOLIC_FUNCTIONS = {"math.ceil", "math.floor", "round8", "make_divisible", "round", "int", "float", "min", "max", "abs"}
 
 
-def symbol_names(v: Any) -> set[str]:
-    return names_in(v) - {"math"}
-
-
-def sym_text(v: Any, params: set[str]) -> str | None:
-    """A symbolic value as the expression it came from, when every name it reads is one of
-    `params` and it calls only known functions; else None (write the value instead)."""
+def sym_text(v: Any, params: dict[str, str]) -> str | None:
+    """A symbolic value as the expression it came from, each name written as `params` maps it
+    (a parameter's safe Python name), when every name it reads is one of `params` and it calls
+    only known functions; else None (write the value instead)."""
     if not is_symbolic(v) or _is_seq(v):
         return None
     e = expr_of(v)
@@ -163,7 +161,12 @@ def sym_text(v: Any, params: set[str]) -> str | None:
             return None
         if isinstance(n, ast.Name) and n.id not in params and n.id != "math" and not _is_function_name(e, n):
             return None
-    return ast.unparse(e)
+
+    class _Rename(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.Name:
+            return ast.Name(params.get(node.id, node.id), ast.Load()) if not _is_function_name(e, node) else node
+
+    return ast.unparse(_Rename().visit(copy.deepcopy(e)))
 
 
 def _is_function_name(root: ast.expr, name: ast.Name) -> bool:

@@ -1,24 +1,28 @@
-"""`archdsl.to_source` / `archdsl compile -o`: the generated PyTorch file is the same network
-as `archdsl.build` (state-dict keys, shapes, float64 outputs), imports only torch, is
-ruff-clean, byte-stable, golden-tested, and cannot run code the user did not write."""
+"""`archdsl.to_source` / `archdsl compile -o`: the generated PyTorch file is the code
+`archdsl.build` runs (the same text), imports only torch, is ruff-clean, byte-stable,
+golden-tested, and cannot run code the user did not write."""
 
 from __future__ import annotations
 
 import ast
 import importlib.util
+import inspect
 import os
 import re
 import shutil
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
 import torch
 
 import archdsl
-from archdsl.backends.torch_source import write_atomic
+from archdsl.backends.codegen import runtime
+from archdsl.backends.codegen.names import NN_MODULE_ATTRIBUTES
 from archdsl.cli import main, zoo_files
+from archdsl.fileio import write_atomic
 from tests.conftest import ROOT, randomize_batchnorm
 
 GOLDEN = ROOT / "tests" / "golden"
@@ -94,13 +98,30 @@ def _small_input(file: str, variant: str | None) -> tuple[int, ...] | None:
     return small
 
 
+def built_source(model: torch.nn.Module) -> str:
+    """The text of the module a built network's class was executed from."""
+    return inspect.getsource(sys.modules[type(model).__module__])
+
+
 @pytest.mark.parametrize("file,variant", CASES, ids=[f"{f}:{v}" for f, v in CASES])
-def test_same_network_as_build(file, variant, tmp_path):
-    small = _small_input(file, variant)
-    assert_same_network(ROOT / "zoo" / file, variant, small, tmp_path)
+def test_build_runs_the_generated_source(file, variant, generated):
+    """`archdsl.build` and `compile -o` are the same code: the built network's class comes from
+    exactly the text `to_source` writes, and a file written from it loads the built weights."""
+    text, path = generated[(file, variant)]
+    cwd = os.getcwd()
+    os.chdir(ROOT)  # the path as `source_of` gives it: it is named in the file's docstring
+    try:
+        with torch.device("meta"):
+            built = archdsl.build(f"zoo/{file}", variant)
+    finally:
+        os.chdir(cwd)
+    assert built_source(built) == text
+    with torch.device("meta"):
+        ours = network_class(load_module(path), text)()
+    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == [(k, tuple(v.shape)) for k, v in built.state_dict().items()]
 
 
-# Layers no zoo file's smallest variant uses, written and compared all the same.
+# Layers no zoo file's smallest variant uses, built (through their generated source) and run.
 PROBE = """arch probe(classes=10)
 input 3x32x32
 stem conv3(16) samepad3/2(value=0.5) maxpool3/2(p=0) apool4 tokens cls_token dist_token pos_sincos(skip=2)
@@ -109,68 +130,25 @@ head scale(2, skip=1) ln cls(1) fc(classes)
 """
 
 
-def test_same_network_as_build_rare_layers(tmp_path):
-    text = assert_same_network(PROBE, None, None, tmp_path)
+def test_rare_layers_build_from_their_source():
+    text = archdsl.to_source(PROBE)
     assert "SinCosPosEmbed(" in text and "nn.AdaptiveAvgPool2d(" in text and "value=0.5" in text
+    model = archdsl.build(PROBE).eval()
+    assert built_source(model) == text
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
 
 
 @pytest.mark.parametrize("file,variant", AUX_CASES, ids=[v for _, v in AUX_CASES])
-def test_side_outputs_in_training_mode(file, variant, tmp_path):
-    """`aux:` side outputs: in training mode both models return (output, *side outputs),
-    equal (same dropout masks from the same seed); in eval mode only the output."""
+def test_side_outputs_in_training_mode(file, variant):
+    """`aux:` side outputs: in training mode the network returns (output, *side outputs); in
+    eval mode only the output, the side branches not run."""
     small = _small_input(file, variant)
-    text = archdsl.to_source(ROOT / "zoo" / file, variant, input_shape=small)
-    path = tmp_path / "model.py"
-    path.write_text(text)
-    torch.manual_seed(0)
-    built = archdsl.build(ROOT / "zoo" / file, variant, input_shape=small)
-    randomize_batchnorm(built)
-    ours = network_class(load_module(path), text)()
-    ours.load_state_dict(built.state_dict())
-    built.double().train()
-    ours.double().train()
-    # batch 2: training-mode batch norm on a 1x1 map needs more than one value per channel
+    built = archdsl.build(ROOT / "zoo" / file, variant, input_shape=small).double()
     x = torch.randn(2, *built.arch_info["input_shape"], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    torch.manual_seed(3)
-    a = built(x)
-    torch.manual_seed(3)
-    b = ours(x)
-    assert isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b) > 1
-    for ya, yb in zip(a, b, strict=True):
-        assert torch.equal(ya, yb), f"max difference {(ya - yb).abs().max().item():.3g}"
-    built.eval()
-    ours.eval()
+    out = built.train()(x)
+    assert isinstance(out, tuple) and len(out) == {"googlenet_aux": 3, "inception_v3_aux": 2}[variant]
     with torch.no_grad():
-        assert torch.equal(built(x), ours(x))
-
-
-def assert_same_network(source, variant, small, tmp_path) -> str:
-    text = archdsl.to_source(source, variant, input_shape=small)
-    path = tmp_path / "model.py"
-    path.write_text(text)
-    torch.manual_seed(0)
-    built = archdsl.build(source, variant, input_shape=small)
-    randomize_batchnorm(built)
-    # built on the CPU, not the meta device: non-persistent buffers (attention masks, fixed
-    # position tables) are not in the state dict, so the module must compute them itself
-    ours = network_class(load_module(path), text)()
-    ref_keys = [(k, tuple(v.shape)) for k, v in built.state_dict().items()]
-    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == ref_keys
-    ours.load_state_dict(built.state_dict(), assign=True)  # checkpoints move between the two
-    built.double().eval()
-    ours.double().eval()
-    shape = built.arch_info["input_shape"]
-    x = torch.randn(1, *shape, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        a, b = built(x), ours(x)
-    assert type(a) is type(b)  # a tensor, or the same tuple of maps (`outputs:`)
-    pairs = list(zip(a, b, strict=True)) if isinstance(a, tuple) else [(a, b)]
-    for ya, yb in pairs:
-        assert ya.shape == yb.shape
-        assert torch.equal(ya, yb), f"max difference {(ya - yb).abs().max().item():.3g}"
-    # and back: a generated model's state dict loads into the built one
-    built.load_state_dict(ours.state_dict())
-    return text
+        assert isinstance(built.eval()(x), torch.Tensor)
 
 
 @pytest.mark.parametrize("file,variant", CASES, ids=[f"{f}:{v}" for f, v in CASES])
@@ -294,8 +272,7 @@ def test_every_generated_layer_has_a_source_map(file, variant, generated):
     """In the generated classes (not the copied helpers), every layer made in `__init__`
     (`self.x = ...`, a stage's `shared.x = ...`) names the DSL text that made it."""
     text, _ = generated[(file, variant)]
-    helpers = {n for p in (ROOT / "archdsl" / "backends" / "templates" / "helpers").glob("*.py.j2")
-               for n in re.findall(r"^class (\w+)", p.read_text(), re.MULTILINE)}
+    helpers = set(runtime.definitions())
     lines = text.splitlines()
     checked = 0
     for cls in ast.parse(text).body:
@@ -314,24 +291,26 @@ def test_every_generated_layer_has_a_source_map(file, variant, generated):
 
 
 # ---- safety -------------------------------------------------------------------------
-SAFE_BUILTINS = {"super", "range", "len", "list", "int", "float", "bool", "str", "tuple", "isinstance", "object", "None", "True", "False",
-                 "slice", "any", "max", "min", "zip"}
+SAFE_BUILTINS = {"super", "range", "len", "list", "dict", "int", "float", "bool", "str", "tuple", "isinstance", "object", "None", "True", "False",
+                 "slice", "any", "max", "min", "zip", "property", "AttributeError"}
 FORBIDDEN = {"eval", "exec", "compile", "__import__", "open", "getattr", "setattr", "delattr", "globals", "locals",
              "vars", "os", "sys", "subprocess", "builtins", "__builtins__", "input", "breakpoint", "importlib", "runpy"}
 
 
-def _template_strings() -> set[str]:
-    """The string constants of the helper templates (our own code: buffer names,
-    `indexing="ij"`, ...); the generated code's own strings are a few pooling kinds."""
+def _runtime_strings() -> set[str]:
+    """The string constants of the runtime library (our own code: buffer names, messages,
+    `indexing="ij"`, ...); the generated code's own strings are a few pooling kinds and the
+    `pretrained_cfg` keys."""
     out = set()
-    for path in (ROOT / "archdsl" / "backends" / "templates" / "helpers").glob("*.py.j2"):
+    for path in runtime.RUNTIME_DIR.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 out.add(node.value)
     return out
 
 
-SAFE_STRINGS = {"avg", "max", "none", "tanh"} | _template_strings()
+CFG_STRINGS = {"architecture", "input_size", "num_classes", "mean", "std", "crop_pct", "interpolation", "bicubic"}
+SAFE_STRINGS = {"avg", "max", "none", "tanh"} | CFG_STRINGS | _runtime_strings()
 
 
 def assert_safe(source: str) -> None:
@@ -365,9 +344,22 @@ def assert_safe(source: str) -> None:
             is_super_init = node.attr == "__init__" and isinstance(node.value, ast.Call) and getattr(node.value.func, "id", "") == "super"
             assert is_super_init or not node.attr.startswith("__"), node.attr
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
-            assert node.value in SAFE_STRINGS, node.value
+            assert node.value in SAFE_STRINGS or _architecture_name(tree, node), node.value
         elif isinstance(node, (ast.Lambda, ast.Global, ast.Nonlocal, ast.Delete, ast.AsyncFunctionDef, ast.Await)):
             raise AssertionError(f"unexpected {type(node).__name__}")
+
+
+def _architecture_name(tree: ast.AST, const: ast.Constant) -> bool:
+    """The `pretrained_cfg["architecture"]` value (the arch and variant names) and the
+    `classifier_name` (a module path): identifiers the compiler checked."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and node.value is const and ast.unparse(node.targets[0]) == "self.classifier_name":
+            return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", const.value) is not None
+        if isinstance(node, ast.Dict):
+            for k, v in zip(node.keys, node.values):
+                if v is const and isinstance(k, ast.Constant) and k.value == "architecture":
+                    return re.fullmatch(r"[A-Za-z0-9_.\-]+", const.value) is not None
+    return False
 
 
 PAYLOAD = "__import__('pathlib').Path('PWNED').touch()"
@@ -430,10 +422,10 @@ def test_hostile_generated_files_run_without_side_effects(tmp_path):
 
 def test_dunder_module_name_is_a_located_error():
     text = "arch net(classes=10)\ninput 3x16x16\nblock __x(c):\n    conv1(c)\nstem conv3(8) __x(8)\nhead gap fc(classes)\n"
-    archdsl.build(text)  # the torch backend accepts it; Python source cannot name `self.__x1`
-    with pytest.raises(archdsl.ArchError) as e:
-        archdsl.to_source(text)
-    assert e.value.span is not None and e.value.span.line == 5
+    for make in (archdsl.build, archdsl.to_source):  # Python source cannot name `self.__x1`
+        with pytest.raises(archdsl.ArchError) as e:
+            make(text)
+        assert e.value.span is not None and e.value.span.line == 5
 
 
 # ---- atomic writes and the CLI --------------------------------------------------------
@@ -474,19 +466,22 @@ def test_write_failure_leaves_no_partial_file(tmp_path, monkeypatch):
 
 # ---- runtime errors in built models name the DSL line ----------------------------------
 def test_runtime_error_names_the_dsl_layer():
+    """The traceback of an error in a built network shows the generated line, whose comment
+    names the DSL text of the layer (the generated source is registered with linecache)."""
     model = archdsl.build(ROOT / "zoo" / "resnet.arch", "resnet18").eval()
     with pytest.raises(RuntimeError) as e:
         model(torch.randn(1, 4, 32, 32))  # 4 channels into a 3-channel stem
-    notes = getattr(e.value, "__notes__", [])
-    assert len(notes) == 1 and "`conv7/2(64)`" in notes[0] and "resnet.arch:8:7" in notes[0]
+    text = "".join(traceback.format_exception(e.value))
+    assert "x = self.stem.conv(x)  # conv7/2(64) -> 64x112x112" in text
 
 
 def test_runtime_error_inside_a_block_names_the_block_layer():
-    text = "arch net(classes=10)\ninput 3x16x16\nstem conv3(8) relu\nhead gap fc(classes)\n"
+    text = "arch net(classes=10)\ninput 3x16x16\nblock b(c):\n    conv3(c) relu\nstem conv3(8) b(4)\nhead gap fc(classes)\n"
     model = archdsl.build(text).eval()
+    model.stem.b1.conv.weight.data = torch.zeros(4, 5, 3, 3)  # a broken layer inside the block
     with pytest.raises(RuntimeError) as e:
-        model(torch.randn(1, 3, 16))  # a 3-D input
-    assert any("<string>:3:6" in n for n in getattr(e.value, "__notes__", []))
+        model(torch.randn(1, 3, 16, 16))
+    assert "x = self.conv(x)  # conv3(c) -> (c, 16, 16)" in "".join(traceback.format_exception(e.value))
 
 
 def test_unwritable_output_is_a_user_error(tmp_path, capsys):
@@ -499,37 +494,26 @@ def test_unwritable_output_is_a_user_error(tmp_path, capsys):
 def test_shared_layer_outside_stage_blocks_is_a_located_error():
     """`shared` layers are written for stage blocks only; a use in the stem fails at its text."""
     text = "arch net(classes=10)\ninput 3x16x16\nshared sc = conv3(8)\nstem conv3(8) sc relu sc\nhead gap fc(classes)\n"
-    archdsl.build(text)
-    with pytest.raises(archdsl.ArchError) as e:
-        archdsl.to_source(text)
-    assert "cannot write this network as standalone PyTorch source" in str(e.value)
-    assert e.value.span is not None and (e.value.span.line, e.value.span.column) == (4, 15)
+    for make in (archdsl.build, archdsl.to_source):
+        with pytest.raises(archdsl.ArchError) as e:
+            make(text)
+        assert "cannot write this network as PyTorch source" in str(e.value)
+        assert e.value.span is not None and (e.value.span.line, e.value.span.column) == (4, 15)
 
 
-def test_layer_without_emitter_is_a_located_error(monkeypatch):
-    """A layer kind the source backend cannot write fails at the DSL text that made it."""
-    from archdsl.backends import torch_source
-    from archdsl.ops.squeeze_excite import SqueezeExcite
-
-    monkeypatch.delitem(torch_source.MODULE_EMITTERS, SqueezeExcite)
-    text = "arch net(classes=10)\ninput 3x16x16\nstem conv3(8) relu se0.25\nhead gap fc(classes)\n"
-    archdsl.build(text)
-    with pytest.raises(archdsl.ArchError) as e:
-        archdsl.to_source(text)
-    assert "cannot write this network as standalone PyTorch source" in str(e.value)
-    assert e.value.span is not None and (e.value.span.line, e.value.span.column) == (3, 20)
+def test_runtime_definitions_resolve():
+    """Every runtime class and function the code generator copies names only definitions that
+    exist (it is copied with them), and every op's constructor names torch or the runtime."""
+    defs = runtime.definitions()
+    for d in defs.values():
+        assert all(n in defs for n in d.needs), d.name
+        compile(d.source, d.name, "exec")
+    assert {"LayerNorm2d", "Mlp", "Stage", "Network", "init_kaiming", "round8"} <= set(defs)
 
 
-def test_every_helper_template_is_registered():
-    """HELPERS names exactly the templates in templates/helpers, dependencies first."""
-    from archdsl.backends.torch_source import HELPERS
-
-    files = {p.name.removesuffix(".py.j2") for p in (ROOT / "archdsl" / "backends" / "templates" / "helpers").glob("*.py.j2")}
-    assert set(HELPERS) == files
-    order = list(HELPERS)
-    for name, needs in HELPERS.items():
-        for dep in needs:
-            assert dep in ("F", "math") or order.index(dep) < order.index(name), (name, dep)
+def test_nn_module_attribute_list_is_current():
+    current = {n for n in set(dir(torch.nn.Module)) | set(vars(torch.nn.Module())) if not n.startswith("__")}
+    assert current <= NN_MODULE_ATTRIBUTES, sorted(current - NN_MODULE_ATTRIBUTES)
 
 
 @pytest.mark.slow
