@@ -15,7 +15,7 @@ from archdsl.errors import ArchError
 
 if TYPE_CHECKING:  # pragma: no cover - imported lazily below
     from archdsl.api import build, compile_graph, parse, render, summary, to_source
-    from archdsl.backends.diff import diff
+    from archdsl.api import diff
     from archdsl.timm_registry import register_timm
     from archdsl.weights import load_reference, map_state_dict
 
@@ -26,7 +26,7 @@ __all__ = ["ArchError", "build", "compile_graph", "diff", "load_reference", "map
 # The public functions load on first use (PEP 562), so that `import archdsl` and the CLI's
 # `--help` and `fmt` do not pay for importing torch.
 _LAZY = {"build": "archdsl.api", "compile_graph": "archdsl.api", "parse": "archdsl.api", "render": "archdsl.api",
-         "summary": "archdsl.api", "to_source": "archdsl.api", "diff": "archdsl.backends.diff",
+         "summary": "archdsl.api", "to_source": "archdsl.api", "diff": "archdsl.api",
          "register_timm": "archdsl.timm_registry", "load_reference": "archdsl.weights", "map_state_dict": "archdsl.weights"}
 
 

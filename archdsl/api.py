@@ -129,3 +129,12 @@ def to_source(path_or_text: str | os.PathLike | ast.Program, variant: str | None
     if output is not None:
         write_atomic(output, text)
     return text
+
+
+def diff(a: str | os.PathLike | ast.Program, b: str | os.PathLike | ast.Program, variant_a: str | None = None,
+         variant_b: str | None = None) -> dict[str, Any]:
+    """Compare two architectures (paths, source text or parsed programs), each with its own variant."""
+    from archdsl.backends.diff import diff_graphs, source_name
+
+    ga, gb = compile_graph(a, variant_a), compile_graph(b, variant_b)
+    return diff_graphs(ga, gb, source_name(a), source_name(b))

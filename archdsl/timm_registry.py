@@ -57,7 +57,7 @@ def register_timm() -> list[str]:
     from timm.models import is_model, model_entrypoint, register_model
 
     from archdsl.api import parse
-    from archdsl.cli import zoo_files
+    from archdsl.syntax.imports import zoo_files
 
     names = []
     for path in zoo_files():

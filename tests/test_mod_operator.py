@@ -6,7 +6,7 @@ import pytest
 
 from archdsl.errors import ArchError
 from archdsl.ir.values import Env, evaluate
-from archdsl.syntax.parser import parse_text
+from archdsl.syntax import parse_text
 
 
 def _eval(text: str):

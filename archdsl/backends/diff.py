@@ -101,16 +101,7 @@ def diff_graphs(ga: Graph, gb: Graph, source_a: str = "A", source_b: str = "B") 
     }
 
 
-def diff(a: str | os.PathLike | ast.Program, b: str | os.PathLike | ast.Program, variant_a: str | None = None,
-         variant_b: str | None = None) -> dict[str, Any]:
-    """Compare two architectures (paths, source text or parsed programs), each with its own variant."""
-    from archdsl.api import compile_graph
-
-    ga, gb = compile_graph(a, variant_a), compile_graph(b, variant_b)
-    return diff_graphs(ga, gb, _source_name(a), _source_name(b))
-
-
-def _source_name(x: Any) -> str:
+def source_name(x: Any) -> str:
     if isinstance(x, ast.Program):
         return "<program>"
     if isinstance(x, os.PathLike) or ("\n" not in str(x) and str(x).endswith(".arch")):

@@ -102,10 +102,34 @@ def build_module(g: Graph, source: str | None = None, init: bool = True) -> nn.M
     skip = OVERWRITES.get(g.init[0], ()) if init else (nn.modules.conv._ConvNd, nn.Linear)
     with skipping_default_init(skip):
         model = cls()
+    check_params(model, g)
     model.arch_graph = g  # the IR it was built from: the inference passes start from it
     model.arch_info = {"name": g.name, "variant": g.variant, "params": dict(g.params), "input_shape": list(g.input_shape),
                        "source": g.source_file}
     return model
+
+
+def check_params(model: nn.Module, g: Graph) -> None:
+    """Every layer's module has the parameters its registry entry's `params` rule says (a
+    plugin's rule is checked against the module it builds); a mismatch is located at the layer."""
+    from archdsl import ops
+
+    expected: dict[str, Any] = {}
+    for node in g:
+        spec = ops.get(node.op)
+        if spec.owns_attribute and "_shared" not in node.attrs:
+            n = spec.params(node.attrs, [g.nodes[i].shape for i in node.inputs], node.shape)
+            expected[".".join(str(p) for p in node.module_path)] = [int(n), 0, node]
+    for name, p in model.named_parameters():
+        key = name
+        while key and key not in expected:
+            key = key.rpartition(".")[0]
+        if key:
+            expected[key][1] += p.numel()
+    for want, got, node in expected.values():
+        if want != got:
+            raise ArchError(f"`{node.token}` ({node.op}): its `params` rule says {want:,} parameters, the module it builds has {got:,}",
+                            node.span, f"the registry entry of `{node.op}` disagrees with its module: fix its `params` rule or its `module`")
 
 
 class FeatureNet(nn.Module):

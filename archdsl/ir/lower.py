@@ -15,6 +15,7 @@ from archdsl import ops
 from archdsl.errors import ArchError, Span, did_you_mean
 from archdsl.ir import sym
 from archdsl.ir.graph import Graph, Group, Node, Path
+from archdsl.ir.shapes import infer_shapes
 from archdsl.ir.values import BlockRef, Env, describe, evaluate, format_value
 from archdsl.ops.activation import ACTIVATIONS
 from archdsl.syntax import ast
@@ -673,7 +674,7 @@ class _Lowering:
             v = e.id if literal else evaluate(e, env, self.p.blocks)
             if v not in ACTIVATIONS:
                 raise ArchError(f"`{arg.name}` must be an activation, got {'`' + v + '`' if literal else describe(v)}", e.span,
-                                did_you_mean(str(v), ACTIVATIONS) or "one of " + ", ".join(ACTIVATIONS))
+                                did_you_mean(str(v), list(ACTIVATIONS)) or "one of " + ", ".join(sorted(ACTIVATIONS)))
             return v
         v = evaluate(e, env, self.p.blocks)
         ok = {
@@ -705,8 +706,6 @@ class _Lowering:
 
     def _shape(self, x: int) -> tuple[int, ...]:
         """The shape of node `x`, inferred now (lowering needs it for `cin` and `proj=skip`)."""
-        from archdsl.passes.shapes import infer_shapes  # the passes package imports this module
-
         if self.g.nodes[x].shape is None:
             infer_shapes(self.g, only_missing=True)
         return self.g.nodes[x].shape

@@ -11,13 +11,13 @@ from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 
 def _act_shape(attrs, ins):
     if attrs["kind"] not in ACTIVATIONS:
-        raise ShapeError(f"unknown activation `{attrs['kind']}`", "one of " + ", ".join(ACTIVATIONS))
+        raise ShapeError(f"unknown activation `{attrs['kind']}`", "one of " + ", ".join(sorted(ACTIVATIONS)))
     return ins[0]
 
 
 register(OpSpec(
     "act", "act", "An activation named by its argument: `act(relu)`, `act(nl)` with nl = \"hswish\".",
-    args=(Arg("kind", "act", None, "the activation: " + ", ".join(ACTIVATIONS), positional=True),),
+    args=(Arg("kind", "act", None, "the activation: any activation token (relu, hswish, gelu_tanh, ...)", positional=True),),
     module_name="act", example="act(relu)", shape=_act_shape,
     module=lambda a, ins, out: activation(a["kind"], a.get("_inplace", False)),
 ))

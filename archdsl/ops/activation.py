@@ -1,15 +1,20 @@
-"""Activations. Each is parameter-free; `inplace` is decided by the compiler, not the user.
+"""Activations: parameter-free layers; `inplace` is decided by the compiler, not the user.
 
-`ACTIVATIONS` maps a token to (torch class, description, whether it can run in place);
-`activation(name)` is the constructor call of one (an `mlp`'s, `se`'s or `act(...)`'s).
+Every registered op of family "act" is an activation, usable as a token (`relu`), as an
+argument that names one (`mlp4(act=gelu_tanh)`, `se(gate=hsigmoid)`, `act(nl)`), in a
+plugin as much as here: `ACTIVATIONS` is a live view of the registry, and
+`activation(name)` the constructor of one, from its own registry entry.
 """
 
 from __future__ import annotations
 
-from archdsl.ops.code import Call, call
-from archdsl.ops.registry import OpSpec, register
+from collections.abc import Iterator, Mapping
 
-ACTIVATIONS: dict[str, tuple[str, str, bool]] = {
+from archdsl.ops.code import Call, call
+from archdsl.ops.registry import REGISTRY, OpSpec, register
+
+# token: (torch class, description, whether it can overwrite its input)
+BUILTIN: dict[str, tuple[str, str, bool]] = {
     "relu": ("nn.ReLU", "max(0, x)", True),
     "relu6": ("nn.ReLU6", "min(max(0, x), 6) (MobileNetV2)", True),
     "gelu": ("nn.GELU", "Gaussian error linear unit (exact erf form)", False),
@@ -22,25 +27,40 @@ ACTIVATIONS: dict[str, tuple[str, str, bool]] = {
 }
 
 
+class _Activations(Mapping):
+    """The activation tokens of the registry (ops of family "act", `act(...)` itself aside)."""
+
+    def __getitem__(self, name: str) -> OpSpec:
+        spec = REGISTRY.get(name)
+        if spec is None or spec.family != "act" or name == "act" or not spec.user:
+            raise KeyError(name)
+        return spec
+
+    def __iter__(self) -> Iterator[str]:
+        return (n for n, s in list(REGISTRY.items()) if s.family == "act" and n != "act" and s.user)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+ACTIVATIONS = _Activations()
+
+
 def activation(name: str, inplace: bool = False) -> Call:
-    """The constructor of activation `name` (`nn.ReLU(inplace=True)`)."""
-    cls, _, can_inplace = ACTIVATIONS[name]
-    if name == "gelu_tanh":
-        return call(cls, approximate="tanh")
-    return call(cls, inplace=True) if inplace and can_inplace else call(cls)
+    """The constructor of activation `name` (`nn.ReLU(inplace=True)`), from its registry entry."""
+    return ACTIVATIONS[name].module({"_inplace": inplace}, [], ())
 
 
-def register_activation(name: str, cls: str | type, doc: str, inplace: bool = False) -> OpSpec:
-    """Make `name` an activation token, usable wherever an activation is (`act=name`)."""
-    ACTIVATIONS[name] = (cls, doc, inplace)
-    return register(OpSpec(
-        name, "act", f"Activation: {doc}.", module_name=name, example=name,
-        module=lambda a, ins, out: activation(name, a.get("_inplace", False)),
-    ))
+def _builtin(name: str):
+    cls, _, can_inplace = BUILTIN[name]
+
+    def module(attrs, ins, out) -> Call:
+        if name == "gelu_tanh":
+            return call(cls, approximate="tanh")
+        return call(cls, inplace=True) if attrs.get("_inplace") and can_inplace else call(cls)
+
+    return module
 
 
-for _name, (_cls, _doc, _inplace) in list(ACTIVATIONS.items()):
-    register(OpSpec(
-        _name, "act", f"Activation: {_doc}.", module_name=_name, example=_name,
-        module=(lambda n: lambda a, ins, out: activation(n, a.get("_inplace", False)))(_name),
-    ))
+for _name, (_cls, _doc, _inplace) in BUILTIN.items():
+    register(OpSpec(_name, "act", f"Activation: {_doc}.", module_name=_name, example=_name, module=_builtin(_name)))

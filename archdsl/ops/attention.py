@@ -126,7 +126,7 @@ def _token_mlp_hidden(attrs, ins) -> int:
     if len(ins[0]) != 2:
         raise ShapeError(f"{attrs['_token']} mixes a token sequence L x C, got {fmt_shape(ins[0])}")
     if attrs["act"] not in ACTIVATIONS:
-        raise ShapeError(f"unknown activation `{attrs['act']}`", "one of " + ", ".join(ACTIVATIONS))
+        raise ShapeError(f"unknown activation `{attrs['act']}`", "one of " + ", ".join(sorted(ACTIVATIONS)))
     if attrs["hidden"] is None and attrs["ratio"] is None:
         raise ShapeError(f"{attrs['_token']} needs a size: a ratio of the channels (`token_mlp0.5`) or `hidden=`")
     hidden = attrs["hidden"] if attrs["hidden"] is not None else int(attrs["ratio"] * ins[0][1])

@@ -3,36 +3,8 @@
 from __future__ import annotations
 
 from archdsl.ops.code import call
+from archdsl.ops.geometry import _pair, auto_padding, conv_out, fmt_shape, pair_or_int, same_is_static, same_total
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
-
-
-def _pair(v) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
-def auto_padding(kernel, stride: int, dilation: int) -> tuple[int, int]:
-    """Padding that keeps `ceil(H / stride)` for odd kernels and none for patchify (k == s).
-
-    The rule is max(0, (d(k-1) + 2 - s) // 2); where it equals torchvision's d(k-1)//2 (odd
-    kernels at strides 1 and 2) that form is used, so generated code reads as people write it.
-    """
-    out = []
-    for k in _pair(kernel):
-        rule = max(0, (dilation * (k - 1) + 2 - stride) // 2)
-        usual = dilation * (k - 1) // 2
-        out.append(usual if usual == rule else rule)
-    return out[0], out[1]
-
-
-def pair_or_int(v):
-    """(k, k) -> k: how torch layers' arguments are usually written."""
-    if isinstance(v, (tuple, list)):
-        return v[0] if len(v) == 2 and v[0] == v[1] else tuple(v)
-    return v
-
-
-def conv_out(size: int, k: int, s: int, p: int, d: int) -> int:
-    return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
 
 def _conv_geometry(attrs: dict, ins):
@@ -43,8 +15,6 @@ def _conv_geometry(attrs: dict, ins):
     kh, kw = _pair(attrs["kernel"])
     s, d = attrs.get("stride") or 1, attrs.get("d", 1)
     if attrs.get("same"):  # TF "SAME": ceil(H / stride); see archdsl/ops/padding.py
-        from archdsl.ops.padding import same_is_static, same_total
-
         if attrs.get("p") is not None:
             raise ShapeError("give either `p=` or `same=true`, not both")
         ph, pw = (same_total(h, kh, s, d) // 2, same_total(w, kw, s, d) // 2) if same_is_static((kh, kw), s, d) else (0, 0)
@@ -57,10 +27,6 @@ def _conv_geometry(attrs: dict, ins):
         raise ShapeError(f"kernel {kh}x{kw} with stride {s} does not fit a {h}x{w} input",
                          "use a larger input (--input) or fewer downsampling steps", input=True)
     return c, (kh, kw), s, (ph, pw), d, ho, wo
-
-
-def fmt_shape(shape) -> str:
-    return "x".join(str(v) for v in shape) if shape else "a scalar"
 
 
 def conv_shape(attrs: dict, ins) -> tuple:
@@ -102,8 +68,6 @@ def conv_module(attrs, ins, out):
     _, k, s, p, d, _, _ = _conv_geometry(attrs, ins)
     cls = "nn.Conv2d"
     if attrs.get("same"):
-        from archdsl.ops.padding import same_is_static
-
         cls = "nn.Conv2d" if same_is_static(k, s, d) else "Conv2dSame"
     return conv_call(cls, ins[0][0], out[0], k, s, p, d, attrs["g"], bool(attrs["bias"]))
 

@@ -58,7 +58,7 @@ def _mlp_dims(attrs, ins):
 
 def _mlp_shape(attrs, ins):
     if attrs["act"] not in ACTIVATIONS:
-        raise ShapeError(f"unknown activation `{attrs['act']}` for mlp", "one of " + ", ".join(ACTIVATIONS))
+        raise ShapeError(f"unknown activation `{attrs['act']}` for mlp", "one of " + ", ".join(sorted(ACTIVATIONS)))
     c, hidden, out = _mlp_dims(attrs, ins)
     shape = ins[0]
     return (out,) + shape[1:] if len(shape) == 3 else shape[:-1] + (out,)

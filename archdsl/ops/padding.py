@@ -11,21 +11,9 @@ average pool then counts those padded zeros, as timm's does).
 
 from __future__ import annotations
 
-import math
-
-
 from archdsl.ops.code import call
+from archdsl.ops.geometry import fmt_shape, same_is_static, same_total  # noqa: F401 - re-exported
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
-
-
-def same_total(size: int, k: int, s: int, d: int = 1) -> int:
-    """Total padding of one dimension under TF "SAME"."""
-    return max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
-
-
-def same_is_static(k: tuple[int, int], s: int, d: int = 1) -> bool:
-    """Whether SAME padding is the same symmetric amount for every input size."""
-    return s == 1 and all((d * (kk - 1)) % 2 == 0 for kk in k)
 
 
 def _pad_module(attrs):
@@ -36,8 +24,6 @@ def _pad_module(attrs):
 
 
 def _pad_shape(attrs, ins):
-    from archdsl.ops.conv import fmt_shape
-
     if len(ins[0]) != 3:
         raise ShapeError(f"{attrs['_token']} needs an image input C x H x W, got {fmt_shape(ins[0])}")
     c, h, w = ins[0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from archdsl.ops.code import call
-from archdsl.ops.conv import auto_padding, conv_out, fmt_shape, pair_or_int
+from archdsl.ops.geometry import auto_padding, conv_out, fmt_shape, pair_or_int, same_is_static, same_total
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 
 
@@ -15,8 +15,6 @@ def _pool_geometry(attrs, ins):
     k = (k, k) if isinstance(k, int) else k
     s = attrs.get("stride") or k[0]
     if attrs.get("same"):  # TF "SAME": ceil(H / stride); see archdsl/ops/padding.py
-        from archdsl.ops.padding import same_is_static, same_total
-
         if attrs.get("p") is not None or attrs["ceil"]:
             raise ShapeError("`same=true` sets the padding: drop `p=` and `ceil=`")
         p = (same_total(h, k[0], s) // 2, same_total(w, k[1], s) // 2) if same_is_static(k, s) else (0, 0)
@@ -52,8 +50,6 @@ def _pool_module(cls, same_cls, attrs, ins, **kw):
     _, k, s, p, _ = _pool_geometry(attrs, ins)
     defaults = {"padding": 0, "ceil_mode": False, "count_include_pad": True}
     if attrs.get("same"):
-        from archdsl.ops.padding import same_is_static
-
         if not same_is_static(k, s):
             return call(same_cls, pair_or_int(k), stride=s, **kw, _defaults=defaults)
     return call(cls, pair_or_int(k), stride=s, padding=pair_or_int(p), ceil_mode=bool(attrs["ceil"]), **kw, _defaults=defaults)

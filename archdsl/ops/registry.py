@@ -104,14 +104,45 @@ def get(name: str) -> OpSpec:
     return REGISTRY[name]
 
 
+ENTRY_POINT_GROUP = "archdsl.ops"
+_entry_points_loaded = False
+
+
+def load_entry_points() -> list[str]:
+    """Import the layer plugins of installed packages (entry-point group `archdsl.ops`: a
+    module, or a function called with no arguments, that registers OpSpecs), once per
+    process, the first time a token is not found. Returns the names loaded."""
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return []
+    _entry_points_loaded = True
+    from importlib.metadata import entry_points
+
+    loaded = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        target = ep.load()  # a module registers its ops as it is imported
+        if callable(target) and not isinstance(target, type):
+            target()  # a function registers them when called
+        loaded.append(ep.name)
+    return loaded
+
+
 _SUFFIX = re.compile(r"^([a-z_]*[a-z_])(\d+x\d+|\d+(?:\.\d+)?)$")
 
 
 def lookup(word: str) -> tuple[OpSpec, Any] | None:
     """Split a layer word into (spec, size): `conv7` -> (conv, 7), `se0.25` -> (se, 0.25).
 
-    An exact registered name wins (`relu6` is its own op, not relu with size 6).
+    An exact registered name wins (`relu6` is its own op, not relu with size 6). A word no
+    op has makes the installed plugins load once (`load_entry_points`), then looks again.
     """
+    found = _lookup(word)
+    if found is None and not _entry_points_loaded and load_entry_points():
+        found = _lookup(word)
+    return found
+
+
+def _lookup(word: str) -> tuple[OpSpec, Any] | None:
     spec = REGISTRY.get(word)
     if spec is not None and spec.user:
         return spec, None

@@ -36,7 +36,7 @@ def _se_shape(attrs, ins):
         raise ShapeError(f"{attrs['_token']} needs an image input C x H x W, got {fmt_shape(ins[0])}")
     for k in ("act", "gate"):
         if attrs[k] not in ACTIVATIONS:
-            raise ShapeError(f"unknown activation `{attrs[k]}` for `{k}`", "one of " + ", ".join(ACTIVATIONS))
+            raise ShapeError(f"unknown activation `{attrs[k]}` for `{k}`", "one of " + ", ".join(sorted(ACTIVATIONS)))
     for k in ("rd", "of"):
         if attrs[k] is not None and attrs[k] < 1:
             raise ShapeError(f"`{k}` must be positive, got {attrs[k]}")

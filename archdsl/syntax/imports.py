@@ -14,6 +14,7 @@ from pathlib import Path
 
 from archdsl.errors import ArchError, did_you_mean
 from archdsl.syntax import ast
+from archdsl.syntax.parser import parse_source
 
 
 def zoo_dir() -> Path | None:
@@ -129,8 +130,6 @@ _MAX_LIBRARIES = 64
 
 
 def _parse_library(path: Path, shown: str, text: str) -> ast.Program:
-    from archdsl.syntax.parser import parse_source
-
     key = (path, shown)
     hit = _LIBRARIES.get(key)
     if hit is not None and hit[0] == text:
@@ -140,3 +139,17 @@ def _parse_library(path: Path, shown: str, text: str) -> ast.Program:
         _LIBRARIES.pop(next(iter(_LIBRARIES)))
     _LIBRARIES[key] = (text, lib)
     return lib
+
+
+def parse_text(text: str, file: str = "<string>") -> ast.Program:
+    """Parse `.arch` source text into an `ast.Program`, with its `use` imports resolved."""
+    return resolve_uses(parse_source(text, file))
+
+
+def zoo_files() -> list[Path]:
+    """The zoo: a source checkout's zoo/ if there is one, else the installed `archdsl.zoo`."""
+    here = Path(__file__).resolve()
+    source = here.parents[2] / "zoo"
+    if source.is_dir() and (here.parents[2] / "pyproject.toml").exists():
+        return sorted(source.glob("*.arch"))
+    return sorted((here.parents[1] / "zoo").glob("*.arch"))

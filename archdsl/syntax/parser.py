@@ -233,13 +233,6 @@ def _install_fast_driver(parser: Lark) -> None:
     lalr.parser = _FastParser(inner.parse_table, inner.callbacks, inner.debug)
 
 
-def parse_text(text: str, file: str = "<string>") -> ast.Program:
-    """Parse `.arch` source text into an `ast.Program`, with its `use` imports resolved."""
-    from archdsl.syntax.imports import resolve_uses
-
-    return resolve_uses(parse_source(text, file))
-
-
 def parse_source(text: str, file: str = "<string>", library: bool = False) -> ast.Program:
     """Parse one file without following its `use` lines; a `library` has no `arch` header."""
     if "\x00" in text:

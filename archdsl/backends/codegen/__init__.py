@@ -15,14 +15,17 @@ escaped to printable ASCII. Layout follows ruff's formatter (`layout.py`).
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
 from archdsl.backends.codegen import runtime
 from archdsl.backends.codegen.instances import Unsupported
 from archdsl.backends.codegen.layout import wrap_doc
-from archdsl.backends.codegen.names import class_name, escape
+from archdsl.backends.codegen.names import class_name, escape, is_plain_identifier
+from archdsl.backends.codegen.values import Call
 from archdsl.backends.codegen.network import NetworkWriter
 from archdsl.backends.codegen.render import class_lines, item_comment, shape_text
 from archdsl.errors import ArchError
@@ -41,6 +44,46 @@ def write_source(g: Graph) -> str:
                         "this combination of `shared` layers, two-input cells and side outputs has no source form yet") from None
 
 
+@functools.lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), autoescape=False, keep_trailing_newline=True,
+                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    return env.get_template("module.py.j2")
+
+
+def plugin_imports(w: NetworkWriter, taken: set[str]) -> list[str]:
+    """`from MODULE import NAME` for each plugin class the network's layers construct."""
+    found: dict[str, tuple[str, Any]] = {}
+
+    def walk(v: Any, span) -> None:
+        if isinstance(v, Call):
+            if not isinstance(v.func, str):
+                found.setdefault(f"{v.func.__module__}.{v.func.__qualname__}", (v.func, span))
+            for _, a, _ in v.args:
+                walk(a, span)
+        elif isinstance(v, (tuple, list)):
+            for a in v:
+                walk(a, span)
+
+    items = [it for cd in w.classes.defs for it in cd.template.items] + [it for inst in w.seq.values() for it in inst.items]
+    items += [it for home in w.b.shared.values() for it in home.values()]
+    for it in items:
+        for sub in (it.value if it.kind == "chain" else [it]):
+            walk(sub.value, sub.span)
+    lines = []
+    for func, span in found.values():
+        module, name = func.__module__, func.__qualname__
+        if module in ("__main__", "builtins") or not all(is_plain_identifier(p) for p in module.split(".")) \
+                or not is_plain_identifier(name):
+            raise ArchError(f"layer class `{escape(name, 40)}` cannot be imported by generated code (module `{escape(module, 40)}`)",
+                            span, "define a plugin's layer classes at the top level of an importable module")
+        if name in taken:
+            raise ArchError(f"layer class `{name}` has the name of a class the generated file defines", span,
+                            "rename the plugin's class or the block")
+        lines.append(f"from {module} import {name}")
+    return sorted(lines)
+
+
 def _write(g: Graph) -> str:
     w = NetworkWriter(g)
     w.make_classes()
@@ -54,19 +97,18 @@ def _write(g: Graph) -> str:
               f"Source: {escape(g.source_file)}" + (f", variant {escape(variant)}." if variant else "."),
               f"Input: {shape_text(g.input_shape)}; output: {shape_text(g.nodes[g.output_id].shape)}.",
               f"Parameters: {escape(params, 400)}"]
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), autoescape=False, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     fields = dict(header=wrap_doc(header), classes=classes, net_name=net_cls, net_init=init, net_methods=methods,
+                  plugin_imports=plugin_imports(w, {cd.name for cd in w.classes.defs} | {net_cls} | runtime.names()),
                   net_doc=escape(f"{g.name} network" + (f", variant {variant}" if variant else "")),
                   in_shape=shape_text(g.input_shape))
     # written twice: first without the runtime's definitions, to find the ones the code reads
-    draft = env.get_template("module.py.j2").render(runtime=[], needs_f=False, needs_math=False, **fields)
+    draft = _template().render(runtime=[], needs_f=False, needs_math=False, **fields)
     tree = ast.parse(draft)
     defs = runtime.closure(runtime.referenced(tree))
     reads = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     needs_f = "F" in reads or any("F" in d.imports for d in defs)
     needs_math = "math" in reads or any("math" in d.imports for d in defs)
-    return env.get_template("module.py.j2").render(runtime=[d.source for d in defs], needs_f=needs_f, needs_math=needs_math, **fields)
+    return _template().render(runtime=[d.source for d in defs], needs_f=needs_f, needs_math=needs_math, **fields)
 
 
 __all__ = ["write_source"]

@@ -11,8 +11,8 @@ name they read as a parameter; forward templates (an op's `expr` rule) are parse
 from __future__ import annotations
 
 import ast
-import copy
 import math
+import re
 from typing import Any, Callable
 
 from archdsl.ir.sym import expr_of, is_symbolic, names_in, plain
@@ -156,21 +156,21 @@ def sym_text(v: Any, params: dict[str, str]) -> str | None:
     if not is_symbolic(v) or _is_seq(v):
         return None
     e = expr_of(v)
-    for n in ast.walk(e):
+    nodes = list(ast.walk(e))
+    funcs = {id(n.func) for n in nodes if isinstance(n, ast.Call)}
+    renamed = {}
+    for n in nodes:
         if isinstance(n, ast.Call) and ast.unparse(n.func) not in SYMBOLIC_FUNCTIONS:
             return None
-        if isinstance(n, ast.Name) and n.id not in params and n.id != "math" and not _is_function_name(e, n):
-            return None
-
-    class _Rename(ast.NodeTransformer):
-        def visit_Name(self, node: ast.Name) -> ast.Name:
-            return ast.Name(params.get(node.id, node.id), ast.Load()) if not _is_function_name(e, node) else node
-
-    return ast.unparse(_Rename().visit(copy.deepcopy(e)))
-
-
-def _is_function_name(root: ast.expr, name: ast.Name) -> bool:
-    return any(isinstance(n, ast.Call) and n.func is name for n in ast.walk(root))
+        if isinstance(n, ast.Name) and id(n) not in funcs and n.id != "math":
+            if n.id not in params:
+                return None
+            if params[n.id] != n.id:
+                renamed[n.id] = params[n.id]
+    text = ast.unparse(e)
+    for old, new in renamed.items():  # a parameter name that is not safe Python, mangled
+        text = re.sub(rf"(?<![\w.]){re.escape(old)}\b(?!\s*\()", new, text)
+    return text
 
 
 def evaluate(text: str, env: dict[str, Any]) -> Any:
