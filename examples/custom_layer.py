@@ -3,10 +3,12 @@
     PYTHONPATH=. python examples/custom_layer.py
 
 One `register(OpSpec(...))` call teaches the compiler a new token, `grn`: how it changes a
-shape (it does not), how many parameters it has, how to build it in torch. After that the
-token works in any .arch text: shape checks, `archdsl.summary`, `archdsl.build`, error
-messages with did-you-mean. docs/howto_custom_layer.md walks through this file;
-tests/test_examples.py runs it.
+shape (it does not), how many parameters it has, and the constructor call of its module.
+After that the token works in any .arch text: shape checks, `archdsl.summary`,
+`archdsl.build`, `archdsl.to_source` (the generated file imports `GlobalResponseNorm`
+from this file's module), error messages with did-you-mean. docs/howto_custom_layer.md
+walks through this file; tests/test_examples.py runs it. The same layer can be written in
+`.arch` alone, without Python: see docs/howto_layer.md.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import torch
 from torch import nn
 
 import archdsl
+from archdsl.ops.code import call
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 
 
@@ -42,14 +45,17 @@ def grn_shape(attrs, ins):
 
 
 # 3. Register: the token name, its family and doc line, its arguments, the leaf module's
-#    name, the shape / params / build rules. `params` must equal what `build` creates.
+#    name, the shape / params rules, and `module`: the constructor call of the layer, which
+#    generated code writes (`call(GlobalResponseNorm, 64, eps=1e-06)`; arguments equal to
+#    their `_defaults` are left out). `params` must equal what the module has: every build
+#    checks it.
 register(OpSpec(
     "grn", "norm", "Global Response Normalization (ConvNeXt V2): x + gamma * x * N(x) + beta.",
     args=(Arg("eps", "float", 1e-6, "added to the mean of the norms"),),
     module_name="grn", example="grn",
     shape=grn_shape,
     params=lambda attrs, ins, out: 2 * ins[0][0],
-    build=lambda attrs, ins, out: GlobalResponseNorm(ins[0][0], eps=attrs["eps"]),
+    module=lambda attrs, ins, out: call(GlobalResponseNorm, ins[0][0], eps=attrs["eps"], _defaults={"eps": 1e-6}),
 ))
 
 # 4. Use it: a small ConvNeXt V2-style network (GRN after the GELU of each block).
@@ -70,6 +76,7 @@ def main() -> None:
     built = sum(p.numel() for p in model.parameters())
     assert built == summary["params"], (built, summary["params"])  # the params rule matches torch
     grns = [name for name, m in model.named_modules() if isinstance(m, GlobalResponseNorm)]
+    assert "GlobalResponseNorm(" in archdsl.to_source(SOURCE)  # the written file constructs it too
     y = model(torch.randn(2, 3, 64, 64))
     print(f"params {summary['params']:,}  output {tuple(y.shape)}  GRN modules: {', '.join(grns)}")
     try:  # a misuse is reported like any built-in layer's

@@ -94,3 +94,45 @@ def test_inductor_resnet18():
 @pytest.mark.slow
 def test_inductor_convnext_tiny():
     _inductor("convnext.arch", "tiny")  # about 60 s on the loaded 2-core machine
+
+
+EXPLAIN = """
+import sys, time, torch, archdsl
+from archdsl.cli import zoo_files
+from archdsl.api import compile_graph, parse
+from archdsl.backends.summary import summarize
+
+files = sorted(zoo_files())
+models = {}
+for f in files:
+    program = parse(f)
+    variants = program.variant_names or [None]
+    models[f] = min(variants, key=lambda v: summarize(compile_graph(program, v))["params"])
+for round_ in range(ROUNDS):
+    for f in files:
+        torch._dynamo.reset()
+        with torch.device("meta"):
+            model = archdsl.build(f, models[f]).eval()
+        x = torch.randn(1, *model.arch_info["input_shape"], device="meta")
+        t = time.perf_counter()
+        out = torch._dynamo.explain(model)(x)
+        print(round_, f.name, out.graph_count, out.graph_break_count, f"{time.perf_counter() - t:.1f}s", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_explain_every_zoo_file_three_times_in_one_process():
+    """Every zoo file traced by dynamo in one process, file after file in sorted order (its
+    own input, `torch._dynamo.reset()` between files), three rounds: one graph each, no
+    break, no failure (no state from one file leaks into the next)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    r = subprocess.run([sys.executable, "-c", EXPLAIN.replace("ROUNDS", "3")], cwd=ROOT, capture_output=True, text=True,
+                       timeout=3000, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = [line.split() for line in r.stdout.splitlines()]
+    assert len(rows) == 3 * len(FILES)
+    assert all(row[2] == "1" and row[3] == "0" for row in rows), [row for row in rows if row[2] != "1" or row[3] != "0"]

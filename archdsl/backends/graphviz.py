@@ -121,16 +121,10 @@ _STRIDE_ONE = re.compile(r"/1(?![0-9])")
 
 
 def op_text(node: Node) -> str:
-    """The node's DSL token, without a redundant `/1` stride (`conv3/s` at s=1 is `conv3`)."""
-    if node.op == "add":
-        return "+"
-    if node.op == "cat":
-        return "cat"
-    if node.op == "layer_scale":
-        return "layer scale"
-    if node.op == "drop_path":
-        return "drop path"
-    return _STRIDE_ONE.sub("", node.token)
+    """The node's label from its registry entry, else its DSL token without a redundant `/1`
+    stride (`conv3/s` at s=1 is `conv3`)."""
+    label = ops.get(node.op).label
+    return label(node.attrs) if label is not None else _STRIDE_ONE.sub("", node.token)
 
 
 def _esc(text: str) -> str:

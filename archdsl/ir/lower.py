@@ -15,9 +15,10 @@ from archdsl import ops
 from archdsl.errors import ArchError, Span, did_you_mean
 from archdsl.ir import sym
 from archdsl.ir.graph import Graph, Group, Node, Path
+from archdsl.ir.lower_layers import LayerLowering, args_hint
+from archdsl.ir.lower_structures import StructureLowering
 from archdsl.ir.shapes import infer_shapes
 from archdsl.ir.values import BlockRef, Env, describe, evaluate, format_value
-from archdsl.ops.activation import ACTIVATIONS
 from archdsl.syntax import ast
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def lower(program: ast.Program, resolved: "Resolved", input_shape: tuple[int, ..
     return _Lowering(program, resolved, resolved.variant).run(input_shape)
 
 
-class _Lowering:
+class _Lowering(StructureLowering, LayerLowering):
     def __init__(self, program: ast.Program, resolved: "Resolved", variant: str | None):
         self.p = program
         self.r = resolved
@@ -66,7 +67,7 @@ class _Lowering:
             for k, e in d.kwargs.items():
                 arg = spec.arg(k)
                 if arg is None:
-                    raise ArchError(f"`{spec.name}` has no argument `{k}`", d.span, did_you_mean(k, spec.arg_names) or _args_hint(spec))
+                    raise ArchError(f"`{spec.name}` has no argument `{k}`", d.span, did_you_mean(k, spec.arg_names) or args_hint(spec))
                 vals[k] = self._arg_value(spec, arg, e, self.globals)
         init = ("torch", {})
         if program.init is not None:
@@ -519,191 +520,6 @@ class _Lowering:
         """A group whose body only adds side outputs (`aux:`) still needs an output node."""
         return self._node("identity", {"_token": "`identity`"}, [x], span, scope, "identity") if y == x else y
 
-    def _struct(self, s: ast.Struct, x: int, env: Env, scope: Path) -> int:
-        kwargs = {k: (v.id if k == "proj" and isinstance(v, ast.Name) and v.id in _PROJ_MODES and v.id not in env
-                      else evaluate(v, env, self.p.blocks)) for k, v in s.kwargs.items()}
-        if s.args:
-            raise ArchError(f"`{s.kind}:` takes keyword options only", s.span)
-        allowed = {"residual": {"proj", "scale", "drop", "cls"}, "cat": set(), "add": set(), "dense": set(),
-                   "patches": {"skip"}, "aux": {"when"}, "split": set(), "outputs": set()}[s.kind]
-        for k in kwargs:
-            if k not in allowed:
-                raise ArchError(f"`{s.kind}:` has no option `{k}`", s.span,
-                                did_you_mean(k, allowed) or (f"options: {', '.join(sorted(allowed))}" if allowed else "it takes no options"))
-        if s.kind == "residual":
-            return self._residual(lambda y: self._lines(s.body, y, env, scope), x, scope, s.span, kwargs, env)
-        if s.kind == "patches":  # LocalViT: the body sees the patch tokens as an image; class tokens pass by
-            skip = kwargs.get("skip", 1)
-            grid = self._node("patch_grid", {"skip": skip}, [x], s.span, scope, "patches")
-            y = self._lines(s.body, grid, env, scope)
-            return self._node("join_tokens", {"skip": skip}, [y, x], s.span, scope, "join")
-        if s.kind == "aux":  # a side output: the body branches off x; x goes on unchanged
-            when = kwargs.get("when", True)
-            if not isinstance(when, bool):
-                raise ArchError(f"`aux(when=...)` must be true or false, got {describe(when)}", s.span,
-                                "e.g. `aux(when=aux_logits): ...` with `aux_logits=false` in the header")
-            if when:
-                y = self._lines(s.body, x, env, scope)
-                if y == x:
-                    raise ArchError("`aux:` branch has no layers", s.span, "e.g. `aux: gap fc(classes)`")
-                self._node("aux_out", {}, [y], s.span, scope, "aux")
-            return x
-        if s.kind == "dense":
-            y = self._lines(s.body, x, env, scope)
-            return self._node("cat", {"dim": 1}, [x, y], s.span, scope, "dense")
-        branches = self._branches(s)
-        if s.kind == "split":  # ShuffleNet: branch k sees the k-th of n equal channel slices
-            parts = [self._node("channel_slice", {"index": k, "parts": len(branches)}, [x], s.span, scope, f"split[{k}]")
-                     for k in range(len(branches))]
-            outs = [self._chain(b, part, env, scope) for b, part in zip(branches, parts)]
-            return self._node("cat", {"dim": 1}, outs, s.span, scope, "cat")
-        outs = [self._chain(b, x, env, scope) for b in branches]
-        if s.kind == "outputs":  # several outputs (a feature pyramid): the network returns their tuple
-            return self._node("outputs", {"n": len(outs)}, outs, s.span, scope, "outputs")
-        if s.kind == "cat":
-            return self._node("cat", {"dim": 1}, outs, s.span, scope, "cat")
-        return self._node("add", {"n": len(outs)}, outs, s.span, scope, "add")
-
-    def _branches(self, s: ast.Struct) -> list[list[ast.Item]]:
-        if len(s.body) == 1 and isinstance(s.body[0], ast.Chain) and all(isinstance(i, ast.Group) for i in s.body[0].items):
-            branches = [i.chain.items for i in s.body[0].items]
-        elif all(isinstance(l, ast.Chain) for l in s.body) and len(s.body) > 1:
-            branches = [l.items for l in s.body]
-        else:
-            raise ArchError(f"`{s.kind}:` needs branches: `{s.kind}: [a b] [c d]` or one branch per indented line", s.span)
-        if len(branches) < 2:
-            raise ArchError(f"`{s.kind}:` needs at least two branches", s.span, "an empty `[]` is the identity branch")
-        return branches
-
-    def _residual(self, branch, x: int, scope: Path, span: Span, opts: dict, env: Env) -> int:
-        proj = opts.get("proj", "auto")
-        if proj is None:
-            proj = "none"
-        if proj not in ("auto", "none", "conv", "skip"):
-            raise ArchError(f"`proj` must be auto, none, conv or skip, got {describe(proj)}", span)
-        y = branch(x)
-        if proj == "skip" and self._shape(y) != self._shape(x):
-            return y  # MobileNet-style: a block that changes the shape has no shortcut
-        ls = self.globals.get("layer_scale")
-        if self.in_stage_block and ls and opts.get("scale", True):
-            y = self._node("layer_scale", {"init": float(ls), "image": None}, [y], span, scope, "layer_scale")
-        if self.in_stage_block and self.drop_rate > 0 and opts.get("drop", True):
-            y = self._node("drop_path", {"p": self.drop_rate}, [y], span, scope, f"drop_path({self.drop_rate:.3g})")
-        if opts.get("cls"):  # CaiT/XCiT class-attention blocks: the branch updates token 0 only
-            return self._node("add", {"residual": True, "proj": "none", "n": 2, "cls": True}, [y, x], span, scope, "+cls")
-        return self._node("add", {"residual": True, "proj": proj, "n": 2}, [y, x], span, scope, "+")
-
-    # ---- layers -------------------------------------------------------------------
-    def _layer(self, layer: ast.Layer, x: int, env: Env, scope: Path) -> int:
-        found = ops.lookup(layer.word)
-        if found is None:
-            hint = ops.suggest(layer.word)
-            if hint is None:
-                close = did_you_mean(layer.word, list(self.p.blocks))
-                hint = close or "see `archdsl ops` or docs/language.md for the layer tokens"
-            raise ArchError(f"unknown layer `{layer.word}`", layer.span, hint)
-        spec, size = found
-        size_kw = spec.size is not None and spec.size in layer.kwargs and spec.arg(spec.size) is None
-        if size_kw:  # `dw(kernel=k)`: the size suffix computed from an expression
-            e = layer.kwargs[spec.size]
-            if size is not None:
-                raise ArchError(f"`{layer.word}` gives the {spec.size} twice (suffix and `{spec.size}=`)", e.span)
-            size = self._size_value(spec, e, env)
-        if spec.size is not None and size is None and spec.size_required:
-            raise ArchError(f"`{spec.name}` needs a size, e.g. `{spec.example}`", layer.span)
-        attrs: dict[str, Any] = {a.name: a.default for a in spec.args}
-        attrs.update(self.defaults.get(spec.name, {}))
-        if spec.size is not None and (size is not None or attrs.get(spec.size) is None):  # keep a `default` when unsized
-            attrs[spec.size] = size
-            if isinstance(size, (int, float)) and size <= 0 or isinstance(size, tuple) and min(size) <= 0:
-                raise ArchError(f"`{layer.word}`: size must be positive", layer.span)
-        pos = spec.positional
-        if len(layer.args) > len(pos):
-            raise ArchError(f"`{spec.name}` takes {len(pos)} positional argument{'s' if len(pos) != 1 else ''}, got {len(layer.args)}",
-                            layer.args[len(pos)].span, _args_hint(spec))
-        for a, e in zip(pos, layer.args):
-            attrs[a.name] = self._arg_value(spec, a, e, env)
-        for k, e in layer.kwargs.items():
-            if size_kw and k == spec.size:
-                continue
-            a = spec.arg(k)
-            if a is None:
-                raise ArchError(f"`{spec.name}` has no argument `{k}`", layer.kwarg_spans.get(k, layer.span),
-                                did_you_mean(k, spec.arg_names) or _args_hint(spec))
-            attrs[k] = self._arg_value(spec, a, e, env)
-        if spec.width_default and attrs.get(spec.width_default) is None and "c" in env:
-            c = env.get("c")
-            if isinstance(c, int) and not isinstance(c, bool):
-                attrs[spec.width_default] = c
-        token = layer.word
-        if layer.stride is not None:
-            if not spec.strided:
-                raise ArchError(f"`{spec.name}` takes no stride", layer.stride.span, f"only convolutions and pools have `/stride`")
-            stride = self._int(layer.stride, env, "stride", minimum=1)
-            attrs["stride"] = stride
-            token += f"/{stride}"
-        elif spec.strided:
-            attrs["stride"] = None if spec.family == "pool" else 1
-        shown = [format_value(attrs[a.name]) for a, _ in zip(pos, layer.args)]
-        # keyword values equal to the layer's default say nothing (a block passing g=1)
-        shown += [f"{k}={format_value(attrs[k])}" for k in layer.kwargs
-                  if spec.arg(k) is None or attrs[k] != spec.arg(k).default]
-        if shown:
-            token += "(" + ",".join(shown) + ")"
-        attrs["_token"] = f"`{token}`"
-        return self._node(spec.name, attrs, [x], layer.span, scope, token)
-
-    def _size_value(self, spec, e: ast.Expr, env: Env) -> Any:
-        v = evaluate(e, env, self.p.blocks)
-        if isinstance(v, float) and v.is_integer() and spec.size_type != "float":
-            v = int(v)
-        if spec.size_type == "kernel" and isinstance(v, list) and len(v) == 2 and all(isinstance(t, int) and not isinstance(t, bool) for t in v):
-            return tuple(v)
-        if spec.size_type == "float" and isinstance(v, (int, float)) and not isinstance(v, bool):
-            return float(v)
-        if isinstance(v, int) and not isinstance(v, bool):
-            return v
-        want = {"kernel": "an int or [h, w]", "float": "a number"}.get(spec.size_type, "an int")
-        raise ArchError(f"`{spec.name}` {spec.size} must be {want}, got {describe(v)}", e.span)
-
-    def _arg_value(self, spec, arg, e: ast.Expr, env: Env) -> Any:
-        if arg.type == "act":
-            if isinstance(e, ast.Name) and e.id in ACTIVATIONS:
-                return e.id
-            literal = isinstance(e, ast.Name) and e.id not in env  # a bare word; a bound name holds e.g. "hswish"
-            v = e.id if literal else evaluate(e, env, self.p.blocks)
-            if v not in ACTIVATIONS:
-                raise ArchError(f"`{arg.name}` must be an activation, got {'`' + v + '`' if literal else describe(v)}", e.span,
-                                did_you_mean(str(v), list(ACTIVATIONS)) or "one of " + ", ".join(sorted(ACTIVATIONS)))
-            return v
-        v = evaluate(e, env, self.p.blocks)
-        ok = {
-            "int": isinstance(v, int) and not isinstance(v, bool),
-            "float": isinstance(v, (int, float)) and not isinstance(v, bool),
-            "bool": isinstance(v, bool),
-            "ints": (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, list) and len(v) == 2 and all(isinstance(t, int) for t in v)),
-            "any": True,
-        }[arg.type]
-        if arg.type == "int" and isinstance(v, float) and v.is_integer():
-            v, ok = int(v), True
-        if not ok:
-            raise ArchError(f"`{spec.name}` argument `{arg.name}` must be {arg.type}, got {describe(v)}", e.span, arg.doc or None)
-        if arg.type == "ints" and isinstance(v, list):
-            v = tuple(v)
-        return v
-
-    def _int(self, e: ast.Expr, env: Env, what: str, minimum: int = 0, allow_bool: bool = False) -> int:
-        v = evaluate(e, env, self.p.blocks)
-        if allow_bool and isinstance(v, bool):  # `[se] x(use_se)`: a condition repeats 0 or 1 times
-            return int(v)
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ArchError(f"{what} must be an integer, got {describe(v)}", e.span)
-        if v < minimum:
-            raise ArchError(f"{what} must be at least {minimum}, got {v}", e.span)
-        return v
-
     def _shape(self, x: int) -> tuple[int, ...]:
         """The shape of node `x`, inferred now (lowering needs it for `cin` and `proj=skip`)."""
         if self.g.nodes[x].shape is None:
@@ -721,9 +537,3 @@ class _Lowering:
         self.next_id += 1
         self.g.add(node)
         return node.id
-
-
-def _args_hint(spec) -> str:
-    if not spec.args:
-        return f"`{spec.name}` takes no arguments"
-    return f"`{spec.name}` arguments: " + ", ".join(a.name for a in spec.args)

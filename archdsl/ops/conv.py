@@ -82,11 +82,23 @@ _CONV_ARGS = (
     Arg("ratio", "float", None, "output channels = floor(ratio x input channels), e.g. DenseNet's compression 0.5"),
 )
 
+def non_overlapping(attrs: dict, default_stride: bool = False) -> int:
+    """kernel == stride > 1 with no padding (patchify): that stride, else 1."""
+    k = attrs.get("kernel")
+    if not isinstance(k, int):
+        return 1
+    s = attrs.get("stride") or (k if default_stride else 1)
+    p = attrs.get("p")
+    if p is None:
+        p = auto_padding(k, s, attrs.get("d", 1))[0]
+    return s if (k == s and s > 1 and p in (0, (0, 0))) else 1
+
+
 register(OpSpec(
     "conv", "conv", "2-D convolution with a k x k (or kh x kw) kernel.",
     args=_CONV_ARGS, size="kernel", size_required=True, size_type="kernel", strided=True,
     module_name="conv", width_default="out", example="conv3/2(64)",
-    shape=conv_shape, params=conv_params, macs=conv_macs, module=conv_module,
+    shape=conv_shape, params=conv_params, macs=conv_macs, module=conv_module, exact_stride=non_overlapping, overwritable=True,
 ))
 
 
@@ -104,7 +116,7 @@ register(OpSpec(
     shape=lambda a, ins: conv_shape(_dw_attrs(a, ins), ins),
     params=lambda a, ins, out: conv_params(_dw_attrs(a, ins), ins, out),
     macs=lambda a, ins, out: conv_macs(_dw_attrs(a, ins), ins, out),
-    module=lambda a, ins, out: conv_module(_dw_attrs(a, ins), ins, out),
+    module=lambda a, ins, out: conv_module(_dw_attrs(a, ins), ins, out), overwritable=True,
 ))
 
 register(OpSpec(
@@ -113,7 +125,7 @@ register(OpSpec(
     shape=lambda a, ins: conv_shape({**a, "kernel": 1}, ins),
     params=lambda a, ins, out: conv_params({**a, "kernel": 1}, ins, out),
     macs=lambda a, ins, out: conv_macs({**a, "kernel": 1}, ins, out),
-    module=lambda a, ins, out: conv_module({**a, "kernel": 1}, ins, out),
+    module=lambda a, ins, out: conv_module({**a, "kernel": 1}, ins, out), overwritable=True,
 ))
 
 __all__ = ["auto_padding", "conv_call", "conv_module", "conv_out", "fmt_shape", "pair_or_int"]

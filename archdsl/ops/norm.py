@@ -26,7 +26,7 @@ register(OpSpec(
     "bn", "norm", "Batch normalization over channels (BatchNorm2d on images, BatchNorm1d on vectors).",
     args=(Arg("eps", "float", 1e-5, "epsilon"), Arg("momentum", "float", 0.1, "running-stat momentum")),
     module_name="bn", example="bn",
-    shape=_bn_shape, params=lambda a, ins, out: 2 * ins[0][0], module=_bn_module,
+    shape=_bn_shape, params=lambda a, ins, out: 2 * ins[0][0], module=_bn_module, overwritable=True, absorbs_bias=True,
 ))
 
 
@@ -40,7 +40,7 @@ register(OpSpec(
     "ln", "norm", "Layer normalization over channels: per position on images, per token on sequences.",
     args=(Arg("eps", "float", 1e-5, "epsilon"),),
     module_name="norm", example="ln",
-    params=lambda a, ins, out: 2 * _channels(ins), module=_ln_module,
+    params=lambda a, ins, out: 2 * _channels(ins), module=_ln_module, overwritable=True,
 ))
 
 
@@ -57,5 +57,5 @@ register(OpSpec(
     args=(Arg("groups", "int", 32, "number of groups", positional=True), Arg("eps", "float", 1e-5, "epsilon")),
     module_name="norm", example="gn(32)",
     shape=_gn_shape, params=lambda a, ins, out: 2 * ins[0][0],
-    module=lambda a, ins, out: call("nn.GroupNorm", a["groups"], ins[0][0], eps=a["eps"], _defaults={"eps": 1e-5}),
+    module=lambda a, ins, out: call("nn.GroupNorm", a["groups"], ins[0][0], eps=a["eps"], _defaults={"eps": 1e-5}), overwritable=True,
 ))

@@ -111,7 +111,7 @@ register(OpSpec(
     params=lambda a, ins, out: ins[0][0] * a["out"] * a["kernel"] ** 2 + (a["out"] if a["bias"] else 0),
     macs=lambda a, ins, out: ins[0][1] * ins[0][2] * ins[0][0] * a["out"] * a["kernel"] ** 2,
     module=lambda a, ins, out: call("nn.ConvTranspose2d", ins[0][0], a["out"], a["kernel"], stride=a["stride"] or 1, bias=a["bias"],
-                                    _defaults={"stride": 1, "bias": True}),
+                                    _defaults={"stride": 1, "bias": True}), overwritable=True,
 ))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from archdsl.ops.code import call
 from archdsl.ops.geometry import auto_padding, conv_out, fmt_shape, pair_or_int, same_is_static, same_total
+from archdsl.ops.conv import non_overlapping
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 
 
@@ -60,6 +61,7 @@ register(OpSpec(
     args=_POOL_ARGS, size="kernel", size_required=True, size_type="kernel", strided=True,
     module_name="maxpool", example="maxpool3/2", shape=_pool_shape,
     module=lambda a, ins, out: _pool_module("nn.MaxPool2d", "MaxPool2dSame", a, ins),
+    exact_stride=lambda a: non_overlapping(a, default_stride=True),
 ))
 
 register(OpSpec(
@@ -68,6 +70,7 @@ register(OpSpec(
     size="kernel", size_required=True, size_type="kernel", strided=True,
     module_name="avgpool", example="avgpool2/2", shape=_pool_shape,
     module=lambda a, ins, out: _pool_module("nn.AvgPool2d", "AvgPool2dSame", a, ins, count_include_pad=bool(a["count_pad"])),
+    exact_stride=lambda a: non_overlapping(a, default_stride=True),
 ))
 
 

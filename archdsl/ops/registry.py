@@ -70,6 +70,11 @@ class OpSpec:
     # whose instances lack the layer writes it with these values instead
     identity_at: dict[str, Any] | None = None
     label: Callable[[dict], str] | None = None  # the diagram's text for a node (default: its token)
+    # the stride of a non-overlapping downsampling (kernel == stride, no padding), which
+    # drops what its stride does not cover: the input-size check multiplies these
+    exact_stride: Callable[[dict], int] | None = None
+    overwritable: bool = False  # an activation right after it may overwrite its output in place
+    absorbs_bias: bool = False  # a conv right before it needs no bias of its own (BatchNorm)
     arg_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:

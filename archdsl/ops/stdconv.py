@@ -7,7 +7,7 @@ static in archdsl, so the amounts are fixed at build time from the known input s
 from __future__ import annotations
 
 from archdsl.ops.code import Call, lit
-from archdsl.ops.conv import _CONV_ARGS, _pair, conv_call, conv_macs, conv_params, conv_shape, fmt_shape
+from archdsl.ops.conv import _CONV_ARGS, _pair, conv_call, conv_macs, conv_params, conv_shape, fmt_shape, non_overlapping
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 
 
@@ -68,7 +68,7 @@ register(OpSpec(
     shape=_ws_shape,
     params=lambda a, ins, out: conv_params(a, ins, out),
     macs=lambda a, ins, out: conv_macs(a, ins, out),
-    module=_ws_module,
+    module=_ws_module, overwritable=True, exact_stride=non_overlapping,
 ))
 
 

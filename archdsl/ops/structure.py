@@ -42,7 +42,7 @@ def _add_expr(attrs, ins, out):
 
 register(OpSpec(
     "add", "structure", "Element-wise sum of branches (residual connections, `add:`).",
-    user=False, shape=_add_shape, expr=_add_expr,
+    user=False, shape=_add_shape, expr=_add_expr, overwritable=True, label=lambda a: "+",
 ))
 
 
@@ -62,7 +62,8 @@ def _cat_shape(attrs, ins):
 register(OpSpec(
     "cat", "structure", "Concatenate branches along channels (`cat:`, `dense:`).",
     user=False, shape=_cat_shape,
-    expr=lambda a, ins, out: f"torch.cat([{', '.join(inputs(len(ins)))}], dim={lit(a['dim'])})",
+    expr=lambda a, ins, out: f"torch.cat([{', '.join(inputs(len(ins)))}], dim={lit(a['dim'])})", overwritable=True,
+    label=lambda a: "cat",
 ))
 
 
@@ -79,12 +80,12 @@ register(OpSpec(
     user=False, module_name="gamma",
     params=lambda a, ins, out: _scale_channels(ins),
     param=lambda a, ins, out: call("nn.Parameter", call("torch.full", (_scale_channels(ins),), float(a["init"]))),
-    expr=_scale_expr,
+    expr=_scale_expr, label=lambda a: "layer scale",
 ))
 
 register(OpSpec(
     "drop_path", "regularization", "Stochastic depth on a residual branch (rate rises linearly over blocks).",
-    user=False, module_name="drop_path", identity_at={"p": 0.0},
+    user=False, module_name="drop_path", identity_at={"p": 0.0}, label=lambda a: "drop path",
     module=lambda a, ins, out: call("DropPath", a["p"]),
 ))
 

@@ -47,6 +47,7 @@ register(OpSpec(
     params=lambda a, ins, out: a["out"] * ins[0][0] * a["size"] ** 2 + (a["out"] if a["bias"] else 0),
     macs=lambda a, ins, out: out[0] * a["out"] * ins[0][0] * a["size"] ** 2,
     module=lambda a, ins, out: call("PatchEmbed", ins[0][0], a["out"], a["size"], bias=a["bias"], _defaults={"bias": True}),
+    exact_stride=lambda a: int(a.get("size") or 1), overwritable=True,
 ))
 
 

@@ -107,5 +107,5 @@ def _merge_shape(attrs, ins):
 register(OpSpec(
     "patch_merge", "structure",
     "Swin patch merging: each 2x2 neighbourhood concatenated into channels, C x H x W -> 4C x H/2 x W/2.",
-    example="patch_merge", shape=_merge_shape, expr=lambda a, ins, out: "patch_merge(x)",
+    example="patch_merge", shape=_merge_shape, expr=lambda a, ins, out: "patch_merge(x)", exact_stride=lambda a: 2,
 ))

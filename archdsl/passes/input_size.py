@@ -11,26 +11,13 @@ from __future__ import annotations
 
 from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph, Node
-from archdsl.ops.conv import auto_padding
+from archdsl import ops
 
 
 def exact_stride(node: Node) -> int:
-    """The stride of a non-overlapping downsampling layer (kernel == stride, no padding), else 1."""
-    a = node.attrs
-    if node.op in ("conv", "maxpool", "avgpool"):
-        k = a.get("kernel")
-        if not isinstance(k, int):
-            return 1
-        s = a.get("stride") or (k if node.op != "conv" else 1)
-        p = a.get("p")
-        if p is None:
-            p = auto_padding(k, s, a.get("d", 1))[0]
-        return s if (k == s and s > 1 and p in (0, (0, 0))) else 1
-    if node.op == "patch_embed":
-        return int(a.get("size") or 1)
-    if node.op == "patch_merge":
-        return 2
-    return 1
+    """The stride of a non-overlapping downsampling layer (its registry entry says), else 1."""
+    rule = ops.get(node.op).exact_stride
+    return int(rule(node.attrs)) if rule is not None else 1
 
 
 def check_input_size(g: Graph) -> Graph:

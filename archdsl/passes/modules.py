@@ -1,6 +1,6 @@
 """Passes that settle per-op details the torch backend needs.
 
-- `resolve_conv_bias`: a conv gets a bias unless a `bn` directly follows it.
+- `resolve_conv_bias`: a conv gets a bias unless a layer that absorbs it (`bn`) directly follows.
 - `mark_inplace`: activations may overwrite their input when nothing else reads it.
 - `name_modules`: leaf module names inside each group (`conv1`, `bn1`, `dwconv`, ...).
 """
@@ -17,7 +17,7 @@ def resolve_conv_bias(g: Graph) -> Graph:
     for node in g:
         if ops.get(node.op).family == "conv" and node.attrs.get("bias") is None:
             users = list(g.graph.successors(node.id))
-            node.attrs["bias"] = not (len(users) == 1 and g.nodes[users[0]].op == "bn")
+            node.attrs["bias"] = not (len(users) == 1 and ops.get(g.nodes[users[0]].op).absorbs_bias)
     return g
 
 
@@ -29,7 +29,7 @@ def mark_inplace(g: Graph) -> Graph:
         sole_reader = g.graph.out_degree(src.id) == 1
         # Overwrite only values whose producer does not keep its output for backward
         # (conv, norms, add, cat) and that nothing else reads.
-        safe_producer = ops.get(src.op).family in ("conv", "norm") or src.op in ("add", "cat")
+        safe_producer = ops.get(src.op).overwritable
         node.attrs["_inplace"] = sole_reader and safe_producer and src.scope == node.scope
     return g
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from archdsl import ops
 from archdsl.errors import ArchError
 from archdsl.ir.graph import Graph, Node
 from archdsl.ir.shapes import infer_shapes

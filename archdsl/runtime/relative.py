@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from archdsl.runtime.functions import trunc_normal
+
 
 def relative_offsets(n: int) -> torch.Tensor:
     """(n, n) index of the key offset k - q into a table of 2n - 1 entries."""
@@ -263,3 +265,41 @@ class WindowAttention(nn.Module):
         if any(self.shift):
             x = torch.roll(x, shifts=self.shift, dims=(1, 2))
         return x.permute(0, 3, 1, 2)
+
+
+class RelPosBias(nn.Module):
+    """A learned relative-position bias for an h x w window: forward() gives heads x N x N
+    (N = h * w), each query/key pair's entry of the table.
+
+    kind "offset": the table holds one row per 2-D offset (query - key) (Swin, timm's
+    RelPosBias); "axial": the same offsets, heads first, key - query (MaxViT's TF port);
+    "distance": one entry per per-axis distance |dy|, |dx| (EfficientFormer).
+    """
+
+    def __init__(self, heads: int, h: int, w: int, kind: str = "offset") -> None:
+        super().__init__()
+        self.kind = kind
+        ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+        dy = ys.flatten()[:, None] - ys.flatten()[None, :]
+        dx = xs.flatten()[:, None] - xs.flatten()[None, :]
+        if kind == "offset":
+            self.relative_position_bias_table = nn.Parameter(
+                trunc_normal((2 * h - 1) * (2 * w - 1), heads, std=0.02)
+            )
+            index = (dy + h - 1) * (2 * w - 1) + (dx + w - 1)
+        elif kind == "axial":
+            self.relative_position_bias_table = nn.Parameter(
+                trunc_normal(heads, 2 * h - 1, 2 * w - 1, std=0.02)
+            )
+            index = (h - 1 - dy) * (2 * w - 1) + (w - 1 - dx)
+        else:
+            self.attention_biases = nn.Parameter(torch.zeros(heads, h * w))
+            index = dy.abs() * w + dx.abs()
+        self.register_buffer("index", index, persistent=False)
+
+    def forward(self) -> torch.Tensor:
+        if self.kind == "offset":
+            return self.relative_position_bias_table[self.index].permute(2, 0, 1)
+        if self.kind == "axial":
+            return self.relative_position_bias_table.flatten(1)[:, self.index]
+        return self.attention_biases[:, self.index]

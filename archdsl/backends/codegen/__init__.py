@@ -73,7 +73,7 @@ def plugin_imports(w: NetworkWriter, taken: set[str]) -> list[str]:
     lines = []
     for func, span in found.values():
         module, name = func.__module__, func.__qualname__
-        if module in ("__main__", "builtins") or not all(is_plain_identifier(p) for p in module.split(".")) \
+        if module == "builtins" or not all(is_plain_identifier(p) for p in module.split(".")) \
                 or not is_plain_identifier(name):
             raise ArchError(f"layer class `{escape(name, 40)}` cannot be imported by generated code (module `{escape(module, 40)}`)",
                             span, "define a plugin's layer classes at the top level of an importable module")

@@ -15,7 +15,7 @@ import math
 import re
 from typing import Any, Callable
 
-from archdsl.ir.sym import expr_of, is_symbolic, names_in, plain
+from archdsl.ir.sym import expr_of, is_symbolic, plain
 from archdsl.ops.code import REQUIRED, SAFE_STRING, Call, func_name
 
 __all__ = ["REQUIRED", "Call", "Raw", "defaults", "key", "leaf_keywords", "leaves", "literal", "render", "render_plain", "same",
