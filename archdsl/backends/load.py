@@ -34,13 +34,16 @@ from archdsl.ir.graph import Graph
 _CACHE: OrderedDict[str, types.ModuleType] = OrderedDict()
 _CACHE_SIZE = 64
 
-# layer classes whose weights each `init` scheme fully overwrites
-OVERWRITES: dict[str, tuple[type, ...]] = {"kaiming": (nn.modules.conv._ConvNd,), "trunc_normal": (nn.modules.conv._ConvNd, nn.Linear)}
+# layer classes whose weights each `init` scheme fully overwrites (runtime/init.py; their
+# subclasses too: it tests isinstance)
+OVERWRITES: dict[str, tuple[type, ...]] = {"kaiming": (nn.Conv2d,), "trunc_normal": (nn.Conv2d, nn.Linear)}
 _SKIP: contextvars.ContextVar[tuple[type, ...]] = contextvars.ContextVar("archdsl_skip_default_init", default=())
 
 
 def _guarded(cls: type) -> None:
-    """Make `cls.reset_parameters` a no-op while this context's build skips it."""
+    """Make `cls.reset_parameters` a no-op while this context's build skips it (the guard sits
+    on the class that defines the method, and skips only instances of the classes asked for)."""
+    cls = next(c for c in cls.__mro__ if "reset_parameters" in c.__dict__)
     original = cls.__dict__["reset_parameters"]
     if getattr(original, "_archdsl_guard", False):
         return
@@ -99,7 +102,7 @@ def build_module(g: Graph, source: str | None = None, init: bool = True) -> nn.M
     text = write_source(g) if source is None else source
     label = g.name + (f"-{g.variant}" if g.variant else "")
     cls = getattr(load_source(text, label), network_class_name(text))
-    skip = OVERWRITES.get(g.init[0], ()) if init else (nn.modules.conv._ConvNd, nn.Linear)
+    skip = OVERWRITES.get(g.init[0], ()) if init else (nn.modules.conv._ConvNd, nn.Linear)  # all: weights are loaded next
     with skipping_default_init(skip):
         model = cls()
     check_params(model, g)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from archdsl.ops.code import call
-from archdsl.ops.geometry import _pair, auto_padding, conv_out, fmt_shape, pair_or_int, same_is_static, same_total
+from archdsl.ops.geometry import _pair, auto_padding, check_even_kernel, conv_out, fmt_shape, pair_or_int, same_is_static, same_total
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 
 
@@ -20,6 +20,8 @@ def _conv_geometry(attrs: dict, ins):
         ph, pw = (same_total(h, kh, s, d) // 2, same_total(w, kw, s, d) // 2) if same_is_static((kh, kw), s, d) else (0, 0)
         ho, wo = -(-h // s), -(-w // s)
         return c, (kh, kw), s, (ph, pw), d, ho, wo
+    if attrs.get("p") is None:
+        check_even_kernel((kh, kw), s, attrs["_token"])
     p = attrs["p"] if attrs.get("p") is not None else auto_padding((kh, kw), s, d)
     ph, pw = _pair(p)
     ho, wo = conv_out(h, kh, s, ph, d), conv_out(w, kw, s, pw, d)
@@ -31,7 +33,7 @@ def _conv_geometry(attrs: dict, ins):
 
 def conv_shape(attrs: dict, ins) -> tuple:
     c, _, _, _, _, ho, wo = _conv_geometry(attrs, ins)
-    out = attrs.get("out") or c
+    out = attrs["out"] if attrs.get("out") is not None else c
     if attrs.get("ratio") is not None:  # a fraction of the input channels wins over the implicit width
         if not 0 < attrs["ratio"]:
             raise ShapeError(f"`ratio` must be positive, got {attrs['ratio']:g}")

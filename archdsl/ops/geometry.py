@@ -24,6 +24,16 @@ def auto_padding(kernel, stride: int, dilation: int) -> tuple[int, int]:
     return out[0], out[1]
 
 
+def check_even_kernel(kernel, stride: int, what: str) -> None:
+    """An even kernel at stride 1 cannot keep the size with symmetric padding (it would grow
+    the map by one): the default padding rule refuses it instead of guessing a side."""
+    from archdsl.ops.registry import ShapeError
+
+    if stride == 1 and any(k % 2 == 0 and k > 1 for k in _pair(kernel)):
+        raise ShapeError(f"{what}: an even kernel at stride 1 cannot keep the size with symmetric padding",
+                         "give the padding (`p=0` shrinks the map by k-1) or `same=true` (TF SAME: the extra pixel bottom/right)")
+
+
 def pair_or_int(v):
     """(k, k) -> k: how torch layers' arguments are usually written."""
     if isinstance(v, (tuple, list)):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from archdsl.ops.code import call
-from archdsl.ops.geometry import auto_padding, conv_out, fmt_shape, pair_or_int, same_is_static, same_total
+from archdsl.ops.geometry import auto_padding, check_even_kernel, conv_out, fmt_shape, pair_or_int, same_is_static, same_total
 from archdsl.ops.conv import non_overlapping
 from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 
@@ -20,6 +20,8 @@ def _pool_geometry(attrs, ins):
             raise ShapeError("`same=true` sets the padding: drop `p=` and `ceil=`")
         p = (same_total(h, k[0], s) // 2, same_total(w, k[1], s) // 2) if same_is_static(k, s) else (0, 0)
         return c, k, s, p, [-(-h // s), -(-w // s)]
+    if attrs.get("p") is None:
+        check_even_kernel(k, s, attrs["_token"])
     p = attrs["p"] if attrs.get("p") is not None else auto_padding(k, s, 1)
     p = (p, p) if isinstance(p, int) else p
     if p[0] * 2 > k[0] or p[1] * 2 > k[1]:

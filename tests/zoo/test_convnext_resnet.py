@@ -69,9 +69,9 @@ def test_initialisation_follows_reference():
 def test_drop_path_rises_linearly():
     m = archdsl.build(zoo("convnext.arch"), "tiny", drop_path=0.3)
     rates = [mod.p for name, mod in m.named_modules() if name.endswith("drop_path")]
-    assert len(rates) == 17  # the first of 18 blocks has rate 0 and no module
+    assert len(rates) == 18  # one per block, the first at rate 0 (the identity)
     assert rates[-1] == pytest.approx(0.3)
-    assert rates == pytest.approx([0.3 * k / 17 for k in range(1, 18)])
+    assert rates == pytest.approx([0.3 * k / 17 for k in range(18)])
 
 
 @pytest.mark.parametrize("file,variant", [("convnext.arch", "tiny"), ("resnet.arch", "resnet18")])

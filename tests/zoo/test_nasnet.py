@@ -39,7 +39,7 @@ def test_cells_take_two_inputs():
     m = archdsl.build(FILE, classes=10)
     x, prev = torch.randn(1, 336, 42, 42), torch.randn(1, 168, 83, 83)  # stem cell 1's output, stem cell 0's
     first = m.stages[0].blocks[2]  # the first normal cell: h_{i-1} at twice the resolution
-    assert first(prev, x).shape == (1, 6 * 168, 42, 42)  # inputs in creation order: prev, then x
+    assert first(x, prev).shape == (1, 6 * 168, 42, 42)  # a cell's forward takes x, then prev
 
 
 def test_reference_order_rule_moves_conv_1x1_first():

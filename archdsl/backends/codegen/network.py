@@ -170,14 +170,14 @@ class NetworkWriter:
                     out += assign(8, "x", f"self.{it.name}(x)", step_comment(it.note, self.value_text(it)) or None)
             return out
 
-        if head is None or self.aux_stages or out_node.op == "outputs":
+        if head is None or self.aux_stages:
             lines += layout(4, "def forward", ["self", "x: torch.Tensor"], f" -> {annotation}:")
             lines += body(parts)
             lines.append("        return (x, *aux) if aux else x" if self.aux_stages else "        return x")
             return lines
         lines += layout(4, "def forward_features", ["self", "x: torch.Tensor"], " -> torch.Tensor:")
         lines += body(features) + ["        return x", ""]
-        lines += layout(4, "def forward_head", ["self", "x: torch.Tensor", "pre_logits: bool = False"], " -> torch.Tensor:")
+        lines += layout(4, "def forward_head", ["self", "x: torch.Tensor", "pre_logits: bool = False"], f" -> {annotation}:")
         if classifier is not None:
             if head_inst is not None:
                 for it in head_inst.items[:-1]:
@@ -192,7 +192,7 @@ class NetworkWriter:
             init.insert(1, f"        self.num_features = {int(features[-1])}")
         else:
             lines.append("        return self.head(x)  # the head has no classifier to stop before")
-        lines += ["", *layout(4, "def forward", ["self", "x: torch.Tensor"], " -> torch.Tensor:"),
+        lines += ["", *layout(4, "def forward", ["self", "x: torch.Tensor"], f" -> {annotation}:"),
                   "        return self.forward_head(self.forward_features(x))"]
         return lines
 
