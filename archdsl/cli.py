@@ -5,6 +5,7 @@
     archdsl render  FILE.arch [--variant V] [-o OUT.svg|.png|.pdf|.dot] [--depth 0|1|full] [--rankdir TB|LR]
     archdsl zoo
     archdsl diff    A.arch B.arch [--variant-a V] [--variant-b W] [--json]
+    archdsl lsp                        # the language server (stdio), for editors
 
 Exit status: 0 success, 1 user error (a located message, never a traceback),
 2 internal error (a bug: the message asks for a report; `--debug` shows the traceback).
@@ -84,6 +85,8 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--variant-a", help="a variant of the first file (default: its first)")
     d.add_argument("--variant-b", help="a variant of the second file (default: its first)")
     d.add_argument("--json", action="store_true", help="print the diff as one JSON object")
+    ls = sub.add_parser("lsp", help="run the language server for .arch files on stdin/stdout (editors start it; needs the `lsp` extra)")
+    ls.add_argument("--stdio", action="store_true", help="accepted for editors that pass it; stdio is the only transport")
     return p
 
 
@@ -300,6 +303,16 @@ def cmd_diff(args) -> int:
     return 0
 
 
+def cmd_lsp(args) -> int:
+    try:
+        import pygls  # noqa: F401
+    except ImportError:
+        raise ArchError("the language server needs pygls", None, "install the extra: pip install 'archdsl[lsp]'") from None
+    from archdsl.lsp import main as serve
+
+    return serve()
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file in the same folder and rename: never a half-written file."""
     import os
@@ -317,7 +330,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 COMMANDS = {"compile": cmd_compile, "check": cmd_check, "render": cmd_render, "zoo": cmd_zoo, "fmt": cmd_fmt, "bench": cmd_bench,
-            "diff": cmd_diff}
+            "diff": cmd_diff, "lsp": cmd_lsp}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
