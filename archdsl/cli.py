@@ -85,6 +85,9 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--variant-a", help="a variant of the first file (default: its first)")
     d.add_argument("--variant-b", help="a variant of the second file (default: its first)")
     d.add_argument("--json", action="store_true", help="print the diff as one JSON object")
+    from archdsl.cli_scaling import add_parsers
+
+    add_parsers(sub)
     ls = sub.add_parser("lsp", help="run the language server for .arch files on stdin/stdout (editors start it; needs the `lsp` extra)")
     ls.add_argument("--stdio", action="store_true", help="accepted for editors that pass it; stdio is the only transport")
     return p
@@ -330,7 +333,15 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 COMMANDS = {"compile": cmd_compile, "check": cmd_check, "render": cmd_render, "zoo": cmd_zoo, "fmt": cmd_fmt, "bench": cmd_bench,
-            "diff": cmd_diff, "lsp": cmd_lsp}
+            "diff": cmd_diff, "lsp": cmd_lsp,
+            "scale": lambda a: _scaling("cmd_scale", a), "fit": lambda a: _scaling("cmd_fit", a),
+            "sample": lambda a: _scaling("cmd_sample", a)}
+
+
+def _scaling(name: str, args) -> int:
+    from archdsl import cli_scaling
+
+    return getattr(cli_scaling, name)(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
