@@ -29,6 +29,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--coef", metavar="ALPHA,BETA,GAMMA", help="the coefficients (default: the paper's 1.2,1.1,1.15)")
     s.add_argument("--grid", action="store_true", help="measure the paper's grid of alpha, beta, gamma under alpha*beta^2*gamma^2 = 2 at phi=1 and scale with the point closest to 2x measured MACs")
     s.add_argument("--grid-step", type=float, default=0.05, help="grid step of alpha and beta")
+    s.add_argument("--grid-tolerance", type=float, default=0.1,
+                   help="keep grid points whose measured MACs at phi=1 are within this fraction of 2x")
     s.add_argument("--name", help="name of the printed variant (default: VARIANT_TARGET)")
     f = sub.add_parser("fit", help="one multiplier on the given parameters so the network meets a budget")
     _budget_args(f)
@@ -137,9 +139,11 @@ def _scale_grid(space, roles, metric, target, args, header) -> int:
     from archdsl.scaling_report import candidate_json, table, variant_name
 
     base = space.base_cost.macs
-    grid = [c for c in compound_grid(space, roles, step=args.grid_step) if c.ok and abs(c.macs / base / 2 - 1) <= 0.1]
+    tol = args.grid_tolerance
+    grid = [c for c in compound_grid(space, roles, step=args.grid_step) if c.ok and abs(c.macs / base / 2 - 1) <= tol]
     if not grid:
-        raise ArchError("no grid point doubles the MACs within 10%", space.program.span, "try another --grid-step or --vary")
+        raise ArchError(f"no grid point doubles the MACs within {tol:.0%}", space.program.span,
+                        "try another --grid-step, a larger --grid-tolerance or --vary")
     prefix = args.name or f"{space.variant or space.program.name}_{variant_name(getattr(args, metric))}"
     rows = []
     for k, point in enumerate(grid):
@@ -148,6 +152,7 @@ def _scale_grid(space, roles, metric, target, args, header) -> int:
         if best is None:
             continue
         best.note["MACs x at phi=1"] = round(point.macs / base, 3)
+        best.note["variant"] = f"{prefix}_g{k}"
         rows.append((best, space.variant_line(f"{prefix}_g{k}", best.values)))
     if args.json:
         print(json.dumps({"name": space.program.name, "variant": space.variant, "metric": metric, "target": target,
@@ -157,8 +162,8 @@ def _scale_grid(space, roles, metric, target, args, header) -> int:
     print(f"{space.program.name} ({space.variant}): {metric} {base_m:,} -> target {int(target):,} ({target / base_m:.3g}x)")
     print("\n".join(header))
     print(f"grid: alpha, beta >= 1 in steps of {args.grid_step}, gamma from alpha*beta^2*gamma^2 = 2, kept where the measured "
-          f"MACs at phi = 1 are 2x within 10%: {len(rows)} points, each scaled to the target (pick by training)\n")
-    print(table([c for c, _ in rows], metric, target, ("alpha", "beta", "gamma", "MACs x at phi=1", "phi"), limit=len(rows)))
+          f"MACs at phi = 1 are 2x within {tol:.0%}: {len(rows)} points, each scaled to the target (pick by training)\n")
+    print(table([c for c, _ in rows], metric, target, ("variant", "alpha", "beta", "gamma", "MACs x at phi=1", "phi"), limit=len(rows)))
     print()
     for _, line in rows:
         print(line)
