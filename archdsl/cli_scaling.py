@@ -27,14 +27,17 @@ def add_parsers(sub) -> None:
     s.add_argument("--vary", metavar="P=alpha,P=beta,P=gamma",
                    help="which parameters scale depth (alpha), width (beta) and resolution (gamma); default: detected (docs/scaling.md)")
     s.add_argument("--coef", metavar="ALPHA,BETA,GAMMA", help="the coefficients (default: the paper's 1.2,1.1,1.15)")
-    s.add_argument("--grid", action="store_true", help="measure the paper's grid of alpha, beta, gamma under alpha*beta^2*gamma^2 = 2 at phi=1 and scale with the point closest to 2x measured MACs")
+    s.add_argument("--grid", action="store_true",
+                   help="the paper's grid of alpha, beta, gamma under alpha*beta^2*gamma^2 = 2, measured at phi=1; "
+                        "each point that doubles the MACs is scaled to the budget")
     s.add_argument("--grid-step", type=float, default=0.05, help="grid step of alpha and beta")
     s.add_argument("--grid-tolerance", type=float, default=0.1,
                    help="keep grid points whose measured MACs at phi=1 are within this fraction of 2x")
     s.add_argument("--name", help="name of the printed variant (default: VARIANT_TARGET)")
     f = sub.add_parser("fit", help="one multiplier on the given parameters so the network meets a budget")
     _budget_args(f)
-    f.add_argument("--vary", required=True, metavar="NAME[,NAME...]", help="parameters (numbers or lists of numbers) to multiply, e.g. dims")
+    f.add_argument("--vary", required=True, metavar="NAME[,NAME...]",
+                   help="parameters (numbers or lists of numbers) to multiply, e.g. dims")
     f.add_argument("--divisor", type=int, help="round list entries to multiples of this (default: 8 for lists of multiples of 8, else 1)")
     f.add_argument("--name", help="name of the printed variant (default: VARIANT_TARGET)")
     m = sub.add_parser("sample", help="draw networks from the design space around a variant (RegNet AnyNet-style), within budgets")
@@ -103,7 +106,7 @@ def _report_budget(space, metric: str, target: float, best, name: str, cands, ex
 
 
 def cmd_scale(args) -> int:
-    from archdsl.scaling import COEFFICIENT_ROLE, PAPER_COEFFICIENTS, compound_grid, detect_roles, parse_roles, solve_phi
+    from archdsl.scaling import COEFFICIENT_ROLE, PAPER_COEFFICIENTS, detect_roles, parse_roles, solve_phi
 
     space, metric, target = _space_and_budget(args)
     roles = parse_roles(args.vary, space) if args.vary else detect_roles(space)
@@ -118,7 +121,8 @@ def cmd_scale(args) -> int:
         except ValueError:
             vals = []
         if len(vals) != 3 or min(vals) <= 0:
-            raise ArchError(f"bad coefficients `{args.coef}`", Span("--coef", 1, 1, len(args.coef), args.coef), "write ALPHA,BETA,GAMMA, e.g. 1.2,1.1,1.15")
+            raise ArchError(f"bad coefficients `{args.coef}`", Span("--coef", 1, 1, len(args.coef), args.coef),
+                            "write ALPHA,BETA,GAMMA, e.g. 1.2,1.1,1.15")
         coefs = dict(zip(("alpha", "beta", "gamma"), vals))
     header = ["scaling: " + ", ".join(f"{COEFFICIENT_ROLE[c]} `{roles[c]}` ({c})" for c in ("alpha", "beta", "gamma") if c in roles)
               + ("" if args.vary else " (detected; --vary to choose)")]
@@ -198,6 +202,9 @@ def cmd_sample(args) -> int:
         if Path(args.plot).suffix.lower() not in (".svg", ".png", ".pdf"):
             raise ArchError(f"cannot plot to `{args.plot}`", Span("--plot", 1, 1, len(args.plot), args.plot), "write .svg, .png or .pdf")
     samples, tries = sample(space, names, args.n, args.seed, bounds, args.spread, args.increasing)
+    if len(samples) < args.n:  # before anything is printed or written
+        raise ArchError(f"found only {len(samples)} of {args.n} networks within the budget in {tries} draws", space.program.span,
+                        "widen the budget or --spread, or vary other parameters")
     named = [(f"s{k:03d}", c) for k, c in enumerate(samples)]
     speed = [measure_throughput(space, c, args.bench_batch) for _, c in named] if args.bench else None
     if args.json:
@@ -217,8 +224,5 @@ def cmd_sample(args) -> int:
         title = f"{space.program.name}: {len(samples)} samples around {space.variant} (seed {args.seed})"
         plot(args.plot, title, space.base_cost, samples, bounds.get("macs"), speed)
         print(f"wrote {args.plot}", file=sys.stderr)
-    print(f"{len(samples)} of {args.n} networks from {tries} draws", file=sys.stderr)
-    if len(samples) < args.n:
-        raise ArchError(f"found only {len(samples)} of {args.n} networks within the budget in {tries} draws", space.program.span,
-                        "widen the budget or --spread, or vary other parameters")
+    print(f"{len(samples)} networks from {tries} draws", file=sys.stderr)
     return 0

@@ -291,7 +291,8 @@ def parse_roles(text: str, space: Space, flag: str = "--vary") -> dict[str, str]
     for part in filter(None, (s.strip() for s in text.split(","))):
         name, sep, coef = part.partition("=")
         if not sep or coef not in PAPER_COEFFICIENTS:
-            raise _flag_error(flag, text, f"bad scaling role `{part}`", "write PARAM=alpha|beta|gamma, e.g. --vary width=beta,depth=alpha,res=gamma")
+            raise _flag_error(flag, text, f"bad scaling role `{part}`",
+                              "write PARAM=alpha|beta|gamma, e.g. --vary width=beta,depth=alpha,res=gamma")
         space.require(name, flag, text)
         if coef in roles:
             raise _flag_error(flag, text, f"`{coef}` is given twice", "one parameter per coefficient")

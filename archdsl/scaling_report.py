@@ -62,7 +62,7 @@ def with_variant(source: str, line: str) -> str:
     """The source with `line` inserted before its first `variant` line (so it is the file's
     default model), or appended when it has none."""
     lines = source.splitlines()
-    first = next((k for k, l in enumerate(lines) if l.startswith("variant")), None)
+    first = next((k for k, text in enumerate(lines) if text.startswith("variant")), None)
     if first is None:
         return source.rstrip("\n") + "\n\n" + line + "\n"
     return "\n".join(lines[:first] + [line] + lines[first:]) + "\n"

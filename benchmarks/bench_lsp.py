@@ -105,12 +105,12 @@ def main() -> int:
     args = ap.parse_args()
     text = generate(args.layers)
     lines = text.splitlines()
-    tokens = sum(len(l.split("#")[0].split()) for l in lines if l.startswith(("    ", "stem", "head")) and ":" not in l)
+    tokens = sum(len(ln_.split("#")[0].split()) for ln_ in lines if ln_.startswith(("    ", "stem", "head")) and ":" not in ln_)
     probes = []  # layer tokens all over the file: the stem, cells' bodies, the body's calls
-    for n, l in enumerate(lines, 1):
+    for n, ln_ in enumerate(lines, 1):
         for word in ("conv1", "dw3", "conv3/2", "cell", "gap"):
-            if word in l and not l.startswith("block"):
-                probes.append((n, l.index(word) + 1))
+            if word in ln_ and not ln_.startswith("block"):
+                probes.append((n, ln_.index(word) + 1))
     probes = (probes * (args.hovers // max(1, len(probes)) + 1))[: args.hovers]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.arch"

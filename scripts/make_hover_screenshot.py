@@ -50,14 +50,14 @@ def markdown_to_html(md: str) -> str:
     out, block = [], []
     for para in md.split("\n\n"):
         lines = para.strip().splitlines()
-        if lines and all(l.startswith("|") for l in lines):
-            rows = [[c.strip() for c in l.strip("|").split("|")] for l in lines]
+        if lines and all(ln_.startswith("|") for ln_ in lines):
+            rows = [[c.strip() for c in ln_.strip("|").split("|")] for ln_ in lines]
             head, body = rows[0], rows[2:]
             block = ["<table><tr>" + "".join(f"<th>{inline(c)}</th>" for c in head) + "</tr>"]
             block += ["<tr>" + "".join(f"<td>{inline(c)}</td>" for c in r) + "</tr>" for r in body]
             out.append("".join(block) + "</table>")
         elif lines:
-            out.append("<p>" + "<br>".join(inline(l) for l in lines) + "</p>")
+            out.append("<p>" + "<br>".join(inline(ln_) for ln_ in lines) + "</p>")
     return "\n".join(out)
 
 
@@ -97,7 +97,7 @@ def page(source: str, line: int, col: int, length: int, md: str, grammar: dict, 
         for s, e, c in highlight(text, grammar):
             piece = html.escape(text[s:e])
             if n == line and s <= col < e:  # underline the hovered token
-                a, b = col - s, col - s + length
+                a = col - s
                 piece = html.escape(text[s:s + a]) + f'<span class="hovered">{html.escape(text[col:col + length])}</span>' + \
                     html.escape(text[col + length:e])
             parts.append(f'<span style="color:{c}">{piece}</span>' if c else piece)
@@ -139,7 +139,7 @@ def main() -> int:
             source = path.read_text()
             uri = c.open(path)
             lines = source.splitlines()
-            line = next(k for k, l in enumerate(lines) if l.startswith(prefix))
+            line = next(k for k, ln_ in enumerate(lines) if ln_.startswith(prefix))
             col = lines[line].index(token)
             r = c.at("textDocument/hover", uri, line, col + 1)
             html_path = tmp / f"{name}.html"

@@ -123,3 +123,21 @@ def test_amounts_and_rounding():
     assert apply_multiplier(224, 1.15) == 258 and apply_multiplier(1.0, 1.1) == 1.1
     sp = Space(archdsl.parse(zoo("resnet.arch")), "resnet50")
     assert sp.variant_line("x", {"dims": [8, 16, 24, 32]}) == "variant x  depths=[3,4,6,3]  dims=[8,16,24,32]"
+
+
+def test_sample_bench_measures_throughput(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    f = tmp_path / "t.arch"
+    f.write_text("arch t(dims=[8,16])\ninput 3x16x16\nstem conv3(8) bn relu\nstage conv3(c) bn relu x[1,1] c=dims\nhead gap fc(10)\n")
+    png = tmp_path / "b.png"
+    code, out, _ = _run(capsys, ["sample", str(f), "--n", "2", "--vary", "dims", "--params", "100..1M", "--bench", "--bench-batch", "2",
+                                 "--plot", str(png), "--json"])
+    assert code == 0
+    samples = json.loads(out)["samples"]
+    assert len(samples) == 2 and all(s["images_per_s"] > 0 for s in samples)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sample_reports_a_budget_it_cannot_fill(capsys):
+    code, _, err = _run(capsys, ["sample", str(zoo("resnet.arch")), "--n", "2", "--vary", "dims", "--params", "1..2", "--seed", "0"])
+    assert code == 1 and "found only 0 of 2 networks" in err

@@ -173,6 +173,8 @@ class Analysis:
             self._walk(sec.chain, None, frozenset())
         for v in p.variants.values():
             add(v.span, "variant", v)
+            if self.line_text(v.span.line).startswith("variant"):  # the keyword explains the line too
+                add(Span(self.file, v.span.line, 1, len("variant"), ""), "variant", v)
             for a in v.assigns:
                 add(a.span, "assign", a)
                 self._walk(a.value, None, frozenset())

@@ -63,7 +63,8 @@ def complete(a: Analysis, names_from: Analysis | None, line: int, line_text: str
         return _filter(_name_items(program, values), word)
     items += _layer_items(a, word)
     if program is not None:
-        items += [_item(b.name, K.Class, "block(" + ", ".join(p.name for p in b.params) + ")", _where(b.span)) for b in program.blocks.values()]
+        items += [_item(b.name, K.Class, "block(" + ", ".join(p.name for p in b.params) + ")", _where(b.span))
+                  for b in program.blocks.values()]
         items += [_item(s.name, K.Variable, f"shared layer = {s.layer.word}") for s in program.shared.values()]
         items += _param_items(program)  # a block-valued parameter used as a layer (`stage block x[...]`)
     if code[: len(code) - len(code.lstrip())]:  # indented: inside a block body

@@ -37,7 +37,7 @@ def test_one_error_is_one_diagnostic_at_its_range(client, tmp_path):
     diags = client.wait_for("textDocument/publishDiagnostics", uri)["diagnostics"]
     assert len(diags) == 1
     (d,) = diags
-    line = src.splitlines().index(next(l for l in src.splitlines() if "mlpp4" in l))
+    line = src.splitlines().index(next(ln_ for ln_ in src.splitlines() if "mlpp4" in ln_))
     col = src.splitlines()[line].index("mlpp4")
     assert d["range"] == {"start": {"line": line, "character": col}, "end": {"line": line, "character": col + 5}}
     assert d["message"].startswith("unknown layer `mlpp4`") and "hint: did you mean `mlp4`" in d["message"]
@@ -74,7 +74,7 @@ def test_hover_on_a_convnext_layer_matches_the_ir_and_the_summary(client):
     uri = client.open(path)
     client.wait_for("textDocument/publishDiagnostics", uri)
     lines = path.read_text().splitlines()
-    stem = next(k for k, l in enumerate(lines) if l.startswith("stem"))
+    stem = next(k for k, ln_ in enumerate(lines) if ln_.startswith("stem"))
     h = client.at("textDocument/hover", uri, stem, lines[stem].index("conv4") + 1)["contents"]["value"]
     g = archdsl.compile_graph(path)  # the first variant, as the server
     conv = next(n for n in g if n.op == "conv")
@@ -84,7 +84,7 @@ def test_hover_on_a_convnext_layer_matches_the_ir_and_the_summary(client):
     assert _numbers(h, "MACs") == ops.get("conv").macs(conv.attrs, ins, conv.shape)
 
     # a repeated token: one row per stage, totals over all instances
-    stage = next(k for k, l in enumerate(lines) if l.startswith("stage"))
+    stage = next(k for k, ln_ in enumerate(lines) if ln_.startswith("stage"))
     h = client.at("textDocument/hover", uri, stage, lines[stage].index("dw7"))["contents"]["value"]
     dws = [n for n in g if n.op == "dw"]
     assert f"**{len(dws)} instances**" in h
@@ -104,10 +104,10 @@ def test_hover_on_names_and_variants(client):
     path = zoo("convnext.arch")
     uri = client.open(path)
     lines = path.read_text().splitlines()
-    stem = next(k for k, l in enumerate(lines) if l.startswith("stem"))
+    stem = next(k for k, ln_ in enumerate(lines) if ln_.startswith("stem"))
     h = client.at("textDocument/hover", uri, stem, lines[stem].index("dims") + 1)["contents"]["value"]
     assert "`dims[0] = 96`" in h and "`dims = [96,192,384,768]`" in h
-    small = next(k for k, l in enumerate(lines) if l.startswith("variant small"))
+    small = next(k for k, ln_ in enumerate(lines) if ln_.startswith("variant small"))
     h = client.at("textDocument/hover", uri, small, len("variant s"))["contents"]["value"]
     import archdsl
 
@@ -121,7 +121,7 @@ def test_completion_offers_sized_layer_tokens(client, tmp_path):
     uri = client.open(path)
     res = client.at("textDocument/completion", uri, 3, len("stage dw3 ln mlp"))
     labels = [it["label"] for it in res["items"]]
-    assert "mlp4" in labels and all(l.startswith("mlp") for l in labels)
+    assert "mlp4" in labels and all(ln_.startswith("mlp") for ln_ in labels)
     res = client.at("textDocument/completion", uri, 2, len("stem conv3("))
     labels = [it["label"] for it in res["items"]]
     assert {"g=", "bias=", "w"} <= set(labels)
@@ -131,13 +131,13 @@ def test_definition_and_symbols(client):
     path = zoo("efficientnet.arch")
     uri = client.open(path)
     lines = path.read_text().splitlines()
-    stage = next(k for k, l in enumerate(lines) if l.startswith("stage"))
+    stage = next(k for k, ln_ in enumerate(lines) if ln_.startswith("stage"))
     (loc,) = client.at("textDocument/definition", uri, stage, lines[stage].index("mbconv") + 2)
     assert loc["uri"] == (zoo("blocks") / "mobile.arch").resolve().as_uri()
     lib_line = (zoo("blocks") / "mobile.arch").read_text().splitlines()[loc["range"]["start"]["line"]]
     assert lib_line.startswith("block mbconv")
     # a name in an expression -> its let; a `use` path -> the library
-    use_line = next(k for k, l in enumerate(lines) if l.startswith("use"))
+    use_line = next(k for k, ln_ in enumerate(lines) if ln_.startswith("use"))
     (loc,) = client.at("textDocument/definition", uri, use_line, 6)
     assert loc["uri"].endswith("/blocks/mobile.arch")
     (loc,) = client.at("textDocument/definition", uri, stage, lines[stage].index("widths") + 1)
