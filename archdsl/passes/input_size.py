@@ -19,8 +19,8 @@ def exact_stride(node: Node) -> int:
     a = node.attrs
     if node.op in ("conv", "maxpool", "avgpool"):
         k = a.get("kernel")
-        if not isinstance(k, int):
-            return 1
+        if not isinstance(k, int) or a.get("ceil") or a.get("same"):
+            return 1  # ceil mode and TF "SAME" padding cover the last rows: nothing is dropped
         s = a.get("stride") or (k if node.op != "conv" else 1)
         p = a.get("p")
         if p is None:
