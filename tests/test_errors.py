@@ -2,7 +2,9 @@
 
 `NAME.args` (optional) holds extra command-line arguments; `@missing` in it means
 "run on a file that does not exist"; a first word `@command=NAME` runs that command
-instead of `compile` (e.g. `@command=fit --params 50M --vary dims`). Run with ARCHDSL_ACCEPT=1 to rewrite the .err files
+instead of `compile` (e.g. `@command=fit --params 50M --vary dims`); `@name WORD ...` runs
+on the name WORD instead of the file (a zoo model name, or a typo of one). Run with
+ARCHDSL_ACCEPT=1 to rewrite the .err files
 (then read the diff: the messages are part of the product).
 """
 
@@ -29,6 +31,8 @@ def run_case(case: Path, capsys) -> tuple[int, str, str]:
     command = "compile"
     if extra and extra[0].startswith("@command="):
         command, extra = extra[0].split("=", 1)[1], extra[1:]
+    if extra[:1] == ["@name"]:
+        rel, extra = extra[1], extra[2:]
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
