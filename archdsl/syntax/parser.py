@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import operator
+from dataclasses import replace
 from pathlib import Path
 
 import lark
@@ -257,6 +258,8 @@ def parse_source(text: str, file: str = "<string>", library: bool = False) -> as
         raise ArchError(f"unmatched `{tok}`", _span(file, text, tok.line, tok.column), "remove it, or add the opening bracket") from None
     except DedentError as e:
         line = _dedent_line(text)
+        if _tab_error(text, file, line) is not None:
+            raise _tab_error(text, file, line) from None
         raise ArchError("inconsistent indentation", _span(file, text, line, 1), "indent block bodies with the same number of spaces") from None
     except lark.exceptions.UnexpectedInput as e:
         raise _syntax_error(e, text, file) from None
@@ -267,6 +270,17 @@ def parse_source(text: str, file: str = "<string>", library: bool = False) -> as
 
 
 MAX_NESTING = 64
+
+
+def _check_let_order(program: ast.Program) -> None:
+    """`let a = b * 2` above `let b = 8`: lets are computed top to bottom."""
+    from archdsl.syntax.hints import later_let, used_before
+
+    found = later_let(program)
+    if found is not None:
+        name, let = found
+        raise ArchError(used_before(name.id, replace(let.span, column=1)), name.span,
+                        f"`let` lines are computed top to bottom: move `let {let.name}` above line {name.span.line}")
 
 
 def _check_nesting(text: str, file: str) -> None:
@@ -323,6 +337,22 @@ def _dedent_line(text: str) -> int:
     return 1
 
 
+def _tab_error(text: str, file: str, line: int) -> ArchError | None:
+    """An indentation error caused by a tab: the tab on this line, or on an indented line just
+    above it (back to the last unindented line)."""
+    lines = text.splitlines()
+    for n in range(min(line, len(lines)), 0, -1):
+        src = lines[n - 1]
+        indent = src[: len(src) - len(src.lstrip(" \t"))]
+        if "\t" in indent:
+            return ArchError("a tab in the indentation", _span(file, text, n, indent.index("\t") + 1),
+                             "indent with spaces only: a tab counts as 8 columns, so this line does not line up with "
+                             "the lines around it; replace the tab with spaces")
+        if src.strip() and not indent and not src.lstrip().startswith("#") and n < line:
+            break
+    return None
+
+
 def _span(file: str, text: str, line: int, column: int, length: int = 1) -> Span:
     lines = text.splitlines()
     src = lines[line - 1] if 0 < line <= len(lines) else ""
@@ -359,6 +389,9 @@ def _syntax_error(e: lark.exceptions.UnexpectedInput, text: str, file: str) -> A
     if tok.type == "_INDENT":  # point at the indented line itself
         line = min(tok.line + 1, len(text.splitlines()))
         src = text.splitlines()[line - 1]
+        tab = _tab_error(text, file, line)
+        if tab is not None:
+            return tab
         col, length = 1, max(1, len(src) - len(src.lstrip()))
     if tok.type == "_NL":  # point after the last character of the line
         line = tok.line
@@ -421,6 +454,12 @@ def _describe_token(tok: Token) -> str:
 
 
 def _hint_for(tok: Token, expected: set[str]) -> str | None:
+    if tok.type == "NAME" and tok.column == 1:  # the first word of a line: `steam` for `stem`
+        from archdsl.syntax.hints import keyword_hint
+
+        hint = keyword_hint(str(tok))
+        if hint is not None:
+            return hint
     if tok.type == "_INDENT":
         return "only block bodies (after `block NAME:` or `residual:`) are indented"
     if tok.type in ("RPAR", "RSQB") and tok.type not in expected:
@@ -490,8 +529,8 @@ class _Builder:
                     raise ArchError("second `input` line", self.span_tree(st), "declare the input shape once")
                 inp = self.input_decl(st)
             elif kind == "init_decl":
-                args, kwargs, _ = self.call_args(st.children[1]) if st.children[1] is not None else ([], {}, {})
-                init = ast.InitDecl(str(st.children[0]), args, kwargs, self.span_tok(st.children[0]))
+                args, kwargs, kw_spans = self.call_args(st.children[1]) if st.children[1] is not None else ([], {}, {})
+                init = ast.InitDecl(str(st.children[0]), args, kwargs, self.span_tok(st.children[0]), kw_spans)
             elif kind == "default_decl":
                 args, kwargs, _ = self.call_args(st.children[1])
                 if args:
@@ -525,8 +564,10 @@ class _Builder:
             first = next((i for i, l in enumerate(self.lines, 1) if l.strip() and not l.strip().startswith("#")), 1)
             raise ArchError("missing `arch NAME(...)` header", Span(self.file, first, 1, 1, self._line(first)),
                             "start the file with e.g. `arch mynet(classes=1000)`")
-        return ast.Program(self.file, self.text, name, params, inp, init, defaults, lets, blocks, sections, variants, arch_span, uses,
-                           shared)
+        program = ast.Program(self.file, self.text, name, params, inp, init, defaults, lets, blocks, sections, variants, arch_span,
+                              uses, shared)
+        _check_let_order(program)
+        return program
 
     def param(self, t: Tree) -> ast.Param:
         if t.data == "required_param":
