@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from archdsl import ops
 from archdsl.errors import ArchError, Span, did_you_mean
+from archdsl.init_schemes import check_init
 from archdsl.ir.graph import Graph, Group, Node, Path
 from archdsl.ir.values import BlockRef, Env, describe, evaluate, format_value
 from archdsl.ops.activation import ACTIVATIONS
 from archdsl.syntax import ast
+from archdsl.syntax.hints import kwarg_hint, unknown_layer
 
 if TYPE_CHECKING:
     from archdsl.passes.parameters import Resolved
@@ -71,6 +73,7 @@ class _Lowering:
             init = (program.init.scheme, {k: evaluate(v, self.globals) for k, v in program.init.kwargs.items()})
             if program.init.args:
                 init[1]["_args"] = [evaluate(a, self.globals) for a in program.init.args]
+            check_init(program.init, init[1].get("_args", []), {k: v for k, v in init[1].items() if k != "_args"})
         self.g = Graph(program.name, variant, dict(resolved.values), (), init=init, source_file=program.file)
         self.next_id = 0
         self.call_counts: dict[tuple, int] = {}
@@ -119,6 +122,9 @@ class _Lowering:
                                 "give one rate in [0, 1) per block, or a single rate that rises linearly over the blocks")
         elif isinstance(drop_path, bool) or not isinstance(drop_path, (int, float)):
             raise ArchError(f"`drop_path` must be a rate or a list of rates, got {describe(drop_path)}", dp_span)
+        elif not 0 <= drop_path < 1:  # a rate of 1 drops a whole branch: training outputs NaN
+            raise ArchError(f"`drop_path` must be in [0, 1), got {format_value(drop_path)}", dp_span,
+                            "it is the last block's stochastic-depth rate (rising from 0 over the blocks), e.g. 0.1")
         seen_kinds: dict[str, ast.Section] = {}
         block_counter = 0
         last_input: int | None = None  # the input of the previous stage block: the next one's `prev`
@@ -565,11 +571,7 @@ class _Lowering:
     def _layer(self, layer: ast.Layer, x: int, env: Env, scope: Path) -> int:
         found = ops.lookup(layer.word)
         if found is None:
-            hint = ops.suggest(layer.word)
-            if hint is None:
-                close = did_you_mean(layer.word, list(self.p.blocks))
-                hint = close or "see `archdsl ops` or docs/language.md for the layer tokens"
-            raise ArchError(f"unknown layer `{layer.word}`", layer.span, hint)
+            raise unknown_layer(self.p, layer)
         spec, size = found
         size_kw = spec.size is not None and spec.size in layer.kwargs and spec.arg(spec.size) is None
         if size_kw:  # `dw(kernel=k)`: the size suffix computed from an expression
@@ -597,7 +599,7 @@ class _Lowering:
             a = spec.arg(k)
             if a is None:
                 raise ArchError(f"`{spec.name}` has no argument `{k}`", layer.kwarg_spans.get(k, layer.span),
-                                did_you_mean(k, spec.arg_names) or _args_hint(spec))
+                                kwarg_hint(spec, k, layer.word) or did_you_mean(k, spec.arg_names) or _args_hint(spec))
             attrs[k] = self._arg_value(spec, a, e, env)
         if spec.width_default and attrs.get(spec.width_default) is None and "c" in env:
             c = env.get("c")
