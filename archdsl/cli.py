@@ -375,6 +375,13 @@ def cmd_lsp(args) -> int:
     return serve()
 
 
+def cmd_ops(args) -> int:
+    from archdsl.ops_listing import format_all, format_one
+
+    print(format_one(args.token) if args.token else format_all())
+    return 0
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file in the same folder and rename: never a half-written file."""
     import os
@@ -392,7 +399,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 COMMANDS = {"compile": cmd_compile, "check": cmd_check, "render": cmd_render, "zoo": cmd_zoo, "fmt": cmd_fmt, "bench": cmd_bench,
-            "diff": cmd_diff, "lsp": cmd_lsp,
+            "diff": cmd_diff, "lsp": cmd_lsp, "ops": cmd_ops,
             "scale": lambda a: _scaling("cmd_scale", a), "fit": lambda a: _scaling("cmd_fit", a),
             "sample": lambda a: _scaling("cmd_sample", a)}
 
