@@ -291,12 +291,10 @@ def cmd_render(args) -> int:
 
 
 def zoo_files() -> list[Path]:
-    """The zoo: a source checkout's zoo/ if there is one, else the installed `archdsl.zoo`."""
-    here = Path(__file__).resolve()
-    source = here.parents[1] / "zoo"
-    if source.is_dir() and (here.parents[1] / "pyproject.toml").exists():
-        return sorted(source.glob("*.arch"))
-    return sorted((here.parent / "zoo").glob("*.arch"))
+    """The zoo's model files (see `archdsl.catalog`: a checkout's zoo/ or the installed package)."""
+    from archdsl.catalog import zoo_files as files
+
+    return files()
 
 
 def reference_of(source: str) -> str:
@@ -309,13 +307,19 @@ def cmd_zoo(args) -> int:
     from archdsl.backends.summary import summarize
     from archdsl.zoo_status import verified_cell
 
+    from archdsl.progress import Progress
+
     rows = []
-    for f in zoo_files():
+    files = zoo_files()
+    progress = Progress("zoo")
+    for k, f in enumerate(files, 1):
+        progress(f"{k}/{len(files)} {f.name}")
         program = parse(f)
         for v in program.variant_names or [None]:
             s = summarize(compile_graph(program, v))
             rows.append((f.name, v or "-", f"{s['params'] / 1e6:.2f}M", f"{s['macs'] / 1e9:.2f}G", verified_cell(f.stem, v),
                          reference_of(program.source)))
+    progress.clear()
     header = ("file", "variant", "params", "MACs", "verified", "reference")
     widths = [max(len(r[k]) for r in rows + [header]) for k in range(5)]
     for r in [header] + rows:
@@ -345,13 +349,15 @@ def cmd_fmt(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from archdsl.bench import format_result, run
+    from archdsl.bench import format_result, reference_constructor, run
+    from archdsl.progress import Progress
 
-    try:
+    reference_constructor(args.against)  # a bad reference or file fails before any work
+    source_of(args.file, args.variant)
+    with Progress("bench") as progress:
         r = run(args.file, args.variant, args.against, batch=args.batch, device=args.device, compile=args.compile,
-                repeats=args.repeats, inference=args.inference)
-    except ValueError as e:
-        raise ArchError(str(e), Span("--against", 1, 1, len(args.against), args.against)) from None
+                repeats=args.repeats, inference=args.inference, progress=progress,
+                warn=lambda text: progress.note(f"archdsl: warning: {text}"))
     print(json.dumps(r) if args.json else format_result(r))
     return 0
 
