@@ -112,7 +112,11 @@ def _torch_dtype(dtype: Any):
 
 def summary(path_or_text: str | os.PathLike | ast.Program, variant: str | None = None, *,
             input_shape: tuple[int, ...] | None = None, **overrides: Any) -> dict[str, Any]:
-    """The same dict `archdsl compile --json` prints: params, MACs, shapes, per-stage table."""
+    """The same dict `archdsl compile --json` prints: params, MACs, shapes, per-stage table.
+
+    It is a `Summary` (a dict) that also holds one row per layer in `.layers` (module,
+    token, output shape, params, MACs; `.layer_table()` prints them like torchinfo) and
+    shows as an HTML table in notebooks."""
     from archdsl.backends.summary import summarize
 
     return summarize(compile_graph(path_or_text, variant, input_shape=input_shape, **overrides))

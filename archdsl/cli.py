@@ -192,10 +192,14 @@ def cmd_compile(args) -> int:
         raise _UsageError("--mode needs --compile")
     if args.compile or args.inference or args.dtype or args.channels_last:
         s["deploy"] = _deploy(g, args)
+    if args.layers:
+        s["layers"] = s.layers  # the per-layer rows join the JSON only when asked for
     if args.json:
         print(json.dumps(s))
     else:
         print(format_summary(s))
+        if args.layers:
+            print("\n" + s.layer_table())
         if "deploy" in s:
             print(_format_deploy(s["deploy"]))
     if args.output:
