@@ -309,9 +309,8 @@ def reference_of(source: str) -> str:
 def cmd_zoo(args) -> int:
     from archdsl.api import compile_graph, parse
     from archdsl.backends.summary import summarize
-    from archdsl.zoo_status import verified_cell
-
     from archdsl.progress import Progress
+    from archdsl.zoo_status import verified_cell
 
     rows = []
     files = zoo_files()

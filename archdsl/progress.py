@@ -35,7 +35,7 @@ class Progress:
             self.stream.flush()
             self.shown = False
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc) -> None:

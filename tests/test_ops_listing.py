@@ -31,7 +31,7 @@ def test_ops_token_describes_one_layer(token, capsys):
     spec = ops.lookup(token)[0]
     assert out.startswith(form(spec)) and spec.doc in out
     for a in spec.args:
-        assert re.search(rf"^  {a.name}\b", out, re.M), a.name
+        assert re.search(rf"^  {a.name}\b", out, re.MULTILINE), a.name
 
 
 def test_ops_unknown_token_is_a_located_error(capsys):

@@ -159,8 +159,8 @@ def summary_html(s: dict[str, Any], layers: list[dict[str, Any]] | None = None) 
     title = s["name"] + (f" ({s['variant']})" if s["variant"] else "")
     outs = s.get("outputs") or [s["output_shape"]]
     parts = [f"<div class='archdsl-summary'><b>{esc(title)}</b>",
-             f"<p>params {s['params']:,} ({s['params'] / 1e6:.2f} M) &middot; MACs {s['macs']:,} ({s['macs'] / 1e9:.2f} G) &middot; "
-             f"input {esc('x'.join(map(str, s['input_shape'])))} &middot; output {esc(', '.join('x'.join(map(str, o)) for o in outs))}</p>",
+             (f"<p>params {s['params']:,} ({s['params'] / 1e6:.2f} M) &middot; MACs {s['macs']:,} ({s['macs'] / 1e9:.2f} G) &middot; "
+              f"input {esc('x'.join(map(str, s['input_shape'])))} &middot; output {esc(', '.join('x'.join(map(str, o)) for o in outs))}</p>"),
              table(("section", "blocks", "output", "params", "MACs"),
                    [(r["name"], r["blocks"] or "", shape(r["output_shape"]), f"{r['params']:,}", f"{r['macs']:,}") for r in s["stages"]],
                    {1, 2, 3, 4})]

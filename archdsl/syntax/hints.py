@@ -160,7 +160,6 @@ def unknown_layer(program: ast.Program, layer: ast.Layer):
     library's spelling, a close token or block name, else a pointer to `archdsl ops`."""
     from archdsl import ops
     from archdsl.errors import ArchError
-
     from archdsl.syntax.parser import STRUCT_KINDS
 
     if layer.word in STRUCT_KINDS:
