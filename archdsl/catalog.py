@@ -117,7 +117,10 @@ def resolve(name: str, variant: str | None = None, span: Span | None = None) -> 
     span = span or Span(name, 1, 1, max(1, len(name)), name)
     found = models().get(name)
     if found is None:
-        hint = did_you_mean(name, models()) or "`archdsl zoo` lists the zoo's models; a file name ends in .arch"
+        if os.path.exists(name + ".arch"):
+            hint = f"did you mean the file `{name}.arch`?"
+        else:
+            hint = did_you_mean(name, models()) or "`archdsl zoo` lists the zoo's models; a file name ends in .arch"
         raise ArchError(f"no file or zoo model named `{name}`", span, hint)
     path, own = found
     if own is not None and variant is not None and variant != own:

@@ -47,6 +47,14 @@ def test_unknown_name_is_a_located_error_with_a_suggestion():
     assert "did you mean `convnext_tiny`" in str(e.value)
 
 
+def test_a_name_next_to_a_file_of_that_name_points_at_the_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mynet.arch").write_text("arch mynet()\ninput 3x8x8\nstem conv3(4)\n")
+    with pytest.raises(archdsl.ArchError, match="did you mean the file `mynet.arch`"):
+        archdsl.compile_graph("mynet")
+    assert archdsl.compile_graph("mynet.arch").name == "mynet"
+
+
 def test_cli_takes_zoo_names_from_any_directory(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["compile", "convnext", "-v", "tiny"]) == 0

@@ -7,7 +7,9 @@ gets a message or hint that names the archdsl spelling, not only "unknown".
 
 from __future__ import annotations
 
-from archdsl.errors import Span, did_you_mean
+from dataclasses import replace
+
+from archdsl.errors import ArchError, Span, did_you_mean
 from archdsl.syntax import ast
 
 # statement keywords: the first word of a top-level line
@@ -101,6 +103,31 @@ def later_let(program: ast.Program) -> tuple[ast.Name, ast.Let] | None:
     return None
 
 
+def check_let_order(program: ast.Program) -> None:
+    """`let a = b * 2` above `let b = 8`: lets are computed top to bottom."""
+    found = later_let(program)
+    if found is not None:
+        name, let = found
+        raise ArchError(used_before(name.id, replace(let.span, column=1)), name.span,
+                        f"`let` lines are computed top to bottom: move `let {let.name}` above line {name.span.line}")
+
+
+def tab_error(text: str, file: str, line: int) -> ArchError | None:
+    """An indentation error caused by a tab: the tab on this line, or on an indented line just
+    above it (back to the last unindented line)."""
+    lines = text.splitlines()
+    for n in range(min(line, len(lines)), 0, -1):
+        src = lines[n - 1]
+        indent = src[: len(src) - len(src.lstrip(" \t"))]
+        if "\t" in indent:
+            return ArchError("a tab in the indentation", Span(file, n, indent.index("\t") + 1, 1, src),
+                             "indent with spaces only: a tab counts as 8 columns, so this line does not line up with "
+                             "the lines around it; replace the tab with spaces")
+        if src.strip() and not indent and not src.lstrip().startswith("#") and n < line:
+            break
+    return None
+
+
 def used_before(what: str, span: Span) -> str:
     return f"`{what}` is used before its definition at {span.line}:{span.column}"
 
@@ -159,7 +186,6 @@ def unknown_layer(program: ast.Program, layer: ast.Layer):
     """The error for a layer word no layer kind knows: a named value used too early, another
     library's spelling, a close token or block name, else a pointer to `archdsl ops`."""
     from archdsl import ops
-    from archdsl.errors import ArchError
     from archdsl.syntax.parser import STRUCT_KINDS
 
     if layer.word in STRUCT_KINDS:

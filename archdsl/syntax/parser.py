@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import operator
-from dataclasses import replace
 from pathlib import Path
 
 import lark
@@ -17,6 +16,7 @@ from lark.indenter import DedentError, Indenter
 
 from archdsl.errors import ArchError, Span
 from archdsl.syntax import ast
+from archdsl.syntax.hints import check_let_order, keyword_hint, tab_error
 
 SECTION_KINDS = ("stem", "down", "stage", "head")
 STRUCT_KINDS = ("residual", "cat", "add", "dense", "patches", "aux", "split", "outputs")
@@ -258,8 +258,9 @@ def parse_source(text: str, file: str = "<string>", library: bool = False) -> as
         raise ArchError(f"unmatched `{tok}`", _span(file, text, tok.line, tok.column), "remove it, or add the opening bracket") from None
     except DedentError as e:
         line = _dedent_line(text)
-        if _tab_error(text, file, line) is not None:
-            raise _tab_error(text, file, line) from None
+        tab = tab_error(text, file, line)
+        if tab is not None:
+            raise tab from None
         raise ArchError("inconsistent indentation", _span(file, text, line, 1), "indent block bodies with the same number of spaces") from None
     except lark.exceptions.UnexpectedInput as e:
         raise _syntax_error(e, text, file) from None
@@ -270,17 +271,6 @@ def parse_source(text: str, file: str = "<string>", library: bool = False) -> as
 
 
 MAX_NESTING = 64
-
-
-def _check_let_order(program: ast.Program) -> None:
-    """`let a = b * 2` above `let b = 8`: lets are computed top to bottom."""
-    from archdsl.syntax.hints import later_let, used_before
-
-    found = later_let(program)
-    if found is not None:
-        name, let = found
-        raise ArchError(used_before(name.id, replace(let.span, column=1)), name.span,
-                        f"`let` lines are computed top to bottom: move `let {let.name}` above line {name.span.line}")
 
 
 def _check_nesting(text: str, file: str) -> None:
@@ -337,22 +327,6 @@ def _dedent_line(text: str) -> int:
     return 1
 
 
-def _tab_error(text: str, file: str, line: int) -> ArchError | None:
-    """An indentation error caused by a tab: the tab on this line, or on an indented line just
-    above it (back to the last unindented line)."""
-    lines = text.splitlines()
-    for n in range(min(line, len(lines)), 0, -1):
-        src = lines[n - 1]
-        indent = src[: len(src) - len(src.lstrip(" \t"))]
-        if "\t" in indent:
-            return ArchError("a tab in the indentation", _span(file, text, n, indent.index("\t") + 1),
-                             "indent with spaces only: a tab counts as 8 columns, so this line does not line up with "
-                             "the lines around it; replace the tab with spaces")
-        if src.strip() and not indent and not src.lstrip().startswith("#") and n < line:
-            break
-    return None
-
-
 def _span(file: str, text: str, line: int, column: int, length: int = 1) -> Span:
     lines = text.splitlines()
     src = lines[line - 1] if 0 < line <= len(lines) else ""
@@ -389,7 +363,7 @@ def _syntax_error(e: lark.exceptions.UnexpectedInput, text: str, file: str) -> A
     if tok.type == "_INDENT":  # point at the indented line itself
         line = min(tok.line + 1, len(text.splitlines()))
         src = text.splitlines()[line - 1]
-        tab = _tab_error(text, file, line)
+        tab = tab_error(text, file, line)
         if tab is not None:
             return tab
         col, length = 1, max(1, len(src) - len(src.lstrip()))
@@ -455,8 +429,6 @@ def _describe_token(tok: Token) -> str:
 
 def _hint_for(tok: Token, expected: set[str]) -> str | None:
     if tok.type == "NAME" and tok.column == 1:  # the first word of a line: `steam` for `stem`
-        from archdsl.syntax.hints import keyword_hint
-
         hint = keyword_hint(str(tok))
         if hint is not None:
             return hint
@@ -566,7 +538,7 @@ class _Builder:
                             "start the file with e.g. `arch mynet(classes=1000)`")
         program = ast.Program(self.file, self.text, name, params, inp, init, defaults, lets, blocks, sections, variants, arch_span,
                               uses, shared)
-        _check_let_order(program)
+        check_let_order(program)
         return program
 
     def param(self, t: Tree) -> ast.Param:
