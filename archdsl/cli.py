@@ -314,15 +314,14 @@ def cmd_zoo(args) -> int:
 
     rows = []
     files = zoo_files()
-    progress = Progress("zoo")
-    for k, f in enumerate(files, 1):
-        progress(f"{k}/{len(files)} {f.name}")
-        program = parse(f)
-        for v in program.variant_names or [None]:
-            s = summarize(compile_graph(program, v))
-            rows.append((f.name, v or "-", f"{s['params'] / 1e6:.2f}M", f"{s['macs'] / 1e9:.2f}G", verified_cell(f.stem, v),
-                         reference_of(program.source)))
-    progress.clear()
+    with Progress("zoo") as progress:  # cleared before the table (or an error) is printed
+        for k, f in enumerate(files, 1):
+            progress(f"{k}/{len(files)} {f.name}")
+            program = parse(f)
+            for v in program.variant_names or [None]:
+                s = summarize(compile_graph(program, v))
+                rows.append((f.name, v or "-", f"{s['params'] / 1e6:.2f}M", f"{s['macs'] / 1e9:.2f}G", verified_cell(f.stem, v),
+                             reference_of(program.source)))
     header = ("file", "variant", "params", "MACs", "verified", "reference")
     widths = [max(len(r[k]) for r in rows + [header]) for k in range(5)]
     for r in [header] + rows:
