@@ -18,8 +18,19 @@ def _looks_like_path(text_or_path: str | os.PathLike) -> bool:
     return "\n" not in text_or_path and (text_or_path.endswith(".arch") or os.path.exists(text_or_path))
 
 
+def zoo_source(path_or_text: Any, variant: str | None = None) -> tuple[Any, str | None]:
+    """A zoo model name (`convnext`, `convnext_tiny`, `resnet50`) -> (its file, variant);
+    anything else (a path, source text, a Program) is returned as given."""
+    from archdsl import catalog
+
+    if isinstance(path_or_text, str) and "\n" not in path_or_text and catalog.is_model_name(path_or_text):
+        return catalog.resolve(path_or_text, variant)
+    return path_or_text, variant
+
+
 def parse(text_or_path: str | os.PathLike) -> ast.Program:
-    """Parse a `.arch` file (a path) or source text into a Program."""
+    """Parse a `.arch` file (a path), a zoo model name or source text into a Program."""
+    text_or_path = zoo_source(text_or_path)[0]
     if _looks_like_path(text_or_path):
         return parse_text(read_source(text_or_path), str(text_or_path))
     return parse_text(str(text_or_path), "<string>")
@@ -28,7 +39,11 @@ def parse(text_or_path: str | os.PathLike) -> ast.Program:
 def compile_graph(path_or_text: str | os.PathLike | ast.Program, variant: str | None = None,
                   set_args: list[SetArg] | None = None, input_shape: tuple[int, ...] | None = None,
                   max_params: int = DEFAULT_MAX_PARAMS, **overrides: Any) -> Graph:
-    """Parse, resolve and check: the IR graph every backend starts from."""
+    """Parse, resolve and check: the IR graph every backend starts from.
+
+    `path_or_text` is a `.arch` path, source text, a parsed Program, or a zoo model name:
+    `compile_graph("convnext_tiny")` is `compile_graph(<zoo>/convnext.arch, "tiny")`."""
+    path_or_text, variant = zoo_source(path_or_text, variant)
     program = path_or_text if isinstance(path_or_text, ast.Program) else parse(path_or_text)
     return compile_program(program, variant, overrides, set_args, input_shape, max_params)
 
@@ -97,7 +112,11 @@ def _torch_dtype(dtype: Any):
 
 def summary(path_or_text: str | os.PathLike | ast.Program, variant: str | None = None, *,
             input_shape: tuple[int, ...] | None = None, **overrides: Any) -> dict[str, Any]:
-    """The same dict `archdsl compile --json` prints: params, MACs, shapes, per-stage table."""
+    """The same dict `archdsl compile --json` prints: params, MACs, shapes, per-stage table.
+
+    It is a `Summary` (a dict) that also holds one row per layer in `.layers` (module,
+    token, output shape, params, MACs; `.layer_table()` prints them like torchinfo) and
+    shows as an HTML table in notebooks."""
     from archdsl.backends.summary import summarize
 
     return summarize(compile_graph(path_or_text, variant, input_shape=input_shape, **overrides))

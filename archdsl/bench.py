@@ -25,19 +25,55 @@ from typing import Any, Callable
 
 import torch
 
+from archdsl.errors import ArchError, Span
+
 
 def reference_constructor(spec: str) -> Callable[[], torch.nn.Module]:
-    """`timm:NAME` or `torchvision:NAME` -> a function building that model (random weights)."""
-    lib, _, name = spec.partition(":")
-    if lib == "timm":
-        import timm
+    """`timm:NAME` or `torchvision:NAME` -> a function building that model (random weights).
 
+    A name the library does not have is a user error at `--against`, with the library's
+    closest names (a typo such as `timm:mobilenetv3_smal_100`)."""
+    lib, _, name = spec.partition(":")
+    span = Span("--against", 1, len(lib) + 2, max(1, len(name)), spec)
+    if lib == "timm":
+        timm = _library("timm")
+        if not timm.is_model(name):
+            raise ArchError(f"timm has no model `{name}`", span, _closest(name, timm.list_models(), "timm.list_models()"))
         return lambda: timm.create_model(name, pretrained=False)
     if lib in ("torchvision", "tv"):
-        import torchvision
+        tv = _library("torchvision")
+        names = tv.models.list_models()
+        if name not in names:
+            raise ArchError(f"torchvision has no model `{name}`", span, _closest(name, names, "torchvision.models.list_models()"))
+        return lambda: tv.models.get_model(name)
+    raise ArchError(f"--against must be timm:NAME or torchvision:NAME, got `{spec}`", Span("--against", 1, 1, max(1, len(spec)), spec),
+                    "e.g. --against timm:convnext_tiny or --against torchvision:resnet50")
 
-        return lambda: getattr(torchvision.models, name)()
-    raise ValueError(f"--against must be timm:NAME or torchvision:NAME, got {spec!r}")
+
+def _library(name: str):
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise ArchError(f"{name} is not installed", None, "install the reference libraries: pip install 'archdsl[verify]'") from None
+
+
+def _closest(name: str, names: list[str], where: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    if close:
+        return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
+    return f"{where} lists the names"
+
+
+def parameter_warning(ours: int, ref: int, against: str) -> str | None:
+    """A warning when the reference is plainly another network (its parameter count differs)."""
+    if ours == ref:
+        return None
+    return (f"{against} has {ref:,} parameters and ours {ours:,} ({ours / ref:.2f}x): the comparison is "
+            "between different networks; pick the reference that this file reproduces (`archdsl zoo` lists them)")
 
 
 @dataclass
@@ -96,7 +132,7 @@ m.eval()
 x = torch.randn({batch}, *{tuple(shape)!r})
 import re
 def status(key):
-    return int(re.search(key + r":\s+(\d+) kB", open("/proc/self/status").read()).group(1)) / 1024
+    return int(re.search(key + r":\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) / 1024
 open("/proc/self/clear_refs", "w").write("5")  # reset the peak-RSS mark (Linux)
 base = status("VmRSS")
 with torch.no_grad():
@@ -109,15 +145,25 @@ print(status("VmHWM") - base)
 
 def run(file: str, variant: str | None, against: str, batch: int = 8, device: str = "cpu", compile: bool = False,
         warmup: int = 2, repeats: int = 5, overrides: dict | None = None, memory: bool = True,
-        channels_last: bool = False, dtype: torch.dtype = torch.float32, inference: bool = False) -> dict[str, Any]:
+        channels_last: bool = False, dtype: torch.dtype = torch.float32, inference: bool = False,
+        progress: Callable[[str], None] | None = None, warn: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Measure; `progress(step)` is told each step as it starts, `warn(text)` at once when the
+    reference's parameter count differs from ours (a different network)."""
     import archdsl
 
+    step = progress or (lambda text: None)
     overrides = overrides or {}
     ref_fn = reference_constructor(against)
-    build_ours = _median_time(lambda: archdsl.build(file, variant, **overrides), 3)
-    build_ref = _median_time(ref_fn, 3)
+    step("building both models")
     ours = archdsl.build(file, variant, **overrides).eval()
     ref = ref_fn().eval()
+    counts = {"ours": sum(p.numel() for p in ours.parameters()), "ref": sum(p.numel() for p in ref.parameters())}
+    warning = parameter_warning(counts["ours"], counts["ref"], against)
+    if warning and warn is not None:
+        warn(warning)
+    step("timing the builds")
+    build_ours = _median_time(lambda: archdsl.build(file, variant, **overrides), 3)
+    build_ref = _median_time(ref_fn, 3)
     shape = tuple(ours.arch_info["input_shape"])
     x = torch.randn(batch, *shape, device=device, dtype=dtype)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -132,10 +178,13 @@ def run(file: str, variant: str | None, against: str, batch: int = 8, device: st
               for k, m in models.items()}
     if channels_last:
         x = x.to(memory_format=torch.channels_last)
+    step("eager throughput")
     eager = throughput(models, x, device, warmup, repeats)
     result: dict[str, Any] = {
         "file": file, "variant": variant, "against": against, "batch": batch, "device": device,
         "threads": torch.get_num_threads(), "input_shape": list(shape),
+        "params": {**counts, "ratio": counts["ours"] / counts["ref"] if counts["ref"] else float("nan")},
+        "warnings": [warning] if warning else [],
         "build_s": {"ours": build_ours, "ref": build_ref, "ratio": build_ours / build_ref},
         "eager_ips": {"ours": eager["ours"], "ref": eager["ref"], "ratio": eager["ours"] / eager["ref"]},
     }
@@ -145,6 +194,7 @@ def run(file: str, variant: str | None, against: str, batch: int = 8, device: st
                                    "ratio": eager["ours_inference"] / eager["ref"]}
     if compile:
         # both compiled the same way: inductor, default mode, from the eval-mode float32 models
+        step("torch.compile (inductor)")
         torch._dynamo.reset()
         c_ours, c_ref = torch.compile(models["ours"]), torch.compile(models["ref"])
         t = time.perf_counter()
@@ -159,6 +209,7 @@ def run(file: str, variant: str | None, against: str, batch: int = 8, device: st
         result["compiled_ips"] = {**comp, "ratio": comp["ours"] / comp["ref"]}
         result["compile_s"] = {"ours": t_ours, "ref": t_ref, "ratio": t_ours / t_ref}
     if memory:
+        step("peak memory")
         if device == "cuda":
             peaks = {}
             for k, m in (("ours", ours), ("ref", ref)):
@@ -176,7 +227,7 @@ def run(file: str, variant: str | None, against: str, batch: int = 8, device: st
 
 def format_result(r: dict[str, Any]) -> str:
     lines = [f"{r['file']} {r['variant'] or ''} vs {r['against']}  (batch {r['batch']}, {r['device']}, {r['threads']} threads)"]
-    rows = [("build time (s)", "build_s", "{:.3f}"), ("eager (img/s)", "eager_ips", "{:.1f}"),
+    rows = [("params", "params", "{:,}"), ("build time (s)", "build_s", "{:.3f}"), ("eager (img/s)", "eager_ips", "{:.1f}"),
             ("inference (img/s)", "inference_ips", "{:.1f}"), ("compiled (img/s)", "compiled_ips", "{:.1f}"),
             ("compile time (s)", "compile_s", "{:.1f}"), ("peak memory (MB)", "peak_mb", "{:.0f}")]
     lines.append(f"{'':<18}{'ours':>12}{'reference':>12}{'ratio':>8}")

@@ -1,10 +1,15 @@
 """The `archdsl` command.
 
-    archdsl compile FILE.arch [--variant V] [--set NAME=VALUE]... [--input CxHxW] [--json] [-o OUT.py]
+    archdsl compile FILE.arch [--variant V] [--set NAME=VALUE]... [--input CxHxW] [--json] [--layers] [-o OUT.py]
     archdsl check   FILE.arch [--variant V] [--set NAME=VALUE]... [--input CxHxW]
     archdsl render  FILE.arch [--variant V] [-o OUT.svg|.png|.pdf|.dot] [--depth 0|1|full] [--rankdir TB|LR]
     archdsl zoo
     archdsl diff    A.arch B.arch [--variant-a V] [--variant-b W] [--json]
+    archdsl lsp                        # the language server (stdio), for editors
+    archdsl ops     [TOKEN]
+    archdsl --version
+
+FILE may also be a zoo model's name: `archdsl compile convnext -v tiny`, `archdsl render resnet50`.
 
 Exit status: 0 success, 1 user error (a located message, never a traceback),
 2 internal error (a bug: the message asks for a report; `--debug` shows the traceback).
@@ -33,7 +38,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="the .arch file")
+    p.add_argument("file", help="the .arch file, or a zoo model's name (convnext, convnext_tiny, resnet50)")
     p.add_argument("--variant", "-v", help="a variant named in the file")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                    help="override a declared parameter (repeatable), e.g. --set depths=[2,2,6,2]")
@@ -47,10 +52,13 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     p.add_argument("--plugin", dest="plugins", action="append", default=[], metavar="MODULE",
                    help="import a Python module that registers layers (repeatable), e.g. --plugin mypkg.layers")
+    p.add_argument("--version", action="version", version=_version(), help="print archdsl's version (and python's and torch's) and exit")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     c = sub.add_parser("compile", help="check and build a model; print its summary")
     _common(c)
     c.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    c.add_argument("--layers", action="store_true",
+                   help="also list every layer: module, output shape, params and MACs (with --json: a `layers` list)")
     c.add_argument("-o", "--output", metavar="OUT.py", help="also write the model as one standalone PyTorch file")
     c.add_argument("--compile", action="store_true", help="torch.compile the model and run one forward pass (inductor)")
     c.add_argument("--mode", choices=["default", "reduce-overhead", "max-autotune"], default=None,
@@ -59,7 +67,7 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--channels-last", action="store_true", help="NHWC memory layout for weights and the test input")
     c.add_argument("--inference", action="store_true",
                    help="eval mode with the inference passes (dropout removal, reparameterization, BatchNorm folding, channels-last weights for conv nets)")
-    k = sub.add_parser("check", help="parse and shape-check only (fast)")
+    k = sub.add_parser("check", help="parse and shape-check only (fast); every variant unless --variant names one")
     _common(k)
     r = sub.add_parser("render", help="draw the architecture with Graphviz (default: FILE.svg next to FILE.arch)")
     _common(r)
@@ -68,7 +76,7 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("--rankdir", default="TB", help="TB (top to bottom, default) or LR (left to right)")
     sub.add_parser("zoo", help="table of zoo models and variants")
     b = sub.add_parser("bench", help="measure build time, throughput and memory against timm/torchvision")
-    b.add_argument("file")
+    b.add_argument("file", help="the .arch file, or a zoo model's name")
     b.add_argument("--variant", "-v")
     b.add_argument("--against", required=True, metavar="timm:NAME|torchvision:NAME")
     b.add_argument("--batch", type=int, default=8)
@@ -81,12 +89,42 @@ def make_parser() -> argparse.ArgumentParser:
     f.add_argument("files", nargs="+", help=".arch files")
     f.add_argument("--check", action="store_true", help="change nothing; exit 1 if a file is not formatted")
     d = sub.add_parser("diff", help="what changed between two architectures, stage by stage")
-    d.add_argument("file_a", help="the first .arch file")
-    d.add_argument("file_b", help="the second .arch file")
+    d.add_argument("file_a", help="the first .arch file (or zoo model name)")
+    d.add_argument("file_b", help="the second .arch file (or zoo model name)")
     d.add_argument("--variant-a", help="a variant of the first file (default: its first)")
     d.add_argument("--variant-b", help="a variant of the second file (default: its first)")
     d.add_argument("--json", action="store_true", help="print the diff as one JSON object")
+    from archdsl.cli_scaling import add_parsers
+
+    add_parsers(sub)
+    ls = sub.add_parser("lsp", help="run the language server for .arch files on stdin/stdout (editors start it; needs the `lsp` extra)")
+    ls.add_argument("--stdio", action="store_true", help="accepted for editors that pass it; stdio is the only transport")
+    o = sub.add_parser("ops", help="the layer tokens and their arguments (types, defaults)")
+    o.add_argument("token", nargs="?", help="one layer, e.g. conv, dw7 or ln (default: all of them)")
     return p
+
+
+def _version() -> str:
+    import platform
+    from importlib import metadata
+
+    from archdsl import __version__
+
+    try:
+        torch = metadata.version("torch")
+    except metadata.PackageNotFoundError:  # pragma: no cover - torch is a dependency
+        torch = "not installed"
+    return f"archdsl {__version__} (python {platform.python_version()}, torch {torch})"
+
+
+def source_of(text: str, variant: str | None = None, span: Span | None = None) -> tuple[Path, str | None]:
+    """A FILE argument -> (path, variant): a path as given, or a zoo model name resolved
+    (`convnext` -> zoo/convnext.arch, `convnext_tiny` -> zoo/convnext.arch + variant tiny)."""
+    from archdsl import catalog
+
+    if catalog.is_model_name(text):
+        return catalog.resolve(text, variant, span)
+    return Path(text), variant
 
 
 def _count(text: str) -> int:
@@ -106,8 +144,14 @@ def parse_input_shape(text: str) -> tuple[int, ...]:
 
 
 def _graph(args):
+    return _compiler(args)[0]()
+
+
+def _compiler(args):
+    """(compile(variant=the one asked for) -> Graph, the program, the variant asked for):
+    `--set`/`--input`/`--max-params` are read once, then any variant of the file compiles."""
     from archdsl.api import compile_graph, parse
-    from archdsl.passes import SetArg
+    from archdsl.passes import DEFAULT_MAX_PARAMS, SetArg
     from archdsl.syntax import parse_set_arg
 
     sets = []
@@ -115,11 +159,14 @@ def _graph(args):
         name, expr, span = parse_set_arg(text)
         sets.append(SetArg(name, expr, span, text))
     shape = parse_input_shape(args.input_shape) if args.input_shape else None
-    program = parse(Path(args.file))
-    from archdsl.passes import DEFAULT_MAX_PARAMS
-
+    path, variant = source_of(args.file, args.variant)
+    program = parse(path)
     budget = args.max_params if args.max_params is not None else DEFAULT_MAX_PARAMS
-    return compile_graph(program, args.variant, set_args=sets, input_shape=shape, max_params=budget)
+
+    def run(v: str | None = variant):
+        return compile_graph(program, v, set_args=sets, input_shape=shape, max_params=budget)
+
+    return run, program, variant
 
 
 def cmd_compile(args) -> int:
@@ -145,10 +192,14 @@ def cmd_compile(args) -> int:
         raise _UsageError("--mode needs --compile")
     if args.compile or args.inference or args.dtype or args.channels_last:
         s["deploy"] = _deploy(g, args)
+    if args.layers:
+        s["layers"] = s.layers  # the per-layer rows join the JSON only when asked for
     if args.json:
         print(json.dumps(s))
     else:
         print(format_summary(s))
+        if args.layers:
+            print("\n" + s.layer_table())
         if "deploy" in s:
             print(_format_deploy(s["deploy"]))
     if args.output:
@@ -203,16 +254,33 @@ def _format_deploy(d: dict) -> str:
 
 
 def cmd_check(args) -> int:
-    g = _graph(args)
-    out = g.nodes[g.output_id].shape
-    print(f"{args.file}: ok ({len(g) - 1} ops, output {'x'.join(map(str, out))})")
-    return 0
+    """Check the variant asked for, or every variant of the file: a mistake in any variant is
+    reported (located, once per distinct message, naming the variants it breaks)."""
+    run, program, variant = _compiler(args)
+    variants = [variant] if variant is not None else list(program.variant_names) or [None]
+    failed: dict[str, tuple[ArchError, list]] = {}
+    for v in variants:
+        try:
+            g = run(v)
+        except ArchError as e:
+            failed.setdefault(e.format(), (e, []))[1].append(v)
+            continue
+        out = "x".join(map(str, g.nodes[g.output_id].shape))
+        where = f"{args.file} ({v})" if len(variants) > 1 else args.file
+        print(f"{where}: ok ({len(g) - 1} ops, output {out})")
+    for e, vs in failed.values():
+        if 1 < len(variants) != len(vs) and not any(f"variant `{v}`" in e.message for v in vs):  # name them, unless all break
+            e = ArchError(f"{e.message} (variant{'s' if len(vs) > 1 else ''} {', '.join(vs)})", e.span, e.hint)
+        print(e.format(), file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_render(args) -> int:
     from archdsl.backends.graphviz import draw, output_format, parse_depth, parse_rankdir, write
 
-    out = Path(args.output) if args.output else Path(args.file).with_suffix(".svg")
+    path, _ = source_of(args.file, args.variant)
+    # next to the .arch file; a zoo model by name is drawn into the current directory
+    out = Path(args.output) if args.output else path.with_suffix(".svg") if path == Path(args.file) else Path(f"{args.file}.svg")
     output_format(out)  # a bad name fails before any work
     depth, rankdir = parse_depth(args.depth), parse_rankdir(args.rankdir)
     write(draw(_graph(args), depth=depth, rankdir=rankdir), out)
@@ -221,8 +289,8 @@ def cmd_render(args) -> int:
 
 
 def zoo_files() -> list[Path]:
-    """The zoo's files (archdsl.syntax.imports.zoo_files, imported when first needed)."""
-    from archdsl.syntax.imports import zoo_files as files
+    """The zoo's model files (see `archdsl.catalog`: a checkout's zoo/ or the installed package)."""
+    from archdsl.catalog import zoo_files as files
 
     return files()
 
@@ -235,15 +303,19 @@ def reference_of(source: str) -> str:
 def cmd_zoo(args) -> int:
     from archdsl.api import compile_graph, parse
     from archdsl.backends.summary import summarize
+    from archdsl.progress import Progress
     from archdsl.zoo_status import verified_cell
 
     rows = []
-    for f in zoo_files():
-        program = parse(f)
-        for v in program.variant_names or [None]:
-            s = summarize(compile_graph(program, v))
-            rows.append((f.name, v or "-", f"{s['params'] / 1e6:.2f}M", f"{s['macs'] / 1e9:.2f}G", verified_cell(f.stem, v),
-                         reference_of(program.source)))
+    files = zoo_files()
+    with Progress("zoo") as progress:  # cleared before the table (or an error) is printed
+        for k, f in enumerate(files, 1):
+            progress(f"{k}/{len(files)} {f.name}")
+            program = parse(f)
+            for v in program.variant_names or [None]:
+                s = summarize(compile_graph(program, v))
+                rows.append((f.name, v or "-", f"{s['params'] / 1e6:.2f}M", f"{s['macs'] / 1e9:.2f}G", verified_cell(f.stem, v),
+                             reference_of(program.source)))
     header = ("file", "variant", "params", "MACs", "verified", "reference")
     widths = [max(len(r[k]) for r in rows + [header]) for k in range(5)]
     for r in [header] + rows:
@@ -273,13 +345,15 @@ def cmd_fmt(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from archdsl.bench import format_result, run
+    from archdsl.bench import format_result, reference_constructor, run
+    from archdsl.progress import Progress
 
-    try:
+    reference_constructor(args.against)  # a bad reference or file fails before any work
+    source_of(args.file, args.variant)
+    with Progress("bench") as progress:
         r = run(args.file, args.variant, args.against, batch=args.batch, device=args.device, compile=args.compile,
-                repeats=args.repeats, inference=args.inference)
-    except ValueError as e:
-        raise ArchError(str(e), Span("--against", 1, 1, len(args.against), args.against)) from None
+                repeats=args.repeats, inference=args.inference, progress=progress,
+                warn=lambda text: progress.note(f"archdsl: warning: {text}"))
     print(json.dumps(r) if args.json else format_result(r))
     return 0
 
@@ -288,8 +362,26 @@ def cmd_diff(args) -> int:
     from archdsl.api import diff
     from archdsl.backends.diff import format_diff
 
-    d = diff(Path(args.file_a), Path(args.file_b), args.variant_a, args.variant_b)
+    (a, va), (b, vb) = source_of(args.file_a, args.variant_a), source_of(args.file_b, args.variant_b)
+    d = diff(a, b, va, vb)
     print(json.dumps(d) if args.json else format_diff(d))
+    return 0
+
+
+def cmd_lsp(args) -> int:
+    try:
+        import pygls  # noqa: F401
+    except ImportError:
+        raise ArchError("the language server needs pygls", None, "install the extra: pip install 'archdsl[lsp]'") from None
+    from archdsl.lsp import main as serve
+
+    return serve()
+
+
+def cmd_ops(args) -> int:
+    from archdsl.ops_listing import format_all, format_one
+
+    print(format_one(args.token) if args.token else format_all())
     return 0
 
 
@@ -310,14 +402,25 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 COMMANDS = {"compile": cmd_compile, "check": cmd_check, "render": cmd_render, "zoo": cmd_zoo, "fmt": cmd_fmt, "bench": cmd_bench,
-            "diff": cmd_diff}
+            "diff": cmd_diff, "lsp": cmd_lsp, "ops": cmd_ops,
+            "scale": lambda a: _scaling("cmd_scale", a), "fit": lambda a: _scaling("cmd_fit", a),
+            "sample": lambda a: _scaling("cmd_sample", a)}
+
+
+def _scaling(name: str, args) -> int:
+    from archdsl import cli_scaling
+
+    return getattr(cli_scaling, name)(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        args = make_parser().parse_args(argv)
+        try:
+            args = make_parser().parse_args(argv)
+        except SystemExit as e:  # --help and --version print and stop: a normal exit
+            return int(e.code or 0)
         if args.plugins:
             from archdsl.plugins import load_plugin
 

@@ -57,15 +57,13 @@ def register_timm() -> list[str]:
     from timm.models import is_model, model_entrypoint, register_model
 
     from archdsl.api import parse
-    from archdsl.syntax.imports import zoo_files
+    from archdsl.catalog import model_name, zoo_files
 
     names = []
     for path in zoo_files():
         program = parse(path)
         for variant in program.variant_names or [None]:
-            name = PREFIX + path.stem + (f"_{variant}" if variant else "")
-            if variant and variant.startswith(path.stem):  # resnet.arch resnet50 -> archdsl/resnet50
-                name = PREFIX + variant
+            name = PREFIX + model_name(path.stem, variant)  # the zoo name: convnext_tiny, resnet50
             if not (is_model(name) and model_entrypoint(name).__module__ == __name__):  # idempotent
                 register_model(_entrypoint(path, variant, name))
             names.append(name)

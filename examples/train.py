@@ -202,8 +202,8 @@ def main(argv=None):
                 break
         if val_loader is not None and (step >= total or epoch + 1 == args.epochs or (epoch + 1) % 10 == 0):
             top1 = evaluate(model, val_loader, device)
-            top1_ema = evaluate(ema.module, val_loader, device) if ema is not None else float("nan")
-            log(f"epoch {epoch + 1} val top-1 {top1:.2f}% (EMA {top1_ema:.2f}%)", flush=True)
+            ema_note = f" (EMA {evaluate(ema.module, val_loader, device):.2f}%)" if ema is not None else ""  # --ema 0: none
+            log(f"epoch {epoch + 1} val top-1 {top1:.2f}%{ema_note}", flush=True)
         if step >= total:
             break
 

@@ -1,7 +1,10 @@
 """Bad-input corpus: each tests/errors/NAME.arch must fail with exactly NAME.err.
 
 `NAME.args` (optional) holds extra command-line arguments; `@missing` in it means
-"run on a file that does not exist". Run with ARCHDSL_ACCEPT=1 to rewrite the .err files
+"run on a file that does not exist"; a first word `@command=NAME` runs that command
+instead of `compile` (e.g. `@command=fit --params 50M --vary dims`); `@name WORD ...` runs
+on the name WORD instead of the file (a zoo model name, or a typo of one). Run with
+ARCHDSL_ACCEPT=1 to rewrite the .err files
 (then read the diff: the messages are part of the product).
 """
 
@@ -25,10 +28,15 @@ def run_case(case: Path, capsys) -> tuple[int, str, str]:
     extra = shlex.split(args_file.read_text()) if args_file.exists() else []
     if extra == ["@missing"]:
         rel, extra = rel.with_name("does_not_exist.arch"), []
+    command = "compile"
+    if extra and extra[0].startswith("@command="):
+        command, extra = extra[0].split("=", 1)[1], extra[1:]
+    if extra[:1] == ["@name"]:
+        rel, extra = extra[1], extra[2:]
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
-        rc = main(["compile", str(rel), *extra])
+        rc = main([command, str(rel), *extra])
     finally:
         os.chdir(cwd)
     out, err = capsys.readouterr()

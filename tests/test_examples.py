@@ -46,6 +46,16 @@ def test_train_example_on_fake_data(tmp_path):
     model.load_state_dict(torch.load(out))  # the saved EMA weights fit the same architecture
 
 
+def test_train_example_without_ema_prints_no_ema_figure():
+    """`--ema 0` turns the EMA off: the validation line has no "(EMA nan%)" (issue 20, bug 10)."""
+    r = _run(ROOT / "examples" / "train.py", ROOT / "zoo" / "convnext.arch", "--set", "depths=[1,1,1,1]", "--set", "dims=[16,32,64,128]",
+             "--set", "classes=10", "--input", "3x32x32", "--fake-size", "16", "--batch", "8", "--steps", "2", "--log-every", "2",
+             "--workers", "0", "--device", "cpu", "--ema", "0")
+    assert r.returncode == 0, r.stderr[-3000:]
+    val = [line for line in r.stdout.splitlines() if "val top-1" in line]
+    assert val and all("EMA" not in line and "nan" not in line for line in val), val
+
+
 def test_train_example_scheduler():
     spec = importlib.util.spec_from_file_location("train_example", ROOT / "examples" / "train.py")
     mod = importlib.util.module_from_spec(spec)

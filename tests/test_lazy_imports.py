@@ -26,6 +26,7 @@ def _imports_torch(argv: list[str]) -> bool:
 
 def test_help_and_fmt_do_not_import_torch():
     assert not _imports_torch(["--help"])
+    assert not _imports_torch(["--version"])
     assert not _imports_torch(["fmt", "--check", str(zoo("resnet.arch"))])
 
 

@@ -34,9 +34,10 @@ def sections(g: Graph) -> dict[str, dict[str, Any]]:
             continue
         name = _section_of(node.scope)
         row = out.setdefault(name, {"tokens": [], "down": [], "width": None, "depth": None, "params": 0, "macs": 0,
-                                    "output_shape": None, "_blocks": {}})
+                                    "output_shape": None, "_blocks": {}, "_keys": {"tokens": [], "down": [], "_blocks": {}}})
         p, m = node_cost(g, node)
         token = _token(node)
+        key = _key(node)
         row["params"] += p
         row["macs"] += m
         row["output_shape"] = list(node.shape)
@@ -44,27 +45,49 @@ def sections(g: Graph) -> dict[str, dict[str, Any]]:
         if name.startswith("stage"):
             if len(node.scope) > 2 and node.scope[2] == "down":
                 row["down"].append(token)
+                row["_keys"]["down"].append(key)
             elif len(node.scope) > 3 and node.scope[2] == "blocks":
                 row["_blocks"].setdefault(node.scope[3], []).append(token)
+                row["_keys"]["_blocks"].setdefault(node.scope[3], []).append(key)
                 last_block[name] = node.scope[:4]
             else:
                 row["tokens"].append(token)
+                row["_keys"]["tokens"].append(key)
         else:
             row["tokens"].append(token)
+            row["_keys"]["tokens"].append(key)
     for path, grp in g.groups.items():
         if grp.kind == "stage":
             out[_section_of(path)]["depth"] = grp.info.get("depth", 0)
     for name, row in out.items():
-        blocks = row.pop("_blocks")
+        blocks, keys = row.pop("_blocks"), row.pop("_keys")
         if blocks:  # the last block stands for the stage: no stride, no shortcut projection
             row["tokens"] = blocks[max(blocks)] + row["tokens"]
+            keys["tokens"] = keys["_blocks"][max(blocks)] + keys["tokens"]
+        row["_same"] = (tuple(keys["tokens"]), tuple(keys["down"]))
     return out
+
+
+def _key(node) -> tuple:
+    """What a layer is, however it was spelled: `dw7` and `dw7/1` (stride 1 either way), `conv3(64)`
+    and `conv3(c)` with c = 64 are the same layer. The op, its resolved attributes (the
+    spelling `_token` and other private ones left out) and its output shape."""
+    if node.op == "drop_path":
+        return ("drop_path",)
+    attrs = tuple(sorted((k, repr(v)) for k, v in node.attrs.items() if not k.startswith("_")))
+    return node.op, attrs, tuple(node.shape or ())
 
 
 def _token(node) -> str:
     # a stochastic-depth rate differs from block to block and is a training setting (the
     # `drop_path` parameter shows in the parameter changes): the body shows only where it is
     return "drop_path" if node.op == "drop_path" else node.token
+
+
+def _same(a: dict, b: dict, field: str) -> bool:
+    if field in ("tokens", "down"):  # layers compared by what they are, not how they are written
+        return a["_same"][field == "down"] == b["_same"][field == "down"]
+    return a[field] == b[field]
 
 
 def _side(g: Graph, source: str) -> dict[str, Any]:
@@ -82,7 +105,10 @@ def diff_graphs(ga: Graph, gb: Graph, source_a: str = "A", source_b: str = "B") 
     rows = []
     for n in names:
         a, b = sa.get(n), sb.get(n)
-        changed = list(FIELDS) if a is None or b is None else [f for f in FIELDS if a[f] != b[f]]
+        changed = list(FIELDS) if a is None or b is None else [f for f in FIELDS if not _same(a, b, f)]
+        for side in (a, b):
+            if side is not None:
+                side.pop("_same", None)
         rows.append({"name": n, "a": a, "b": b, "changed": changed,
                      "params_delta": (b or {}).get("params", 0) - (a or {}).get("params", 0),
                      "macs_delta": (b or {}).get("macs", 0) - (a or {}).get("macs", 0)})

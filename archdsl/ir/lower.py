@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from archdsl import ops
 from archdsl.errors import ArchError, Span, did_you_mean
 from archdsl.ir import sym
+from archdsl.init_schemes import check_init
 from archdsl.ir.graph import Graph, Group, Node, Path
 from archdsl.ir.lower_layers import LayerLowering, args_hint
 from archdsl.ir.lower_structures import StructureLowering
@@ -74,6 +75,7 @@ class _Lowering(StructureLowering, LayerLowering):
             init = (program.init.scheme, {k: evaluate(v, self.globals) for k, v in program.init.kwargs.items()})
             if program.init.args:
                 init[1]["_args"] = [evaluate(a, self.globals) for a in program.init.args]
+            check_init(program.init, init[1].get("_args", []), {k: v for k, v in init[1].items() if k != "_args"})
         self.g = Graph(program.name, variant, dict(resolved.values), (), init=init, source_file=program.file)
         self.next_id = 0
         self.call_counts: dict[tuple, int] = {}
@@ -122,6 +124,9 @@ class _Lowering(StructureLowering, LayerLowering):
                                 "give one rate in [0, 1) per block, or a single rate that rises linearly over the blocks")
         elif isinstance(drop_path, bool) or not isinstance(drop_path, (int, float)):
             raise ArchError(f"`drop_path` must be a rate or a list of rates, got {describe(drop_path)}", dp_span)
+        elif not 0 <= drop_path < 1:  # a rate of 1 drops a whole branch: training outputs NaN
+            raise ArchError(f"`drop_path` must be in [0, 1), got {format_value(drop_path)}", dp_span,
+                            "it is the last block's stochastic-depth rate (rising from 0 over the blocks), e.g. 0.1")
         seen_kinds: dict[str, ast.Section] = {}
         block_counter = 0
         last_input: int | None = None  # the input of the previous stage block: the next one's `prev`

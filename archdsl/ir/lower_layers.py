@@ -14,6 +14,7 @@ from archdsl.ir.graph import Path
 from archdsl.ir.values import Env, describe, evaluate, format_value
 from archdsl.ops.activation import ACTIVATIONS
 from archdsl.syntax import ast
+from archdsl.syntax.hints import kwarg_hint, unknown_layer
 
 
 class LayerLowering:
@@ -22,11 +23,7 @@ class LayerLowering:
     def _layer(self, layer: ast.Layer, x: int, env: Env, scope: Path) -> int:
         found = ops.lookup(layer.word)
         if found is None:
-            hint = ops.suggest(layer.word)
-            if hint is None:
-                close = did_you_mean(layer.word, list(self.p.blocks))
-                hint = close or "see `archdsl ops` or docs/language.md for the layer tokens"
-            raise ArchError(f"unknown layer `{layer.word}`", layer.span, hint)
+            raise unknown_layer(self.p, layer)
         spec, size = found
         size_kw = spec.size is not None and spec.size in layer.kwargs and spec.arg(spec.size) is None
         if size_kw:  # `dw(kernel=k)`: the size suffix computed from an expression
@@ -54,7 +51,7 @@ class LayerLowering:
             a = spec.arg(k)
             if a is None:
                 raise ArchError(f"`{spec.name}` has no argument `{k}`", layer.kwarg_spans.get(k, layer.span),
-                                did_you_mean(k, spec.arg_names) or args_hint(spec))
+                                kwarg_hint(spec, k, layer.word) or did_you_mean(k, spec.arg_names) or args_hint(spec))
             attrs[k] = self._arg_value(spec, a, e, env)
         if spec.width_default and attrs.get(spec.width_default) is None and "c" in env:
             c = env.get("c")

@@ -87,8 +87,8 @@ _CONV_ARGS = (
 def non_overlapping(attrs: dict, default_stride: bool = False) -> int:
     """kernel == stride > 1 with no padding (patchify): that stride, else 1."""
     k = attrs.get("kernel")
-    if not isinstance(k, int):
-        return 1
+    if not isinstance(k, int) or attrs.get("ceil") or attrs.get("same"):
+        return 1  # ceil mode and TF "SAME" padding cover the last rows: nothing is dropped
     s = attrs.get("stride") or (k if default_stride else 1)
     p = attrs.get("p")
     if p is None:

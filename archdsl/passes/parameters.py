@@ -84,6 +84,7 @@ def resolve_parameters(program: ast.Program, variant: str | None = None,
             raise ArchError(f"unknown parameter `{name}` {source}", span,
                             did_you_mean(name, values) or _param_list(values))
         if isinstance(expr_or_value, ast.Expr.__args__):  # type: ignore[attr-defined]
+            _check_bare_word(name, expr_or_value, types[name], values[name], env, program, source)
             v = evaluate(expr_or_value, env, program.blocks)
             value_span = expr_or_value.span
         else:
@@ -119,6 +120,28 @@ def resolve_parameters(program: ast.Program, variant: str | None = None,
     for s in set_args or []:
         assign(s.name, s.value, s.span, "in --set")
     return Resolved(values, types, spans, implicit, variant)
+
+
+def _check_bare_word(name: str, e: ast.Expr, typ: str, default: Any, env: Env, program: ast.Program, source: str) -> None:
+    """`--set classes=ten`: a bare word that names nothing is a wrong value for `classes`,
+    not a name to declare."""
+    from archdsl.ir.values import CONSTANTS
+
+    if not isinstance(e, ast.Name) or e.id in env or e.id in CONSTANTS or e.id in program.blocks:
+        return
+    if typ == "block":
+        hint = did_you_mean(e.id, program.blocks) or "blocks: " + (", ".join(program.blocks) or "none defined")
+    elif typ == "str":
+        hint = f'a string is quoted: {name}="{e.id}"'
+    else:
+        close = did_you_mean(e.id, env.names())
+        example = f"{name}={_fmt(default)}"
+        hint = f"`{name}` takes {_TYPE_WORDS.get(typ, typ)}, e.g. {example}" + (f"; or {close[0].lower()}{close[1:]}" if close else "")
+    raise ArchError(f"`{e.id}` is not a value for `{name}` ({typ}) {source}", e.span, hint)
+
+
+_TYPE_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "list": "a list", "list[int]": "a list of integers",
+               "list[float]": "a list of numbers"}
 
 
 def _param_list(values: dict[str, Any]) -> str:

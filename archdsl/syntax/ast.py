@@ -272,6 +272,7 @@ class InitDecl:
     args: list[Expr]
     kwargs: dict[str, Expr]
     span: Span
+    kwarg_spans: dict[str, Span] = field(default_factory=dict)
 
 
 @dataclass

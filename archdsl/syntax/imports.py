@@ -9,23 +9,12 @@ keep their own source spans, so an error inside one points into the library file
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
+from archdsl.catalog import zoo_dir
 from archdsl.errors import ArchError, did_you_mean
 from archdsl.syntax import ast
 from archdsl.syntax.parser import parse_source
-
-
-def zoo_dir() -> Path | None:
-    """The zoo tree: a source checkout's zoo/ if there is one, else the installed `archdsl.zoo`."""
-    source = Path(__file__).resolve().parents[2] / "zoo"
-    if source.is_dir():
-        return source
-    try:
-        return Path(str(resources.files("archdsl.zoo")))
-    except ModuleNotFoundError:  # pragma: no cover - a broken install
-        return None
 
 
 def _base_dir(file: str) -> Path:
@@ -41,7 +30,7 @@ def _inside(path: Path, root: Path) -> bool:
 def _available(text: str, zoo: Path | None) -> str:
     generic = "paths are relative to this file; the zoo's shared blocks are `blocks/NAME.arch`"
     if zoo is None or not (zoo / "blocks").is_dir():
-        return generic
+        return "paths are relative to this file; this archdsl install has no zoo to look in (reinstall archdsl)"
     names = [f"blocks/{p.name}" for p in (zoo / "blocks").glob("*.arch")]
     return did_you_mean(text, names) or generic
 
@@ -144,12 +133,3 @@ def _parse_library(path: Path, shown: str, text: str) -> ast.Program:
 def parse_text(text: str, file: str = "<string>") -> ast.Program:
     """Parse `.arch` source text into an `ast.Program`, with its `use` imports resolved."""
     return resolve_uses(parse_source(text, file))
-
-
-def zoo_files() -> list[Path]:
-    """The zoo: a source checkout's zoo/ if there is one, else the installed `archdsl.zoo`."""
-    here = Path(__file__).resolve()
-    source = here.parents[2] / "zoo"
-    if source.is_dir() and (here.parents[2] / "pyproject.toml").exists():
-        return sorted(source.glob("*.arch"))
-    return sorted((here.parents[1] / "zoo").glob("*.arch"))

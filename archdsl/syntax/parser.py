@@ -16,6 +16,7 @@ from lark.indenter import DedentError, Indenter
 
 from archdsl.errors import ArchError, Span
 from archdsl.syntax import ast
+from archdsl.syntax.hints import check_let_order, keyword_hint, tab_error
 
 SECTION_KINDS = ("stem", "down", "stage", "head")
 STRUCT_KINDS = ("residual", "cat", "add", "dense", "patches", "aux", "split", "outputs")
@@ -250,6 +251,9 @@ def parse_source(text: str, file: str = "<string>", library: bool = False) -> as
         raise ArchError(f"unmatched `{tok}`", _span(file, text, tok.line, tok.column), "remove it, or add the opening bracket") from None
     except DedentError as e:
         line = _dedent_line(text)
+        tab = tab_error(text, file, line)
+        if tab is not None:
+            raise tab from None
         raise ArchError("inconsistent indentation", _span(file, text, line, 1), "indent block bodies with the same number of spaces") from None
     except lark.exceptions.UnexpectedInput as e:
         raise _syntax_error(e, text, file) from None
@@ -352,6 +356,9 @@ def _syntax_error(e: lark.exceptions.UnexpectedInput, text: str, file: str) -> A
     if tok.type == "_INDENT":  # point at the indented line itself
         line = min(tok.line + 1, len(text.splitlines()))
         src = text.splitlines()[line - 1]
+        tab = tab_error(text, file, line)
+        if tab is not None:
+            return tab
         col, length = 1, max(1, len(src) - len(src.lstrip()))
     if tok.type == "_NL":  # point after the last character of the line
         line = tok.line
@@ -414,6 +421,10 @@ def _describe_token(tok: Token) -> str:
 
 
 def _hint_for(tok: Token, expected: set[str]) -> str | None:
+    if tok.type == "NAME" and tok.column == 1:  # the first word of a line: `steam` for `stem`
+        hint = keyword_hint(str(tok))
+        if hint is not None:
+            return hint
     if tok.type == "_INDENT":
         return "only block bodies (after `block NAME:` or `residual:`) are indented"
     if tok.type in ("RPAR", "RSQB") and tok.type not in expected:
@@ -483,8 +494,8 @@ class _Builder:
                     raise ArchError("second `input` line", self.span_tree(st), "declare the input shape once")
                 inp = self.input_decl(st)
             elif kind == "init_decl":
-                args, kwargs, _ = self.call_args(st.children[1]) if st.children[1] is not None else ([], {}, {})
-                init = ast.InitDecl(str(st.children[0]), args, kwargs, self.span_tok(st.children[0]))
+                args, kwargs, kw_spans = self.call_args(st.children[1]) if st.children[1] is not None else ([], {}, {})
+                init = ast.InitDecl(str(st.children[0]), args, kwargs, self.span_tok(st.children[0]), kw_spans)
             elif kind == "default_decl":
                 args, kwargs, _ = self.call_args(st.children[1])
                 if args:
@@ -518,8 +529,10 @@ class _Builder:
             first = next((i for i, l in enumerate(self.lines, 1) if l.strip() and not l.strip().startswith("#")), 1)
             raise ArchError("missing `arch NAME(...)` header", Span(self.file, first, 1, 1, self._line(first)),
                             "start the file with e.g. `arch mynet(classes=1000)`")
-        return ast.Program(self.file, self.text, name, params, inp, init, defaults, lets, blocks, sections, variants, arch_span, uses,
-                           shared)
+        program = ast.Program(self.file, self.text, name, params, inp, init, defaults, lets, blocks, sections, variants, arch_span,
+                              uses, shared)
+        check_let_order(program)
+        return program
 
     def param(self, t: Tree) -> ast.Param:
         if t.data == "required_param":

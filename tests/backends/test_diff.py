@@ -110,3 +110,20 @@ def test_api_errors_are_arch_errors(tmp_arch):
     with pytest.raises(ArchError) as e:
         archdsl.diff(zoo("convnext.arch"), bad)
     assert e.value.span.line == 3
+
+
+def test_spellings_of_the_same_layer_are_not_a_change(tmp_path, capsys):
+    """`dw7/1` is `dw7`, `conv3(c)` with c = 96 is `conv3(96)` (issue 20, bug 10)."""
+    text = zoo("convnext.arch").read_text()
+    respelled = tmp_path / "convnext.arch"
+    respelled.write_text(text.replace("stage dw7 ln", "stage dw7/1 ln").replace("conv4/4(dims[0])", "conv4/4(96)"))
+    d = archdsl.diff(zoo("convnext.arch"), respelled)
+    assert not d["changed"] and all(not r["changed"] for r in d["sections"])
+    assert main(["diff", str(zoo("convnext.arch")), str(respelled)]) == 0
+    assert "no changes" in capsys.readouterr().out
+    # a real change next to a respelling is still one
+    changed = tmp_path / "changed.arch"
+    changed.write_text(text.replace("stage dw7 ln", "stage dw5/1 ln"))
+    d = archdsl.diff(zoo("convnext.arch"), changed)
+    assert [r["name"] for r in d["sections"] if "tokens" in r["changed"]] == ["stage0", "stage1", "stage2", "stage3"]
+    assert json.loads(json.dumps(d)) == d
