@@ -32,7 +32,9 @@ def parse(text_or_path: str | os.PathLike) -> ast.Program:
     """Parse a `.arch` file (a path), a zoo model name or source text into a Program."""
     text_or_path = zoo_source(text_or_path)[0]
     if _looks_like_path(text_or_path):
-        return parse_text(read_source(text_or_path), str(text_or_path))
+        from archdsl.catalog import missing_hint
+
+        return parse_text(read_source(text_or_path, missing_hint), str(text_or_path))
     return parse_text(str(text_or_path), "<string>")
 
 

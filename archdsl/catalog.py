@@ -11,51 +11,18 @@ with the stem stands alone (`resnet.arch`'s `resnet50` is `resnet50`), as in
 
 from __future__ import annotations
 
-import atexit
+import difflib
+
 import fnmatch
 import functools
 import os
 import re
-import shutil
-import tempfile
-from importlib import resources
 from pathlib import Path
 
 from archdsl.errors import ArchError, Span, did_you_mean
+from archdsl.source import zoo_dir  # noqa: F401 - where the zoo is; re-exported
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
-
-
-def zoo_dir() -> Path | None:
-    """The zoo tree: a source checkout's zoo/ if there is one, else the installed `archdsl.zoo`."""
-    root = Path(__file__).resolve().parents[1]
-    if (root / "zoo").is_dir() and (root / "pyproject.toml").is_file():
-        return root / "zoo"
-    return _installed_zoo()
-
-
-@functools.lru_cache(maxsize=1)
-def _installed_zoo() -> Path | None:
-    try:
-        tree = resources.files("archdsl.zoo")
-    except ModuleNotFoundError:  # pragma: no cover - a broken install
-        return None
-    if isinstance(tree, Path):  # an ordinary install: the package's own directory
-        return tree
-    # a zipped install (or any other Traversable): copy the tree out once per process
-    target = Path(tempfile.mkdtemp(prefix="archdsl-zoo-"))
-    atexit.register(shutil.rmtree, target, True)
-    _copy_tree(tree, target)
-    return target
-
-
-def _copy_tree(tree, target: Path) -> None:
-    for item in tree.iterdir():
-        if item.is_dir():
-            (target / item.name).mkdir()
-            _copy_tree(item, target / item.name)
-        elif item.name.endswith(".arch"):
-            (target / item.name).write_bytes(item.read_bytes())
 
 
 def zoo_files() -> list[Path]:
@@ -127,3 +94,14 @@ def resolve(name: str, variant: str | None = None, span: Span | None = None) -> 
         raise ArchError(f"`{name}` is variant `{own}` of {path.name}; it cannot also be variant `{variant}`", span,
                         f"write `{path.stem} --variant {variant}`, or drop --variant")
     return path, own if own is not None else variant
+
+
+def missing_hint(path: Path) -> str:
+    """`convnext.arch` typed in a directory without it: the zoo model is `convnext`, by name."""
+    names = models()
+    if path.stem in names:
+        return f"`{path.stem}` is a zoo model: name it without the path and .arch (e.g. `archdsl compile {path.stem}`)"
+    close = difflib.get_close_matches(path.stem, list(names), n=1, cutoff=0.8)
+    if close:
+        return f"check the path; or did you mean the zoo model `{close[0]}` (named without .arch)?"
+    return "check the path, or name a zoo model (`archdsl zoo` lists them)"

@@ -25,11 +25,10 @@ import traceback
 from pathlib import Path
 from typing import Sequence
 
-from archdsl.errors import ArchError, Span
+from archdsl.errors import ArchError, Span, UsageError
 
 
-class _UsageError(Exception):
-    pass
+_UsageError = UsageError  # a bad command line: printed as `archdsl: error: ...`, exit 1
 
 
 class _Parser(argparse.ArgumentParser):

@@ -8,8 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from archdsl.cli import _UsageError
 from archdsl.errors import ArchError, Span
+from archdsl.errors import UsageError as _UsageError
 
 
 def _budget_args(p: argparse.ArgumentParser, relative: bool = True) -> None:

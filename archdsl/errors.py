@@ -74,3 +74,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     if not close:
         return None
     return "did you mean " + " or ".join(f"`{c}`" for c in close) + "?"
+
+
+class UsageError(Exception):
+    """A bad command line (argparse's complaint, a flag that needs another): `archdsl: error: ...`."""

@@ -71,7 +71,7 @@ def with_variant(source: str, line: str) -> str:
 def write_samples(space: Space, samples: list[tuple[str, Candidate]], out_dir: str, stem: str) -> list[Path]:
     """One `.arch` file per sample (the source, with the sample as its first variant), all
     written or none: files go to a temporary folder first, then are moved in."""
-    from archdsl.cli import write_atomic
+    from archdsl.fileio import write_atomic
 
     d = Path(out_dir)
     try:

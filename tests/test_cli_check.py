@@ -57,17 +57,20 @@ def test_check_reports_an_unknown_init_scheme_at_its_line(tmp_path, capsys):
     assert capsys.readouterr().err.startswith(f"{f}:3:6: error: unknown init scheme `kaimng`")
 
 
-def test_init_schemes_checked_without_torch_match_the_torch_ones():
+def test_init_schemes_checked_without_torch_match_the_runtime_ones():
     import inspect
 
-    from archdsl.backends.init import INIT_SCHEMES
-    from archdsl.init_schemes import POSITIONAL, SCHEMES
+    from archdsl.ir.init_schemes import POSITIONAL, RUNTIME, SCHEMES
+    from archdsl.runtime import init
 
-    assert set(SCHEMES) == set(INIT_SCHEMES)
+    assert set(SCHEMES) == set(RUNTIME)
     for name, keys in SCHEMES.items():
-        params = inspect.signature(INIT_SCHEMES[name]).parameters
+        if RUNTIME[name] is None:  # PyTorch's own defaults: nothing to call, nothing to set
+            assert keys == {}
+            continue
+        params = list(inspect.signature(getattr(init, RUNTIME[name])).parameters)
         assert set(keys) <= set(params), name
-        assert all(p in keys for p in POSITIONAL.get(name, ()))
+        assert list(POSITIONAL.get(name, ())) == params[1:1 + len(POSITIONAL.get(name, ()))], name
 
 
 @pytest.mark.parametrize("rate", ["1.0", "1", "1.5", "-0.1"])

@@ -24,7 +24,7 @@ SHARED = {"archdsl", "archdsl.errors", "archdsl.source", "archdsl.fileio"}
 ALLOWED = {
     "archdsl.runtime": set(),
     "archdsl.ops": {"archdsl.runtime"},  # archdsl.runtime.rounding: the DSL's rounding rules, no torch
-    "archdsl.syntax": set(),
+    "archdsl.syntax": {"archdsl.ops"},  # did-you-mean hints name layer tokens
     "archdsl.ir": {"archdsl.syntax", "archdsl.ops", "archdsl.runtime"},
     "archdsl.passes": {"archdsl.syntax", "archdsl.ir", "archdsl.ops"},
     "archdsl.backends": {"archdsl.syntax", "archdsl.ir", "archdsl.ops", "archdsl.passes", "archdsl.runtime"},

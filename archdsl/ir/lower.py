@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from archdsl import ops
 from archdsl.errors import ArchError, Span, did_you_mean
 from archdsl.ir import sym
-from archdsl.init_schemes import check_init
+from archdsl.ir.init_schemes import check_init
 from archdsl.ir.graph import Graph, Group, Node, Path
 from archdsl.ir.lower_layers import LayerLowering, args_hint
 from archdsl.ir.lower_structures import StructureLowering

@@ -291,7 +291,7 @@ def use_target(use: ast.Use, importer: str):
     """
     from pathlib import Path
 
-    from archdsl.syntax.imports import zoo_dir
+    from archdsl.source import zoo_dir
 
     if not use.path.endswith(".arch") or Path(use.path).is_absolute():
         return None

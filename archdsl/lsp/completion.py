@@ -193,7 +193,7 @@ def _is_block_param(program: ast.Program, name: str) -> bool:
 
 
 def _use_paths(file: str, typed: str) -> list[types.CompletionItem]:
-    from archdsl.syntax.imports import zoo_dir
+    from archdsl.source import zoo_dir
 
     paths: set[str] = set()
     zoo = zoo_dir()

@@ -12,6 +12,8 @@ from dataclasses import replace
 from archdsl.errors import ArchError, Span, did_you_mean
 from archdsl.syntax import ast
 
+STRUCT_KINDS = ("residual", "cat", "add", "dense", "patches", "aux", "split", "outputs")
+
 # statement keywords: the first word of a top-level line
 KEYWORDS = ("arch", "use", "input", "init", "default", "let", "shared", "block", "stem", "down", "stage", "head", "variant")
 
@@ -62,8 +64,6 @@ def kwarg_hint(spec, name: str, word: str) -> str | None:
 
 def alias_hint(word: str) -> str | None:
     """A hint for an unknown layer word that is another library's name for an archdsl token."""
-    from archdsl.syntax.parser import STRUCT_KINDS
-
     low = word.lower()
     if word in STRUCT_KINDS:
         return f"`{word}` is a structure and takes a colon: `{word}: ...`"
@@ -186,8 +186,6 @@ def unknown_layer(program: ast.Program, layer: ast.Layer):
     """The error for a layer word no layer kind knows: a named value used too early, another
     library's spelling, a close token or block name, else a pointer to `archdsl ops`."""
     from archdsl import ops
-    from archdsl.syntax.parser import STRUCT_KINDS
-
     if layer.word in STRUCT_KINDS:
         line = layer.span.source_line.strip()
         fixed = line.replace(layer.word, layer.word + ":", 1) if line.startswith(layer.word) else f"{layer.word}: ..."

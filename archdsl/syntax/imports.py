@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from archdsl.catalog import zoo_dir
 from archdsl.errors import ArchError, did_you_mean
+from archdsl.source import zoo_dir
 from archdsl.syntax import ast
 from archdsl.syntax.parser import parse_source
 

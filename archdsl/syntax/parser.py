@@ -16,10 +16,9 @@ from lark.indenter import DedentError, Indenter
 
 from archdsl.errors import ArchError, Span
 from archdsl.syntax import ast
-from archdsl.syntax.hints import check_let_order, keyword_hint, tab_error
+from archdsl.syntax.hints import STRUCT_KINDS, check_let_order, keyword_hint, tab_error
 
 SECTION_KINDS = ("stem", "down", "stage", "head")
-STRUCT_KINDS = ("residual", "cat", "add", "dense", "patches", "aux", "split", "outputs")
 
 # Friendly names for terminals in "expected ..." messages.
 _TERMINAL_NAMES = {

@@ -22,9 +22,9 @@ from archdsl.backends.codegen.render import class_lines, forward_lines, item_com
 from archdsl.backends.codegen.values import REQUIRED, Call, Raw, literal, render_plain, same
 from archdsl.backends.codegen import runtime
 from archdsl.ir.graph import Graph
+from archdsl.ir.init_schemes import RUNTIME as INIT_RUNTIME
 from archdsl.ops.code import call
 
-INIT_FUNCTIONS = {"torch": None, "kaiming": "init_kaiming", "trunc_normal": "init_trunc_normal"}
 IMAGENET = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225), "crop_pct": 0.875, "interpolation": "bicubic"}
 
 
@@ -121,7 +121,7 @@ class NetworkWriter:
             parts.append(("part", it))
         methods = self.methods(net, parts, init)
         scheme, kwargs = g.init
-        fn = INIT_FUNCTIONS.get(scheme)
+        fn = INIT_RUNTIME.get(scheme)
         if fn is not None:
             args = [f"{k}={literal(v)}" for k, v in kwargs.items() if k != "_args"]
             args = [literal(v) for v in kwargs.get("_args", [])] + args

@@ -1,8 +1,9 @@
 """The `init` schemes a file may name and their arguments, checked without torch.
 
 `archdsl check` reports `init kaimng` or `init trunc_normal(sdt=0.02)` at the `init` line;
-the schemes themselves (torch code) are `archdsl.backends.init.INIT_SCHEMES`, and a test
-keeps both lists equal.
+the schemes themselves are functions of the runtime library (archdsl/runtime/init.py,
+`RUNTIME` names them) that a generated network's constructor calls last; a test keeps
+both lists equal.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ SCHEMES: dict[str, dict[str, Any]] = {
     "trunc_normal": {"std": float},
 }
 POSITIONAL: dict[str, tuple[str, ...]] = {"trunc_normal": ("std",)}
+# scheme -> the runtime function a generated network calls (None: PyTorch's own defaults)
+RUNTIME: dict[str, str | None] = {"torch": None, "kaiming": "init_kaiming", "trunc_normal": "init_trunc_normal"}
 
 
 def check_init(decl: ast.InitDecl, args: list[Any], kwargs: dict[str, Any]) -> None:
