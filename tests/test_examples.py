@@ -36,7 +36,7 @@ def test_train_example_on_fake_data(tmp_path):
              "--steps", "4", "--log-every", "2", "--lr", "0.5", "--workers", "0", "--device", "cpu", "--out", out)
     assert r.returncode == 0, r.stderr[-3000:]
     lines = r.stdout.splitlines()
-    assert lines[0].startswith("convnext/tiny: 0.23M params, input 3x32x32, 48 training images, 1 process(es)")
+    assert lines[0].startswith("convnext_tiny: 0.23M params, input 3x32x32, 48 training images, 1 process(es)")
     progress = [line for line in lines if " loss " in line]
     assert [line.split()[3] for line in progress] == ["2/4", "4/4"]
     assert all(math.isfinite(float(line.split()[5])) for line in progress)

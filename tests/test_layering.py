@@ -20,7 +20,7 @@ PACKAGE = ROOT / "archdsl"
 MAX_LINES = 600
 
 # what each layer may import (besides itself and the shared helpers)
-SHARED = {"archdsl", "archdsl.errors", "archdsl.source", "archdsl.fileio"}
+SHARED = {"archdsl", "archdsl.errors", "archdsl.source", "archdsl.fileio", "archdsl.catalog"}
 ALLOWED = {
     "archdsl.runtime": set(),
     "archdsl.ops": {"archdsl.runtime"},  # archdsl.runtime.rounding: the DSL's rounding rules, no torch

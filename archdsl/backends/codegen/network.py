@@ -21,6 +21,7 @@ from archdsl.backends.codegen.names import RESERVED, class_name, escape
 from archdsl.backends.codegen.render import class_lines, forward_lines, item_comment, shape_text, step_comment
 from archdsl.backends.codegen.values import REQUIRED, Call, Raw, literal, render_plain, same
 from archdsl.backends.codegen import runtime
+from archdsl.catalog import model_name
 from archdsl.ir.graph import Graph
 from archdsl.ir.init_schemes import RUNTIME as INIT_RUNTIME
 from archdsl.ops.code import call
@@ -144,7 +145,7 @@ class NetworkWriter:
             classifier = next(it for it in head_class.items if it.name == step.item)
         annotation = "torch.Tensor | tuple[torch.Tensor, ...]" if self.aux_stages else returns(out_node)
         in_shape = g.input_shape
-        cfg = {"architecture": f"{g.name}_{g.variant}" if g.variant else g.name, "input_size": tuple(in_shape),
+        cfg = {"architecture": model_name(g.name, g.variant), "input_size": tuple(in_shape),
                "num_classes": int(out_node.shape[-1]) if classifier is not None else 0, **IMAGENET}
         try:
             literal(cfg["architecture"])
