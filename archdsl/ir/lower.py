@@ -17,8 +17,9 @@ from archdsl.ir import sym
 from archdsl.ir.init_schemes import check_init
 from archdsl.ir.graph import Graph, Group, Node, Path
 from archdsl.ir.lower_layers import LayerLowering, args_hint
-from archdsl.ir.lower_structures import StructureLowering
+from archdsl.ir.lower_structures import RESIDUAL_KINDS, RESIDUAL_OPTIONS, StructureLowering
 from archdsl.ir.shapes import infer_shapes
+from archdsl.ir.usage import check_unused
 from archdsl.ir.values import BlockRef, Env, describe, evaluate, format_value
 from archdsl.syntax import ast
 
@@ -46,6 +47,7 @@ class _StagePlan:
 
 def lower(program: ast.Program, resolved: "Resolved", input_shape: tuple[int, ...] | None = None,
           variant: str | None = None) -> Graph:
+    check_unused(program)
     return _Lowering(program, resolved, resolved.variant).run(input_shape)
 
 
@@ -59,7 +61,16 @@ class _Lowering(StructureLowering, LayerLowering):
                 raise ArchError(f"`let {let.name}` shadows an existing name", let.span, "choose another name")
             self.globals.values[let.name] = evaluate(let.value, self.globals, program.blocks)
         self.defaults: dict[str, dict[str, Any]] = {}
+        # `default residual(scale=1e-6, drop=0.1)`: options of every residual of a stage block
+        self.residual_defaults: dict[str, tuple[Any, Span]] = {}
         for d in program.defaults:
+            if d.layer in RESIDUAL_KINDS:
+                for k, e in d.kwargs.items():
+                    if k not in RESIDUAL_OPTIONS:
+                        raise ArchError(f"`default {d.layer}` has no option `{k}`", e.span,
+                                        did_you_mean(k, RESIDUAL_OPTIONS) or "options: " + ", ".join(RESIDUAL_OPTIONS))
+                    self.residual_defaults[k] = (evaluate(e, self.globals, program.blocks), e.span)
+                continue
             found = ops.lookup(d.layer)
             if found is None:
                 raise ArchError(f"unknown layer `{d.layer}` in `default`", d.span, ops.suggest(d.layer))
@@ -80,7 +91,7 @@ class _Lowering(StructureLowering, LayerLowering):
         self.next_id = 0
         self.call_counts: dict[tuple, int] = {}
         self.depth = 0
-        self.drop_rate = 0.0
+        self.total_blocks = 0
         self.in_stage_block = False
         self.block_index: int | None = None
         # `shared NAME = layer`: one instance per stage (or stem/head), made at its first use
@@ -113,20 +124,7 @@ class _Lowering(StructureLowering, LayerLowering):
             raise ArchError("more than one `down` line", downs[1].span, "`down` is applied before every stage after the first")
         down = downs[0] if downs else None
         plans = self._plan_stages(down is not None)
-        total_blocks = sum(p.depth for p in plans)
-        drop_path = self.globals.get("drop_path", 0.0) or 0.0
-        dp_span = self.r.spans.get("drop_path") or next((l.span for l in self.p.lets if l.name == "drop_path"), self.p.span)
-        if isinstance(drop_path, list):  # one rate per stage block, e.g. computed by a `let`
-            bad = next((r for r in drop_path if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 <= r < 1), None)
-            if len(drop_path) != total_blocks or bad is not None:
-                problem = f"has {len(drop_path)} rates for {total_blocks} stage blocks" if bad is None else f"holds {describe(bad)}"
-                raise ArchError(f"`drop_path` {problem}", dp_span,
-                                "give one rate in [0, 1) per block, or a single rate that rises linearly over the blocks")
-        elif isinstance(drop_path, bool) or not isinstance(drop_path, (int, float)):
-            raise ArchError(f"`drop_path` must be a rate or a list of rates, got {describe(drop_path)}", dp_span)
-        elif not 0 <= drop_path < 1:  # a rate of 1 drops a whole branch: training outputs NaN
-            raise ArchError(f"`drop_path` must be in [0, 1), got {format_value(drop_path)}", dp_span,
-                            "it is the last block's stochastic-depth rate (rising from 0 over the blocks), e.g. 0.1")
+        self.total_blocks = sum(p.depth for p in plans)
         seen_kinds: dict[str, ast.Section] = {}
         block_counter = 0
         last_input: int | None = None  # the input of the previous stage block: the next one's `prev`
@@ -160,10 +158,6 @@ class _Lowering(StructureLowering, LayerLowering):
                         stride = plan.options.get("s", 1) if j == 0 else 1
                         row = {name: vals[j] for name, vals in plan.block_options.items()}
                         env = stage_env.child({k: sym.symbol(sym.plain(v), k) for k, v in {"s": stride, "j": j, **row}.items()})
-                        if isinstance(drop_path, list):
-                            self.drop_rate = float(drop_path[block_counter])
-                        else:
-                            self.drop_rate = drop_path * block_counter / (total_blocks - 1) if total_blocks > 1 else 0.0
                         self.block_index = block_counter
                         self.in_stage_block = True
                         self.prev = x if last_input is None else last_input
@@ -295,10 +289,10 @@ class _Lowering(StructureLowering, LayerLowering):
         if ref is not None:
             layer = body[0]
             block = self.p.blocks[ref.name]
-            self.g.groups[scope] = Group(scope, "block", block.name, layer.span, {"block_index": self.block_index, "drop_path": self.drop_rate})
+            self.g.groups[scope] = Group(scope, "block", block.name, layer.span, {"block_index": self.block_index})
             return self._passthrough(x, self._call_block(block, layer, x, env, scope, implicit=env), layer.span, scope)
         self.g.groups[scope] = Group(scope, "block", "block", plan.section.chain.span,
-                                     {"block_index": self.block_index, "drop_path": self.drop_rate, "args": self._stage_args(env),
+                                     {"block_index": self.block_index, "args": self._stage_args(env),
                                       "inline": True})
         return self._residual(lambda y: self._chain(body, y, env, scope), x, scope, plan.section.chain.span, {}, env)
 

@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from archdsl.errors import ArchError, Span, did_you_mean
 from archdsl.ir.graph import Path
-from archdsl.ir.values import Env, describe, evaluate
+from archdsl.ir.values import Env, describe, evaluate, format_value
 from archdsl.syntax import ast
 
 _PROJ_MODES = ("auto", "none", "conv", "skip")  # residual(proj=...): bare words
+RESIDUAL_KINDS = ("residual",)
+RESIDUAL_OPTIONS = ("proj", "scale", "drop")  # what `default residual(...)` may set
 
 
 class StructureLowering:
@@ -71,6 +75,9 @@ class StructureLowering:
         return branches
 
     def _residual(self, branch, x: int, scope: Path, span: Span, opts: dict, env: Env) -> int:
+        given = {k: (v, span) for k, v in opts.items()}
+        merged = {**self.residual_defaults, **given} if self.in_stage_block else given
+        opts = {k: v for k, (v, _) in merged.items()}
         proj = opts.get("proj", "auto")
         if proj is None:
             proj = "none"
@@ -79,11 +86,45 @@ class StructureLowering:
         y = branch(x)
         if proj == "skip" and self._shape(y) != self._shape(x):
             return y  # MobileNet-style: a block that changes the shape has no shortcut
-        ls = self.globals.get("layer_scale")
-        if self.in_stage_block and ls and opts.get("scale", True):
-            y = self._node("layer_scale", {"init": float(ls), "image": None}, [y], span, scope, "layer_scale")
-        if self.in_stage_block and self.drop_rate > 0 and opts.get("drop", True):
-            y = self._node("drop_path", {"p": self.drop_rate}, [y], span, scope, f"drop_path({self.drop_rate:.3g})")
+        scale = self._layer_scale(*merged["scale"]) if "scale" in merged else None
+        if scale is not None:
+            y = self._node("layer_scale", {"init": scale, "image": None}, [y], span, scope, "layer_scale")
+        rate = self._drop_rate(*merged["drop"]) if "drop" in merged else 0.0
+        if rate > 0:
+            y = self._node("drop_path", {"p": rate}, [y], span, scope, f"drop_path({rate:.3g})")
         if opts.get("cls"):  # CaiT/XCiT class-attention blocks: the branch updates token 0 only
             return self._node("add", {"residual": True, "proj": "none", "n": 2, "cls": True}, [y, x], span, scope, "+cls")
         return self._node("add", {"residual": True, "proj": proj, "n": 2}, [y, x], span, scope, "+")
+
+    def _layer_scale(self, value: Any, span: Span) -> float | None:
+        """`scale=`: the initial value of a learned per-channel scale of the branch (CaiT,
+        ConvNeXt layer scale), or false / none / 0 for none."""
+        if value is None or value is False or value == 0:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ArchError(f"`scale` is the layer scale's initial value, got {describe(value)}", span,
+                            "e.g. `residual(scale=1e-6):`, or `default residual(scale=layer_scale)`; false for none")
+        return float(value)
+
+    def _drop_rate(self, value: Any, span: Span) -> float:
+        """`drop=`: stochastic depth of this stage block's residual branch: the rate of the
+        network's last stage block, rising linearly from 0 over the blocks, or one rate per
+        stage block (a list); false / none / 0 for none."""
+        if value is None or value is False:
+            return 0.0
+        k, n = self.block_index, self.total_blocks
+        if k is None:
+            raise ArchError("stochastic depth (`drop=`) applies to the residuals of stage blocks", span,
+                            "its rate follows the block's place among the network's stage blocks")
+        if isinstance(value, list):
+            bad = next((r for r in value if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 <= r < 1), None)
+            if len(value) != n or bad is not None:
+                problem = f"has {len(value)} rates for {n} stage blocks" if bad is None else f"holds {describe(bad)}"
+                raise ArchError(f"`drop` {problem}", span, "give one rate in [0, 1) per stage block, or one rate for the last block")
+            return float(value[k])
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ArchError(f"`drop` must be a rate or a list of rates, got {describe(value)}", span)
+        if not 0 <= value < 1:  # a rate of 1 drops a whole branch: training outputs NaN
+            raise ArchError(f"`drop` must be in [0, 1), got {format_value(value)}", span,
+                            "it is the last stage block's stochastic-depth rate (rising from 0 over the blocks), e.g. 0.1")
+        return float(value) * k / (n - 1) if n > 1 else 0.0

@@ -68,7 +68,7 @@ def alias_hint(word: str) -> str | None:
     if word in STRUCT_KINDS:
         return f"`{word}` is a structure and takes a colon: `{word}: ...`"
     if low in _DROP_PATH:
-        return "stochastic depth is the `drop_path` parameter: declare `drop_path=0.1` in the `arch` header"
+        return "stochastic depth is an option of residuals: `residual(drop=0.1):`, or for every stage block `default residual(drop=0.1)`"
     if low in LAYER_ALIASES:
         form = LAYER_ALIASES[low]
         return f"did you mean `{form.split('(')[0].rstrip('0123456789./')}`? archdsl writes it `{form}` (`archdsl ops` lists the layers)"
