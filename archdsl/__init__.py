@@ -37,6 +37,10 @@ _LAZY = {"build": "archdsl.api", "compile_graph": "archdsl.api", "parse": "archd
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
+        from importlib.util import find_spec
+
+        if not name.startswith("_") and find_spec(f"archdsl.{name}") is not None:
+            return importlib.import_module(f"archdsl.{name}")  # a submodule: `archdsl.api`, `archdsl.backends`
         raise AttributeError(f"module 'archdsl' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value

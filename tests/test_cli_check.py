@@ -77,7 +77,7 @@ def test_init_schemes_checked_without_torch_match_the_runtime_ones():
 def test_drop_path_outside_0_1_is_a_located_error(rate, capsys):
     assert main(["check", str(zoo("convnext.arch")), "-v", "tiny", "--set", f"drop_path={rate}"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("--set:1:11: error: `drop_path` must be in [0, 1)")
+    assert err.startswith("--set:1:11: error: `drop` must be in [0, 1)")
 
 
 def test_drop_path_just_below_1_trains_without_nan():
@@ -85,7 +85,7 @@ def test_drop_path_just_below_1_trains_without_nan():
 
     import archdsl
 
-    model = archdsl.build("arch t(drop_path=0.99)\ninput 3x16x16\nblock b:\n    residual: conv3 bn relu\nstem conv3(8)\n"
+    model = archdsl.build("arch t(drop_path=0.99)\ninput 3x16x16\ndefault residual(drop=drop_path)\nblock b:\n    residual: conv3 bn relu\nstem conv3(8)\n"
                           "stage b x4\nhead gap fc(3)\n").train()
     torch.manual_seed(0)
     assert torch.isfinite(model(torch.randn(4, 3, 16, 16))).all()

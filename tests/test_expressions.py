@@ -9,10 +9,13 @@ from archdsl.errors import ArchError
 
 
 def value(expr: str, **params):
-    """Evaluate `expr` as the default of a header parameter declared after `params`."""
+    """Evaluate `expr` as the default of a header parameter declared after `params` (the
+    parameters resolved as the compiler's first pass does)."""
+    from archdsl.passes.parameters import resolve_parameters
+
     header = "".join(f"{k}={v}, " for k, v in params.items())
     text = f"arch net({header}out={expr})\ninput 3x8x8\nhead gap\n"
-    return archdsl.api.compile_graph(text).params["out"]
+    return resolve_parameters(archdsl.parse(text)).values["out"]
 
 
 @pytest.mark.parametrize("expr,expected", [

@@ -125,7 +125,7 @@ def test_cin_is_the_block_input_unless_passed():
 
 
 def test_drop_path_list_gives_one_rate_per_block():
-    text = TABLE.replace("arch net()", "arch net(sd=0.5)") + "let drop_path = [sd * b / 5 for b in range(5)]\n"
+    text = TABLE.replace("arch net()", "arch net(sd=0.5)") + "let drop_path = [sd * b / 5 for b in range(5)]\ndefault residual(drop=drop_path)\n"
     rates = {n.scope: n.attrs["p"] for n in archdsl.api.compile_graph(text) if n.op == "drop_path"}
     # block 0 (rate 0) has none; block (1,0) has no shortcut, so no drop path either
     assert rates == {("stages", 0, "blocks", 1): 0.1, ("stages", 1, "blocks", 1): 0.3, ("stages", 1, "blocks", 2): 0.4}

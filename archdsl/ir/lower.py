@@ -47,8 +47,9 @@ class _StagePlan:
 
 def lower(program: ast.Program, resolved: "Resolved", input_shape: tuple[int, ...] | None = None,
           variant: str | None = None) -> Graph:
-    check_unused(program)
-    return _Lowering(program, resolved, resolved.variant).run(input_shape)
+    g = _Lowering(program, resolved, resolved.variant).run(input_shape)
+    check_unused(program)  # after lowering: a typo of a parameter's name is reported as the unknown name it is
+    return g
 
 
 class _Lowering(StructureLowering, LayerLowering):
@@ -69,7 +70,9 @@ class _Lowering(StructureLowering, LayerLowering):
                     if k not in RESIDUAL_OPTIONS:
                         raise ArchError(f"`default {d.layer}` has no option `{k}`", e.span,
                                         did_you_mean(k, RESIDUAL_OPTIONS) or "options: " + ", ".join(RESIDUAL_OPTIONS))
-                    self.residual_defaults[k] = (evaluate(e, self.globals, program.blocks), e.span)
+                    # an option that names a parameter is reported where its value came from (`--set`)
+                    span = resolved.spans.get(e.id, e.span) if isinstance(e, ast.Name) else e.span
+                    self.residual_defaults[k] = (evaluate(e, self.globals, program.blocks), span)
                 continue
             found = ops.lookup(d.layer)
             if found is None:
