@@ -19,6 +19,7 @@ from archdsl.ir.graph import Graph, Group, Node, Path
 from archdsl.ir.lower_layers import LayerLowering, args_hint
 from archdsl.ir.lower_structures import RESIDUAL_KINDS, RESIDUAL_OPTIONS, StructureLowering
 from archdsl.ir.shapes import infer_shapes
+from archdsl.ir.tensors import TensorLowering, name_layer_groups
 from archdsl.ir.usage import check_unused
 from archdsl.ir.values import BlockRef, Env, describe, evaluate, format_value
 from archdsl.syntax import ast
@@ -48,11 +49,12 @@ class _StagePlan:
 def lower(program: ast.Program, resolved: "Resolved", input_shape: tuple[int, ...] | None = None,
           variant: str | None = None) -> Graph:
     g = _Lowering(program, resolved, resolved.variant).run(input_shape)
+    name_layer_groups(g)
     check_unused(program)  # after lowering: a typo of a parameter's name is reported as the unknown name it is
     return g
 
 
-class _Lowering(StructureLowering, LayerLowering):
+class _Lowering(StructureLowering, LayerLowering, TensorLowering):
     def __init__(self, program: ast.Program, resolved: "Resolved", variant: str | None):
         self.p = program
         self.r = resolved
@@ -453,6 +455,8 @@ class _Lowering(StructureLowering, LayerLowering):
             named = self._named(it, scope)
             if named is not None:
                 return named  # `h ...`, `prev ...`: the chain goes on from that value
+            if it.word in self.p.layers:
+                return self._layer_call(self.p.layers[it.word], it, x, env, scope)
             found, v = env.lookup(it.word)
             if found and v is None and it.stride is None:
                 return x  # a block-valued parameter set to `none`: nothing here (e.g. no attention)

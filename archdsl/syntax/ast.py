@@ -78,6 +78,7 @@ class Call:
     func: str
     args: list["Expr"]
     span: Span
+    kwargs: dict[str, "Expr"] = field(default_factory=dict)  # keyword arguments (tensor primitives in `layer` bodies)
 
 
 @dataclass
@@ -217,6 +218,25 @@ class BlockDef:
 
 
 @dataclass
+class TensorLine:
+    """A line of a `layer` body: `n = mean(g, "c") + eps` (names bound), or the result (no names)."""
+
+    names: list[str]
+    value: Expr
+    span: Span
+
+
+@dataclass
+class LayerDef:
+    """`layer grn(eps=1e-6):` and its body of tensor expressions over the input `x`."""
+
+    name: str
+    params: list[Param]
+    lines: list[TensorLine]
+    span: Span
+
+
+@dataclass
 class Section:
     kind: str  # stem | down | stage | head
     chain: Chain
@@ -301,6 +321,7 @@ class Program:
     span: Span
     uses: list[Use] = field(default_factory=list)
     shared: dict[str, Shared] = field(default_factory=dict)
+    layers: dict[str, LayerDef] = field(default_factory=dict)  # `layer` definitions (this file's and imported ones)
 
     @property
     def variant_names(self) -> list[str]:

@@ -16,7 +16,10 @@ from typing import Any
 import networkx as nx
 
 from archdsl import ops
-from archdsl.backends.codegen.names import attr_name, escape
+from archdsl.backends.codegen.names import attr_name, escape, is_plain_identifier
+
+# names a forward keeps for itself: a layer body's value of one of these names gets a generated one
+RESERVED_VARS = {"self", "x", "prev", "shortcut", "out", "aux", "torch", "nn", "F", "math", "pre_logits"}
 from archdsl.backends.codegen.values import Call, Raw
 from archdsl.errors import Span
 from archdsl.ir import sym
@@ -57,6 +60,7 @@ class Step:
     node: Any = None  # the IR node of a functional step
     sym_shape: tuple | None = None  # the shape with symbols (`(4 * c, H, W)`)
     note: str = ""  # the DSL text of a layer step (`conv3/s(c)`), named in the forward's comment
+    var: str | None = None  # the name a `layer` body gave this value (`n = ...`): its variable in the forward
 
 
 @dataclass
@@ -259,7 +263,7 @@ class Builder:
         entry, exit_ = self.entry_exit(path)
         in_name = grp.info.get("input_param", "in_channels")
         # blocks take their input width as a parameter; the stem and head exist once, with fixed widths
-        symbolic = grp.kind in ("block", "call", "down")
+        symbolic = grp.kind in ("block", "call", "down", "layer")
         sym_of: dict[int, tuple] = {entry: with_symbol(g.nodes[entry].shape, in_name) if symbolic else g.nodes[entry].shape}
         items: list[Item] = []
         steps: list[Step] = []
@@ -353,6 +357,9 @@ class Builder:
         inst.cell = self.is_stage_block(path) and self.cell_stage(path[:2])
         for k, st in enumerate(steps):
             ids[st.out] = k + 1
+            var = g.nodes[st.out].attrs.get("_var") if st.out in g.nodes else None
+            if var is not None and is_plain_identifier(var) and var not in RESERVED_VARS:
+                st.var = var
         for st in steps:
             st.inputs = [ids[i] for i in st.inputs]
             st.out = ids[st.out]

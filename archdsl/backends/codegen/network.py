@@ -80,10 +80,11 @@ class NetworkWriter:
                 if grp.kind in ("stem", "head", "down") and self.chainable(self.as_sequential(inst)):
                     self.seq[p] = inst
                     continue
-                if grp.kind in ("block", "call") and not grp.info.get("inline"):
+                if grp.kind in ("block", "call", "layer") and not grp.info.get("inline"):
                     key = ("block", grp.label)
                     ds = grp.info.get("def_span")
-                    names[key] = (grp.label, f"Block `{grp.label}`" + (f", defined at {ds}." if ds else "."))
+                    what = "Layer" if grp.kind == "layer" else "Block"
+                    names[key] = (grp.label, f"{what} `{grp.label}`" + (f", defined at {ds}." if ds else "."))
                 elif grp.info.get("inline"):
                     key = ("inline", str(grp.span))
                     names[key] = (f"{g.name}_block", f"Stage block `{span_text(grp.span)}`, from {grp.span}.")

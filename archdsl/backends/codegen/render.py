@@ -155,6 +155,16 @@ def forward_lines(inst: Instance, shape_of: Callable[[int], str], indent: int = 
                 inputs["p"] = attribute(st.item)
             expr = template(st.expr, inputs, known)
         out = k + 1
+        if st.var is not None and out != inst.out:  # a value a layer body named: its own variable
+            rd = readers.get(out, [])
+            name = st.var
+            if name in live and live[name] != out:
+                counter[0] += 1
+                name = f"{name}_{counter[0]}"
+            lines += assign(indent, name, ast.unparse(expr), shape_of(k) or None)
+            var[out] = name
+            live[name] = out
+            continue
         if out in aux_names:
             lines += assign(indent, aux_names[out], ast.unparse(expr), shape_of(k) or None)
             var[out] = aux_names[out]
