@@ -117,6 +117,47 @@ def throughput(models: dict[str, torch.nn.Module], x: torch.Tensor, device: str,
     return {k: x.shape[0] / statistics.median(v) for k, v in times.items()}
 
 
+def train_throughput(models: dict[str, torch.nn.Module], x: torch.Tensor, device: str, dtype: torch.dtype, warmup: int,
+                     repeats: int) -> dict[str, float]:
+    """Images per second of one training step (forward, cross-entropy, backward, SGD step)
+    for each model, rounds interleaved; bfloat16 runs under autocast with float32 weights,
+    as mixed-precision training does."""
+    import contextlib
+
+    import torch.nn.functional as F
+
+    autocast = (torch.autocast(device_type=device, dtype=dtype) if dtype != torch.float32 else contextlib.nullcontext())
+    steps = {}
+    for k, m in models.items():
+        m.train()
+        opt = torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9)
+
+        def step(m=m, opt=opt) -> None:
+            with autocast:
+                out = m(x)
+                out = out[0] if isinstance(out, tuple) else out  # side outputs in training mode
+                loss = F.cross_entropy(out.float(), torch.zeros(x.shape[0], dtype=torch.long, device=x.device))
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+        steps[k] = step
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    times: dict[str, list[float]] = {k: [] for k in steps}
+    for _ in range(repeats):
+        for k, step in steps.items():
+            _sync(device)
+            t = time.perf_counter()
+            step()
+            _sync(device)
+            times[k].append(time.perf_counter() - t)
+    for m in models.values():
+        m.eval()
+    return {k: x.shape[0] / statistics.median(v) for k, v in times.items()}
+
+
 def _peak_cpu_mb(kind: str, arg: str, variant: str | None, batch: int, shape: tuple[int, ...], overrides: dict) -> float:
     code = f"""
 import resource, torch, json
@@ -145,7 +186,7 @@ print(status("VmHWM") - base)
 
 def run(file: str, variant: str | None, against: str, batch: int = 8, device: str = "cpu", compile: bool = False,
         warmup: int = 2, repeats: int = 5, overrides: dict | None = None, memory: bool = True,
-        channels_last: bool = False, dtype: torch.dtype = torch.float32, inference: bool = False,
+        channels_last: bool = False, dtype: torch.dtype = torch.float32, inference: bool = False, train: bool = False,
         progress: Callable[[str], None] | None = None, warn: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Measure; `progress(step)` is told each step as it starts, `warn(text)` at once when the
     reference's parameter count differs from ours (a different network)."""
@@ -182,12 +223,21 @@ def run(file: str, variant: str | None, against: str, batch: int = 8, device: st
     eager = throughput(models, x, device, warmup, repeats)
     result: dict[str, Any] = {
         "file": file, "variant": variant, "against": against, "batch": batch, "device": device,
-        "threads": torch.get_num_threads(), "input_shape": list(shape),
+        "threads": torch.get_num_threads(), "input_shape": list(shape), "dtype": str(dtype).removeprefix("torch."),
+        "channels_last": channels_last,
         "params": {**counts, "ratio": counts["ours"] / counts["ref"] if counts["ref"] else float("nan")},
         "warnings": [warning] if warning else [],
         "build_s": {"ours": build_ours, "ref": build_ref, "ratio": build_ours / build_ref},
         "eager_ips": {"ours": eager["ours"], "ref": eager["ref"], "ratio": eager["ours"] / eager["ref"]},
     }
+    if train:
+        step("training steps")
+        tx = x.to(torch.float32) if dtype != torch.float32 else x
+        fp32 = {k: m.to(dtype=torch.float32) for k, m in (("ours", models["ours"]), ("ref", models["ref"]))}
+        tr = train_throughput(fp32, tx, device, dtype, warmup, repeats)
+        result["train_ips"] = {**tr, "ratio": tr["ours"] / tr["ref"]}
+        for m in fp32.values():
+            m.to(dtype=dtype)
     if inference:
         # ours folded / reparameterized against the reference's plain eager model
         result["inference_ips"] = {"ours": eager["ours_inference"], "ref": eager["ref"],
@@ -228,7 +278,8 @@ def run(file: str, variant: str | None, against: str, batch: int = 8, device: st
 def format_result(r: dict[str, Any]) -> str:
     lines = [f"{r['file']} {r['variant'] or ''} vs {r['against']}  (batch {r['batch']}, {r['device']}, {r['threads']} threads)"]
     rows = [("params", "params", "{:,}"), ("build time (s)", "build_s", "{:.3f}"), ("eager (img/s)", "eager_ips", "{:.1f}"),
-            ("inference (img/s)", "inference_ips", "{:.1f}"), ("compiled (img/s)", "compiled_ips", "{:.1f}"),
+            ("inference (img/s)", "inference_ips", "{:.1f}"), ("train step (img/s)", "train_ips", "{:.1f}"),
+            ("compiled (img/s)", "compiled_ips", "{:.1f}"),
             ("compile time (s)", "compile_s", "{:.1f}"), ("peak memory (MB)", "peak_mb", "{:.0f}")]
     lines.append(f"{'':<18}{'ours':>12}{'reference':>12}{'ratio':>8}")
     for label, key, f in rows:

@@ -82,6 +82,10 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     b.add_argument("--compile", action="store_true", help="also measure torch.compile (inductor)")
     b.add_argument("--inference", action="store_true", help="also measure ours after the inference passes vs the reference's eager")
+    b.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
+                   help="inputs and weights in this dtype (training: float32 weights under autocast)")
+    b.add_argument("--channels-last", action="store_true", help="NHWC memory format for both models and the input")
+    b.add_argument("--train", action="store_true", help="also measure a training step (forward, backward, SGD) of both models")
     b.add_argument("--repeats", type=int, default=5)
     b.add_argument("--json", action="store_true")
     f = sub.add_parser("fmt", help="rewrite files in the canonical layout")
@@ -350,8 +354,11 @@ def cmd_bench(args) -> int:
     reference_constructor(args.against)  # a bad reference or file fails before any work
     source_of(args.file, args.variant)
     with Progress("bench") as progress:
+        import torch
+
         r = run(args.file, args.variant, args.against, batch=args.batch, device=args.device, compile=args.compile,
-                repeats=args.repeats, inference=args.inference, progress=progress,
+                repeats=args.repeats, inference=args.inference, train=args.train, dtype=getattr(torch, args.dtype),
+                channels_last=args.channels_last, progress=progress,
                 warn=lambda text: progress.note(f"archdsl: warning: {text}"))
     print(json.dumps(r) if args.json else format_result(r))
     return 0

@@ -54,6 +54,10 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
+    ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--train", action="store_true", help="a training-step column (autocast for bfloat16)")
     ap.add_argument("--no-inference", action="store_true", help="skip the inference-mode column")
     ap.add_argument("--note", default="", help="a line about the conditions (e.g. a shared, loaded machine)")
     ap.add_argument("--only", default="", help="comma-separated model stems to run (default: all)")
@@ -75,7 +79,8 @@ def main() -> int:
             skipped.append(f"{file} ({variant}): zoo file not written yet")
             continue
         r = run(str(ROOT / file), variant, against, batch=args.batch, compile=args.compile, repeats=args.repeats,
-                inference=inference)
+                inference=inference, device=args.device, dtype=getattr(torch, args.dtype), channels_last=args.channels_last,
+                train=args.train, memory=args.device == "cuda" or not args.train)
         print(r, flush=True)
         rows.append(r)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
@@ -83,8 +88,10 @@ def main() -> int:
         "# Performance",
         "",
         f"Measured by `python benchmarks/run_suite.py --threads {args.threads} --batch {args.batch}"
-        + (" --compile" if args.compile else "") + f"` at commit {commit}.",
-        f"Machine: {machine()}; CPU, {args.threads} threads, batch {args.batch}, float32, eval mode.",
+        + (" --compile" if args.compile else "") + (f" --device {args.device}" if args.device != "cpu" else "")
+        + (f" --dtype {args.dtype}" if args.dtype != "float32" else "") + (" --channels-last" if args.channels_last else "")
+        + (" --train" if args.train else "") + f"` at commit {commit}.",
+        f"Machine: {machine()}; {args.device}, {args.threads} threads, batch {args.batch}, {args.dtype}, eval mode.",
         *([args.note] if args.note else []),
         "Each ratio is ours / reference measured in the same run (medians of interleaved repeats after warm-up):",
         "throughput ratios above 1 mean we are faster; build-time and memory ratios below 1 mean we are cheaper.",
@@ -96,21 +103,25 @@ def main() -> int:
           if args.compile else []),
         "",
         "| model | reference | build time | eager throughput | " + ("inference mode | " if inference else "")
-        + ("compiled throughput | " if args.compile else "") + "peak memory |",
-        "|---|---|---|---|" + ("---|" if inference else "") + ("---|" if args.compile else "") + "---|",
+        + ("training step | " if args.train else "") + ("compiled throughput | " if args.compile else "") + "peak memory |",
+        "|---|---|---|---|" + ("---|" if inference else "") + ("---|" if args.train else "") + ("---|" if args.compile else "") + "---|",
     ]
     for r in rows:
         name = f"{Path(r['file']).stem} {r['variant']}"
-        b, e, m = r["build_s"], r["eager_ips"], r["peak_mb"]
+        b, e = r["build_s"], r["eager_ips"]
         cells = [name, r["against"], f"{b['ratio']:.2f} ({b['ours']:.2f}s / {b['ref']:.2f}s)",
                  f"{e['ratio']:.2f} ({e['ours']:.1f} / {e['ref']:.1f} img/s)"]
         if inference:
             i = r["inference_ips"]
             cells.append(f"{i['ratio']:.2f} ({i['ours']:.1f} / {i['ref']:.1f} img/s)")
+        if args.train:
+            t = r["train_ips"]
+            cells.append(f"{t['ratio']:.2f} ({t['ours']:.1f} / {t['ref']:.1f} img/s)")
         if args.compile:
             c, cs = r["compiled_ips"], r["compile_s"]
             cells.append(f"{c['ratio']:.2f} ({c['ours']:.1f} / {c['ref']:.1f} img/s; compile {cs['ours']:.0f}s / {cs['ref']:.0f}s)")
-        cells.append(f"{m['ratio']:.2f} ({m['ours']:.0f} / {m['ref']:.0f} MB)")
+        m = r.get("peak_mb")
+        cells.append(f"{m['ratio']:.2f} ({m['ours']:.0f} / {m['ref']:.0f} MB)" if m else "not measured")
         lines.append("| " + " | ".join(cells) + " |")
     if skipped:
         lines += ["", "Not measured: " + "; ".join(skipped) + "."]
