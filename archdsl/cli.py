@@ -40,7 +40,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="the .arch file, or a zoo model's name (convnext, convnext_tiny, resnet50)")
     p.add_argument("--variant", "-v", help="a variant named in the file")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a declared parameter (repeatable), e.g. --set depths=[2,2,6,2]")
+                   help="override a parameter, a let, or a layer argument as a default line sets it (repeatable), e.g. --set depths=[2,2,6,2] --set ln.eps=1e-5")
     p.add_argument("--input", dest="input_shape", metavar="CxHxW", help="input shape, e.g. 3x160x160")
     p.add_argument("--max-params", type=_count, default=None, metavar="N",
                    help="refuse networks with more parameters (default 10 billion; 1e9 and 500M are accepted)")

@@ -21,11 +21,11 @@ from archdsl.ir.lower_structures import RESIDUAL_KINDS, RESIDUAL_OPTIONS, Struct
 from archdsl.ir.shapes import infer_shapes
 from archdsl.ir.tensors import TensorLowering, name_layer_groups
 from archdsl.ir.usage import check_unused
-from archdsl.ir.values import BlockRef, Env, describe, evaluate, format_value
+from archdsl.ir.values import BlockRef, Env, conforms, describe, evaluate, format_value, infer_type
 from archdsl.syntax import ast
 
 if TYPE_CHECKING:
-    from archdsl.passes.parameters import Resolved
+    from archdsl.passes.parameters import Override, Resolved
 
 # Refuse absurd programs up front, before they take time or memory.
 MAX_NODES = 200_000  # ops in one network
@@ -62,7 +62,10 @@ class _Lowering(StructureLowering, LayerLowering, TensorLowering):
         for let in program.lets:
             if let.name in self.globals:
                 raise ArchError(f"`let {let.name}` shadows an existing name", let.span, "choose another name")
-            self.globals.values[let.name] = evaluate(let.value, self.globals, program.blocks)
+            value = evaluate(let.value, self.globals, program.blocks)
+            if let.name in (resolved.lets or {}):  # `--set NAME=...` for a let: same type as the file's own value
+                value = self._override(resolved.lets[let.name], f"`{let.name}`", infer_type(value), value)
+            self.globals.values[let.name] = value
         self.defaults: dict[str, dict[str, Any]] = {}
         # `default residual(scale=1e-6, drop=0.1)`: options of every residual of a stage block
         self.residual_defaults: dict[str, tuple[Any, Span]] = {}
@@ -86,6 +89,8 @@ class _Lowering(StructureLowering, LayerLowering, TensorLowering):
                 if arg is None:
                     raise ArchError(f"`{spec.name}` has no argument `{k}`", d.span, did_you_mean(k, spec.arg_names) or args_hint(spec))
                 vals[k] = self._arg_value(spec, arg, e, self.globals)
+        for (layer, k), o in (resolved.defaults or {}).items():  # `--set ln.eps=1e-5`: as a `default` line would
+            self._default_override(layer, k, o)
         init = ("torch", {})
         if program.init is not None:
             init = (program.init.scheme, {k: evaluate(v, self.globals) for k, v in program.init.kwargs.items()})
@@ -112,6 +117,42 @@ class _Lowering(StructureLowering, LayerLowering, TensorLowering):
         self.stage_entry: tuple[Path, int] | None = None
         self.values: dict[str, int] = {}
         self.used: set[str] = set()
+
+    def _override(self, o: "Override", what: str, typ: str, original: Any) -> Any:
+        """The value of one override, evaluated with the parameters and checked against `typ`."""
+        expr = isinstance(o.value, ast.Expr.__args__)  # type: ignore[attr-defined]
+        v = evaluate(o.value, self.globals, self.p.blocks) if expr else o.value
+        if isinstance(v, tuple):
+            v = list(v)
+        if typ == "float" and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        if not conforms(v, typ):
+            raise ArchError(f"{what} must be {typ}, got {describe(v)} {o.source}", o.value.span if expr else o.span,
+                            f"the file's value is {format_value(original)}")
+        return v
+
+    def _default_override(self, layer: str, k: str, o: "Override") -> None:
+        expr = isinstance(o.value, ast.Expr.__args__)  # type: ignore[attr-defined]
+        if layer in RESIDUAL_KINDS:
+            if k not in RESIDUAL_OPTIONS:
+                raise ArchError(f"`{layer}` has no option `{k}` {o.source}", o.span,
+                                did_you_mean(k, RESIDUAL_OPTIONS) or "options: " + ", ".join(RESIDUAL_OPTIONS))
+            v = evaluate(o.value, self.globals, self.p.blocks) if expr else o.value
+            self.residual_defaults[k] = (v, o.value.span if expr else o.span)
+            return
+        found = ops.lookup(layer)
+        if found is None:
+            raise ArchError(f"unknown layer `{layer}` {o.source}", o.span, ops.suggest(layer))
+        spec = found[0]
+        arg = spec.arg(k)
+        if arg is None:
+            raise ArchError(f"`{spec.name}` has no argument `{k}` {o.source}", o.span,
+                            did_you_mean(k, spec.arg_names) or args_hint(spec))
+        env = self.globals
+        if not expr:  # a Python value (`build(**{"ln.eps": 1e-5})`): checked as the expression naming it would be
+            env = Env({**self.globals.values, " value": o.value})
+        e = o.value if expr else ast.Name(" value", o.span)
+        self.defaults.setdefault(spec.name, {})[k] = self._arg_value(spec, arg, e, env)
 
     # ---- entry -----------------------------------------------------------------
     def run(self, input_shape) -> Graph:

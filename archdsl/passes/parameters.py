@@ -26,12 +26,24 @@ class SetArg:
 
 
 @dataclass
+class Override:
+    """A value for a `let` or for a `default` line's argument, from the command line or
+    `build(**overrides)`: an expression (evaluated where the file's own would be) or a value."""
+
+    value: Any  # an ast.Expr (from --set) or a Python value
+    span: Span
+    source: str
+
+
+@dataclass
 class Resolved:
     values: dict[str, Any]
     types: dict[str, str]
     spans: dict[str, Span]  # where each final value came from
     implicit_depths: ast.Section | None  # the stage line whose x[...] is `depths`
     variant: str | None = None  # the variant applied (the first one when none was asked for)
+    lets: dict[str, Override] | None = None  # `let` name -> its override
+    defaults: dict[tuple[str, str], Override] | None = None  # (layer or `residual`, argument) -> its override
 
 
 def implicit_depths_section(program: ast.Program) -> ast.Section | None:
@@ -79,10 +91,21 @@ def resolve_parameters(program: ast.Program, variant: str | None = None,
         spans[p.name] = p.default.span
         env.values[p.name] = v
 
+    let_names = {let.name for let in program.lets}
+    let_overrides: dict[str, Override] = {}
+    default_overrides: dict[tuple[str, str], Override] = {}
+
     def assign(name: str, expr_or_value: Any, span: Span, source: str, value_span: Span | None = None) -> None:
+        if "." in name:  # `ln.eps`: an argument of every use of a layer kind, as a `default` line sets it
+            layer, _, arg = name.partition(".")
+            default_overrides[(layer, arg)] = Override(expr_or_value, span, source)
+            return
+        if name not in values and name in let_names:  # a `let`: its value replaced, type-checked where it is evaluated
+            let_overrides[name] = Override(expr_or_value, span, source)
+            return
         if name not in values:
             raise ArchError(f"unknown parameter `{name}` {source}", span,
-                            did_you_mean(name, values) or _param_list(values))
+                            did_you_mean(name, [*values, *let_names]) or _param_list(values, let_names))
         if isinstance(expr_or_value, ast.Expr.__args__):  # type: ignore[attr-defined]
             _check_bare_word(name, expr_or_value, types[name], values[name], env, program, source)
             v = evaluate(expr_or_value, env, program.blocks)
@@ -119,7 +142,7 @@ def resolve_parameters(program: ast.Program, variant: str | None = None,
         assign(name, value, program.span, "in overrides")
     for s in set_args or []:
         assign(s.name, s.value, s.span, "in --set")
-    return Resolved(values, types, spans, implicit, variant)
+    return Resolved(values, types, spans, implicit, variant, let_overrides, default_overrides)
 
 
 def _check_bare_word(name: str, e: ast.Expr, typ: str, default: Any, env: Env, program: ast.Program, source: str) -> None:
@@ -144,8 +167,10 @@ _TYPE_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false"
                "list[float]": "a list of numbers"}
 
 
-def _param_list(values: dict[str, Any]) -> str:
-    return "parameters: " + ", ".join(values) if values else "this arch declares no parameters"
+def _param_list(values: dict[str, Any], lets: set[str] | None = None) -> str:
+    names = [*values, *sorted(lets or ())]
+    text = "parameters and lets: " + ", ".join(names) if names else "this arch declares no parameters"
+    return text + "; a layer's argument is LAYER.ARG, e.g. ln.eps=1e-5"
 
 
 def _fmt(v: Any) -> str:

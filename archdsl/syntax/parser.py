@@ -298,8 +298,10 @@ def parse_set_arg(text: str) -> tuple[str, ast.Expr, Span]:
     except lark.exceptions.UnexpectedInput as e:
         raise _syntax_error(e, text + "\n", file) from None
     b = _Builder(file, text)
-    name_tok = tree.children[0]
-    return str(name_tok), b.expr(tree.children[1]), b.span_tok(name_tok)
+    *names, value = tree.children  # `ln.eps=1e-5`: a layer's argument, as a `default` line names it
+    span = b.span_tok(names[0])
+    span = Span(span.file, span.line, span.column, names[-1].end_column - names[0].column, span.source_line)
+    return ".".join(map(str, names)), b.expr(value), span
 
 
 def _dedent_line(text: str) -> int:
