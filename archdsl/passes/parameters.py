@@ -168,8 +168,9 @@ _TYPE_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false"
 
 
 def _param_list(values: dict[str, Any], lets: set[str] | None = None) -> str:
-    names = [*values, *sorted(lets or ())]
-    text = "parameters and lets: " + ", ".join(names) if names else "this arch declares no parameters"
+    text = "parameters: " + ", ".join(values) if values else "this arch declares no parameters"
+    if lets:
+        text += "; lets: " + ", ".join(sorted(lets))
     return text + "; a layer's argument is LAYER.ARG, e.g. ln.eps=1e-5"
 
 

@@ -146,11 +146,11 @@ def test_fold_layer_scale_keeps_eval_outputs(file, variant, folded):
 
 
 def test_fold_layer_scale_leaves_a_scale_whose_input_is_read_twice():
-    src = "arch t(layer_scale=1e-5)\ninput 3x8x8\nstem conv3(4)\nstage conv1(4) x1\nhead gap fc(3)\n"
+    src = "arch t(layer_scale=1e-5)\ninput 3x8x8\ndefault residual(scale=layer_scale)\nstem conv3(4)\nstage conv1(4) x1\nhead gap fc(3)\n"
     m = archdsl.build(src).double().eval()
     assert optimize_for_inference(m, ["fold_layer_scale"]).folded_layer_scales == 1
     # the layer scale reads a value the residual also reads: nothing to fold
-    src = "arch t(layer_scale=1e-5)\ninput 3x8x8\nstem conv3(4)\nstage relu x1\nhead gap fc(3)\n"
+    src = "arch t(layer_scale=1e-5)\ninput 3x8x8\ndefault residual(scale=layer_scale)\nstem conv3(4)\nstage relu x1\nhead gap fc(3)\n"
     m = archdsl.build(src).double().eval()
     assert optimize_for_inference(m, ["fold_layer_scale"]).folded_layer_scales == 0
 
