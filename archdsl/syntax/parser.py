@@ -6,8 +6,10 @@ offending character, with a human message for the common mistakes.
 
 from __future__ import annotations
 
+import copy
 import functools
 import operator
+import threading
 from pathlib import Path
 
 import lark
@@ -53,6 +55,16 @@ class _ArchIndenter(Indenter):
     DEDENT_type = "_DEDENT"
     tab_len = 8
 
+    def process(self, stream):
+        # The one instance inside the cached Lark parser is shared by every parse (and every
+        # thread); lark's own `process` resets and then mutates its `paren_level` and
+        # `indent_level`, so concurrent parses corrupted each other. Each parse gets its own
+        # copy holding that state instead.
+        run = copy.copy(self)
+        run.paren_level = 0
+        run.indent_level = [0]
+        return run._process(stream)
+
     def _process(self, stream):
         # Lark's Indenter uses a bare assert for an unmatched closer; turn it into a
         # located error instead.
@@ -87,8 +99,20 @@ def _grammar_text() -> str:
     return (here.parents[1] / "grammars" / "arch.lark").read_text()
 
 
+_BUILD_LOCK = threading.Lock()
+
+
 @functools.lru_cache(maxsize=1)
 def _lark() -> Lark:
+    """The one parser every parse uses. It holds no per-parse state (the indenter copies
+    itself per parse; lark's lexer and parser states are per call), so threads share it;
+    the lock only keeps two first calls from analysing the grammar twice at once."""
+    with _BUILD_LOCK:
+        return _built_lark()
+
+
+@functools.lru_cache(maxsize=1)
+def _built_lark() -> Lark:
     parser = _plain_lark()
     _shortcut_unit_rules(parser)
     _install_fast_driver(parser)
