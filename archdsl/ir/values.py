@@ -35,10 +35,6 @@ def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> 
     return int(new_v)
 
 
-def _num(f: Callable) -> Callable:
-    return f
-
-
 FUNCTIONS: dict[str, tuple[Callable[..., Any], str]] = {
     "ceil": (lambda x: int(math.ceil(x)), "ceil(x): smallest integer >= x"),
     "floor": (lambda x: int(math.floor(x)), "floor(x): largest integer <= x"),
@@ -119,7 +115,7 @@ class Env:
 def evaluate(e: ast.Expr, env: Env, blocks: dict[str, Any] | None = None) -> Any:
     """Evaluate an expression; every failure is an ArchError at the sub-expression."""
     blocks = blocks or {}
-    if isinstance(e, ast.Num):
+    if isinstance(e, ast.Num):  # the parser refuses out-of-range literals
         return e.value
     if isinstance(e, ast.Str):
         return e.value
@@ -138,7 +134,7 @@ def evaluate(e: ast.Expr, env: Env, blocks: dict[str, Any] | None = None) -> Any
     if isinstance(e, ast.Neg):
         v = evaluate(e.operand, env, blocks)
         _require_number(v, e.operand.span, "-")
-        return -v
+        return _real(-v, e.span, "-")
     if isinstance(e, ast.BinOp):
         a = evaluate(e.left, env, blocks)
         b = evaluate(e.right, env, blocks)
@@ -146,27 +142,14 @@ def evaluate(e: ast.Expr, env: Env, blocks: dict[str, Any] | None = None) -> Any
             return _list_op(e, a, b)
         _require_number(a, e.left.span, e.op)
         _require_number(b, e.right.span, e.op)
+        if e.op == "**" and (abs(b) > 64 or abs(a) > 1e6):
+            raise ArchError("exponent too large", e.span, "powers take a base up to 1e6 and an exponent up to 64")
         try:
-            if e.op == "+":
-                return a + b
-            if e.op == "-":
-                return a - b
-            if e.op == "*":
-                return a * b
-            if e.op == "/":
-                r = a / b
-                return int(r) if isinstance(a, int) and isinstance(b, int) and a % b == 0 else r
-            if e.op == "//":
-                return a // b
-            if e.op == "%":
-                return a % b
-            if e.op == "**":
-                if abs(b) > 64 or abs(a) > 1e6:
-                    raise ArchError("exponent too large", e.span)
-                return a**b
+            return _real(_binop(e.op, a, b), e.span, e.op)
         except ZeroDivisionError:
             raise ArchError("division by zero", e.right.span) from None
-        raise RuntimeError(e.op)  # pragma: no cover
+        except OverflowError:  # a float result beyond 1.8e308
+            raise _too_large(e.span, e.op) from None
     if isinstance(e, ast.Index):
         target = evaluate(e.target, env, blocks)
         idx = evaluate(e.index, env, blocks)
@@ -184,9 +167,16 @@ def evaluate(e: ast.Expr, env: Env, blocks: dict[str, Any] | None = None) -> Any
         fn = FUNCTIONS[e.func][0]
         args = [evaluate(a, env, blocks) for a in e.args]
         try:
-            return fn(*args)
-        except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+            result = fn(*args)
+        except OverflowError:
+            raise _too_large(e.span, f"{e.func}(...)") from None
+        except (TypeError, ValueError, ZeroDivisionError) as exc:
             raise ArchError(f"bad arguments to `{e.func}`: {exc}", e.span, FUNCTIONS[e.func][1]) from None
+        if isinstance(result, list):
+            for v in result:
+                _real(v, e.span, f"{e.func}(...)")
+            return result
+        return _real(result, e.span, f"{e.func}(...)")
     if isinstance(e, ast.Compare):
         a = evaluate(e.left, env, blocks)
         b = evaluate(e.right, env, blocks)
@@ -217,6 +207,54 @@ def evaluate(e: ast.Expr, env: Env, blocks: dict[str, Any] | None = None) -> Any
                 out.append(evaluate(e.item, inner, blocks))
         return out
     raise RuntimeError(f"unknown expression {e!r}")  # pragma: no cover
+
+
+def _binop(op: str, a: int | float, b: int | float) -> int | float:
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if op == "/":
+        r = a / b
+        return int(r) if isinstance(a, int) and isinstance(b, int) and a % b == 0 else r
+    if op == "//":
+        return a // b
+    if op == "%":
+        return a % b
+    if op == "**":
+        return a**b
+    raise RuntimeError(op)  # pragma: no cover - the parser makes only these
+
+
+_RANGE_HINT = f"integers stay within ±{ast.MAX_INT:,} (64 bits), decimals within ±1.8e308"
+
+
+def _too_large(span: Span, what: str) -> ArchError:
+    return ArchError(f"the result of `{what}` is too large", span, _RANGE_HINT)
+
+
+def _real(v: Any, span: Span, what: str) -> Any:
+    """A computed number, refused where Python's arithmetic left the numbers a network can
+    use: an integer beyond 64 bits, an infinite float (which then turns into the "internal
+    error" of a later step), a NaN, or a complex root of a negative number."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int):
+        if -ast.MAX_INT - 1 <= v <= ast.MAX_INT:
+            return v
+        raise _too_large(span, what)
+    if isinstance(v, float):
+        if math.isfinite(v):
+            return v
+        if math.isnan(v):
+            raise ArchError(f"the result of `{what}` is not a number", span, "NaN has no use as a size or rate")
+        raise _too_large(span, what)
+    if isinstance(v, complex):
+        raise ArchError(f"the result of `{what}` is not a real number", span,
+                        "a negative number to a fractional power is complex")
+    return v
 
 
 def _require_bool(v: Any, span: Span, op: str) -> bool:

@@ -477,6 +477,20 @@ class _Builder:
         length = meta.end_column - meta.column if meta.end_line == meta.line else len(self._line(meta.line)) - meta.column + 1
         return Span(self.file, meta.line, meta.column, max(1, length), self._line(meta.line))
 
+    @staticmethod
+    def int_literal(digits: str, span: Span) -> int:
+        # checked before int(): Python refuses to convert more than 4,300 digits
+        if len(digits.lstrip("0")) > len(str(ast.MAX_INT)) or int(digits) > ast.MAX_INT:
+            raise ArchError("number too large", span, f"integers stay within ±{ast.MAX_INT:,} (64 bits)")
+        return int(digits)
+
+    @staticmethod
+    def float_literal(text: str, span: Span) -> float:
+        v = float(text)
+        if v == float("inf"):  # 1e999
+            raise ArchError("number too large", span, "decimals stay within ±1.8e308")
+        return v
+
     def _line(self, n: int) -> str:
         return self.lines[n - 1] if 0 < n <= len(self.lines) else ""
 
@@ -572,7 +586,8 @@ class _Builder:
             dims: list[ast.Expr] = []
             col = tok.column
             for p in parts:
-                dims.append(ast.Num(int(p), Span(self.file, tok.line, col, len(p), span.source_line)))
+                dims.append(ast.Num(self.int_literal(p, Span(self.file, tok.line, col, len(p), span.source_line)),
+                                    Span(self.file, tok.line, col, len(p), span.source_line)))
                 col += len(p) + 1
             return ast.InputDecl(dims, span)
         return ast.InputDecl([self.expr(k) for k in kids], self.span_tree(t))
@@ -638,7 +653,7 @@ class _Builder:
             if isinstance(rep, Tree) and rep.data == "repeat_int":  # the alias wraps the REPEAT token
                 rep = rep.children[0]
             if isinstance(rep, Token):  # REPEAT: x3
-                count = ast.Num(int(str(rep)[1:]), self.span_tok(rep))
+                count = ast.Num(self.int_literal(str(rep)[1:], self.span_tok(rep)), self.span_tok(rep))
                 return ast.Repeat(item, count, False, self.span_tok(rep))
             count = self.expr(rep.children[1])
             return ast.Repeat(item, count, rep.data == "repeat_list", self.span_tree(rep))
@@ -655,7 +670,7 @@ class _Builder:
         stride = None
         if stride_t is not None:
             s = stride_t.children[0]
-            stride = ast.Num(int(s), self.span_tok(s)) if s.type == "INT" else ast.Name(str(s), self.span_tok(s))
+            stride = ast.Num(self.int_literal(str(s), self.span_tok(s)), self.span_tok(s)) if s.type == "INT" else ast.Name(str(s), self.span_tok(s))
         args, kwargs, kwspans = self.call_args(args_t) if args_t is not None else ([], {}, {})
         return ast.Layer(str(word), stride, args, kwargs, self.span_tok(word), kwspans)
 
@@ -684,9 +699,9 @@ class _Builder:
             return ast.Name(str(t), self.span_tok(t))
         d = t.data
         if d == "int_lit":
-            return ast.Num(int(t.children[0]), self.span_tok(t.children[0]))
+            return ast.Num(self.int_literal(str(t.children[0]), self.span_tok(t.children[0])), self.span_tok(t.children[0]))
         if d == "float_lit":
-            return ast.Num(float(t.children[0]), self.span_tok(t.children[0]))
+            return ast.Num(self.float_literal(str(t.children[0]), self.span_tok(t.children[0])), self.span_tok(t.children[0]))
         if d == "str_lit":
             tok = t.children[0]
             return ast.Str(str(tok)[1:-1], self.span_tok(tok))
