@@ -158,3 +158,24 @@ def test_grammar_cache_can_be_turned_off(tmp_path, monkeypatch):
     (tmp_path / "archdsl").mkdir(mode=0o777)
     (tmp_path / "archdsl").chmod(0o777)
     assert parser._cache_file("x") is None  # a folder others can write to is not trusted
+
+
+def test_grammar_change_invalidates_the_cache(tmp_path, monkeypatch):
+    """Editing grammars/arch.lark starts a fresh cache file (the name hashes the grammar text
+    and lark's version); the old grammar's analysis is never loaded for the new one."""
+    monkeypatch.delenv("ARCHDSL_NO_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    original = parser._grammar_text()
+    changed = original.replace("_LET.2: /let(?!\\w)/", "_LET.2: /val(?!\\w)/")
+    assert changed != original
+    with_let, with_val = "arch a()\nlet x = 1\n", "arch a()\nval x = 1\n"
+    parser._plain_lark().parse(with_let, start="start")  # caches the grammar in use
+    monkeypatch.setattr(parser, "_grammar_text", lambda: changed)
+    for _ in range(2):  # analysed afresh (and cached), then loaded from its own cache file
+        changed_lark = parser._plain_lark()
+        changed_lark.parse(with_val, start="start")
+        with pytest.raises(lark.exceptions.UnexpectedInput):
+            changed_lark.parse(with_let, start="start")
+    assert len(list((tmp_path / "archdsl").glob("grammar-*.lark"))) == 2
+    monkeypatch.setattr(parser, "_grammar_text", lambda: original)
+    parser._plain_lark().parse(with_let, start="start")
