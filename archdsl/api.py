@@ -122,7 +122,8 @@ def to_source(path_or_text: str | os.PathLike | ast.Program, variant: str | None
               **overrides: Any) -> str:
     """One self-contained PyTorch file for the architecture (the same network as `build`,
     with the same state-dict keys). With `output`, also write it there atomically."""
-    from archdsl.backends.torch_source import generate_source, write_atomic
+    from archdsl.backends.torch_source import generate_source
+    from archdsl.fileio import write_atomic
 
     text = generate_source(compile_graph(path_or_text, variant, input_shape=input_shape, **overrides))
     if output is not None:

@@ -23,7 +23,6 @@ import html
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -617,22 +616,10 @@ def write(dot: graphviz.Digraph, out: str | os.PathLike) -> Path:
 
 
 def _write_atomic(out: Path, data: bytes) -> None:
-    directory = out.parent if str(out.parent) else Path(".")
+    from archdsl.fileio import write_atomic
+
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=directory)
+        write_atomic(out, data)
     except OSError as e:
-        raise ArchError(f"cannot write `{out}`: {e.strerror}", Span("-o", 1, 1, max(1, len(str(out))), str(out)),
+        raise ArchError(f"cannot write `{out}`: {e.strerror or e}", Span("-o", 1, 1, max(1, len(str(out))), str(out)),
                         "the output's folder must exist and be writable") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise ArchError(f"cannot write `{out}`: {e.strerror}", Span("-o", 1, 1, max(1, len(str(out))), str(out))) from None
-        raise
