@@ -96,7 +96,7 @@ m.eval()
 x = torch.randn({batch}, *{tuple(shape)!r})
 import re
 def status(key):
-    return int(re.search(key + r":\s+(\d+) kB", open("/proc/self/status").read()).group(1)) / 1024
+    return int(re.search(key + r":\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) / 1024
 open("/proc/self/clear_refs", "w").write("5")  # reset the peak-RSS mark (Linux)
 base = status("VmRSS")
 with torch.no_grad():
