@@ -1,8 +1,10 @@
 """Bad-input corpus: each tests/errors/NAME.arch must fail with exactly NAME.err.
 
 `NAME.args` (optional) holds extra command-line arguments; `@missing` in it means
-"run on a file that does not exist". Run with ARCHDSL_ACCEPT=1 to rewrite the .err files
-(then read the diff: the messages are part of the product).
+"run on a file that does not exist", `@path=P` "run on P (relative to the repository)
+instead of NAME.arch", and a leading `@COMMAND` (`@render`, `@fmt`, ...) runs that command
+instead of `compile`. Run with ARCHDSL_ACCEPT=1 to rewrite the .err files (then read the
+diff: the messages are part of the product).
 """
 
 from __future__ import annotations
@@ -23,12 +25,17 @@ def run_case(case: Path, capsys) -> tuple[int, str, str]:
     rel = case.relative_to(ROOT)
     args_file = case.with_suffix(".args")
     extra = shlex.split(args_file.read_text()) if args_file.exists() else []
-    if extra == ["@missing"]:
-        rel, extra = rel.with_name("does_not_exist.arch"), []
+    command = "compile"
+    if extra[:1] == ["@missing"]:
+        rel, extra = rel.with_name("does_not_exist.arch"), extra[1:]
+    if extra[:1] and extra[0].startswith("@path="):
+        rel, extra = Path(extra[0][len("@path="):]), extra[1:]
+    if extra[:1] and extra[0].startswith("@"):
+        command, extra = extra[0][1:], extra[1:]
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
-        rc = main(["compile", str(rel), *extra])
+        rc = main([command, str(rel), *extra])
     finally:
         os.chdir(cwd)
     out, err = capsys.readouterr()

@@ -469,6 +469,8 @@ def _hint_for(tok: Token, expected: set[str]) -> str | None:
                 return f"write `{kw} {str(tok)[len(kw):]}`: a keyword is a word of its own"
     if tok.type == "_INDENT":
         return "only block bodies (after `block NAME:` or `residual:`) are indented"
+    if tok.type in ("RPAR", "COMMA") and {"EQUAL", "COLON"} <= set(expected) and "LPAR" not in expected:  # `arch net(width)`
+        return "a header parameter needs a default value: `name=value`"
     if tok.type in ("RPAR", "RSQB") and tok.type not in expected:
         return "this closing bracket has no opening one"
     if tok.type == "COMMA" and "COMMA" not in expected:

@@ -20,19 +20,22 @@ _META = ("line", "column", "end_line", "end_column", "start_pos", "end_pos", "em
 
 
 def _same(a, b, where="") -> None:
-    assert type(a) is type(b), where
-    if isinstance(a, Token):
-        assert (a.type, str(a), a.line, a.column, a.end_line, a.end_column, a.start_pos, a.end_pos) == \
-               (b.type, str(b), b.line, b.column, b.end_line, b.end_column, b.start_pos, b.end_pos), where
-        return
-    if a is None:
-        return
-    assert isinstance(a, Tree)
-    assert a.data == b.data, where
-    assert {k: getattr(a.meta, k, "<unset>") for k in _META} == {k: getattr(b.meta, k, "<unset>") for k in _META}, (where, a.data)
-    assert len(a.children) == len(b.children), (where, a.data)
-    for k, (x, y) in enumerate(zip(a.children, b.children)):
-        _same(x, y, f"{where}/{a.data}[{k}]")
+    stack = [(a, b, where)]  # not recursive: a tree may be deeper than Python's stack (syntax_nests_too_deeply)
+    while stack:
+        a, b, where = stack.pop()
+        assert type(a) is type(b), where
+        if isinstance(a, Token):
+            assert (a.type, str(a), a.line, a.column, a.end_line, a.end_column, a.start_pos, a.end_pos) == \
+                   (b.type, str(b), b.line, b.column, b.end_line, b.end_column, b.start_pos, b.end_pos), where
+            continue
+        if a is None:
+            continue
+        assert isinstance(a, Tree)
+        assert a.data == b.data, where
+        assert {k: getattr(a.meta, k, "<unset>") for k in _META} == {k: getattr(b.meta, k, "<unset>") for k in _META}, (where, a.data)
+        assert len(a.children) == len(b.children), (where, a.data)
+        for k, (x, y) in enumerate(zip(a.children, b.children)):
+            stack.append((x, y, f"{where}/{a.data}[{k}]"))
 
 
 class _Both:
