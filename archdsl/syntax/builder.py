@@ -225,7 +225,8 @@ class Builder:
         stride = None
         if stride_t is not None:
             s = stride_t.children[0]
-            stride = ast.Num(self.int_literal(str(s), self.span_tok(s)), self.span_tok(s)) if s.type == "INT" else ast.Name(str(s), self.span_tok(s))
+            span = self.span_tok(s)
+            stride = ast.Num(self.int_literal(str(s), span), span) if s.type == "INT" else ast.Name(str(s), span)
         args, kwargs, kwspans = self.call_args(args_t) if args_t is not None else ([], {}, {})
         return ast.Layer(str(word), stride, args, kwargs, self.span_tok(word), kwspans)
 
