@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from archdsl.errors import ArchError
-from archdsl.syntax.parser import parse_set_arg, parse_source
+from archdsl.syntax.parser import parse_set_arg, parse_source, parse_text
 
 ROOT = Path(__file__).resolve().parents[2]
 ZOO = sorted(ROOT.glob("zoo/*.arch")) + sorted(ROOT.glob("zoo/blocks/*.arch"))
@@ -20,7 +20,9 @@ THREADS, ROUNDS = 4, 3
 
 def _parse(path: Path, text: str):
     try:
-        return parse_source(text, str(path), library=path.parent.name == "blocks")
+        if path.parent.name == "blocks":
+            return parse_source(text, str(path), library=True)
+        return parse_text(text, str(path))  # with its `use` libraries (a shared parse cache)
     except ArchError as e:  # a file that fails must fail the same way in every thread
         return f"error: {e}"
 
