@@ -50,7 +50,7 @@ def _statements(tokens: list[Token]) -> list[tuple[int, list[Token]]]:
     """The parser's tokens cut into statements (each ends at a layout `_NL`; newlines inside
     brackets never reach the parser), with each statement's block nesting level."""
     out: list[tuple[int, list[Token]]] = []
-    level, current = 0, []
+    level, start_level, current = 0, 0, []
     for t in tokens:
         if t.type == "_INDENT":
             level += 1
@@ -58,15 +58,15 @@ def _statements(tokens: list[Token]) -> list[tuple[int, list[Token]]]:
             level -= 1
         elif t.type == "_NL":
             if current:
-                out.append(current)
+                out.append((start_level, current))
             current = []
         else:
             if not current:
-                current = [level]
+                start_level = level
             current.append(t)
     if current:
-        out.append(current)
-    return [(c[0], c[1:]) for c in out]
+        out.append((start_level, current))
+    return out
 
 
 def _logical_lines(text: str, tokens: list[Token]) -> list[_Line]:
