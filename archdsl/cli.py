@@ -338,7 +338,13 @@ def cmd_fmt(args) -> int:
             continue
         unformatted.append(name)
         if not args.check:
-            write_atomic(Path(name), new)
+            from archdsl.fileio import write_atomic
+
+            try:
+                write_atomic(name, new)  # keeps the file's mode; the old text stays on failure
+            except OSError as e:
+                raise ArchError(f"cannot write `{name}`: {e.strerror or e}", Span(name, 1, 1, 1, text.split("\n", 1)[0]),
+                                "check that the file and its folder are writable") from None
             print(f"formatted {name}")
     if args.check and unformatted:
         for name in unformatted:
@@ -389,22 +395,6 @@ def cmd_ops(args) -> int:
 
     print(format_one(args.token) if args.token else format_all())
     return 0
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder and rename: never a half-written file."""
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 COMMANDS = {"compile": cmd_compile, "check": cmd_check, "render": cmd_render, "zoo": cmd_zoo, "fmt": cmd_fmt, "bench": cmd_bench,

@@ -3,6 +3,7 @@ files, the params/MACs plot (matplotlib, the `plot` extra) and measured throughp
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import tempfile
@@ -156,15 +157,13 @@ def plot(path: str, title: str, base: Candidate, samples: list[Candidate], macs_
         ax2.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
-    out = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=f".{out.name}.", suffix=suffix)
-    os.close(fd)
+    from archdsl.fileio import write_atomic
+
+    buf = io.BytesIO()
     try:
-        fig.savefig(tmp, format=suffix[1:], metadata={"Date": None} if suffix == ".svg" else None)
-        os.replace(tmp, out)
+        fig.savefig(buf, format=suffix[1:], metadata={"Date": None} if suffix == ".svg" else None)
+        write_atomic(path, buf.getvalue())
     except OSError as e:
         raise ArchError(f"cannot write `{path}`: {e.strerror or e}", Span("--plot", 1, 1, max(1, len(path)), path)) from None
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -111,3 +111,9 @@ def test_internal_error_exits_2(monkeypatch, capsys):
     assert main(["check", "x.arch"]) == 2
     err = capsys.readouterr().err
     assert "internal error" in err and "Traceback" not in err
+
+
+def test_mode_needs_compile(capsys):
+    assert main(["compile", str(ROOT / "zoo" / "resnet.arch"), "--mode", "max-autotune"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("archdsl: error: --mode needs --compile") and "Traceback" not in err

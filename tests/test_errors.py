@@ -1,11 +1,12 @@
 """Bad-input corpus: each tests/errors/NAME.arch must fail with exactly NAME.err.
 
 `NAME.args` (optional) holds extra command-line arguments; `@missing` in it means
-"run on a file that does not exist"; a first word `@command=NAME` runs that command
-instead of `compile` (e.g. `@command=fit --params 50M --vary dims`); `@name WORD ...` runs
-on the name WORD instead of the file (a zoo model name, or a typo of one). Run with
-ARCHDSL_ACCEPT=1 to rewrite the .err files
-(then read the diff: the messages are part of the product).
+"run on a file that does not exist", `@path=P` "run on P (relative to the repository)
+instead of NAME.arch", `@name WORD` "run on the name WORD instead of the file" (a zoo model
+name, or a typo of one), and a leading `@COMMAND` (`@render`, `@fmt`, ...) or
+`@command=COMMAND` runs that command instead of `compile` (e.g. `@command=fit --params 50M
+--vary dims`). Run with ARCHDSL_ACCEPT=1 to rewrite the .err files (then read the diff: the
+messages are part of the product).
 """
 
 from __future__ import annotations
@@ -26,11 +27,17 @@ def run_case(case: Path, capsys) -> tuple[int, str, str]:
     rel = case.relative_to(ROOT)
     args_file = case.with_suffix(".args")
     extra = shlex.split(args_file.read_text()) if args_file.exists() else []
-    if extra == ["@missing"]:
-        rel, extra = rel.with_name("does_not_exist.arch"), []
     command = "compile"
-    if extra and extra[0].startswith("@command="):
+    if extra[:1] == ["@missing"]:
+        rel, extra = rel.with_name("does_not_exist.arch"), extra[1:]
+    if extra[:1] and extra[0].startswith("@path="):
+        rel, extra = Path(extra[0][len("@path="):]), extra[1:]
+    if extra[:1] and extra[0].startswith("@command="):
         command, extra = extra[0].split("=", 1)[1], extra[1:]
+    if extra[:1] == ["@name"]:
+        rel, extra = extra[1], extra[2:]
+    if extra[:1] and extra[0].startswith("@") and extra[0] != "@name":
+        command, extra = extra[0][1:], extra[1:]
     if extra[:1] == ["@name"]:
         rel, extra = extra[1], extra[2:]
     cwd = os.getcwd()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import archdsl
+import archdsl.api
 from archdsl.errors import ArchError
 
 
@@ -61,3 +61,34 @@ def test_regnet_rule_in_the_language():
 def test_errors(expr, message):
     with pytest.raises(ArchError, match=message):
         value(expr)
+
+
+@pytest.mark.parametrize("expr,message,at", [
+    ("1000000.0 ** 64", "the result of `**` is too large", "1000000.0 ** 64"),
+    ("1 + 1e300 * 1e300", "the result of `*` is too large", "1e300 * 1e300"),  # inf, no exception
+    ("1e308 // 1e-308", "the result of `//` is too large", "1e308 // 1e-308"),
+    ("2 ** 62 * 4", "the result of `*` is too large", "2 ** 62 * 4"),  # beyond 64 bits
+    ("10 ** 64 / 3", "the result of `**` is too large", "10 ** 64"),
+    ("-(-9223372036854775807 - 1)", "the result of `-` is too large", "-(-9223372036854775807 - 1)"),
+    ("ceil(1e300)", "the result of `ceil(...)` is too large", "ceil"),
+    ("sum([2 ** 62, 2 ** 62])", "the result of `sum(...)` is too large", "sum"),
+    ("float(\"inf\")", "the result of `float(...)` is too large", "float"),
+    ("float(\"nan\") * 0", "the result of `float(...)` is not a number", "float"),
+    ("(-8) ** 0.5", "the result of `**` is not a real number", "(-8) ** 0.5"),
+    ("1e999", "number too large", "1e999"),
+    ("9223372036854775808", "number too large", "9223372036854775808"),
+    ("9" * 5000, "number too large", "9" * 5000),  # more digits than Python's int() takes
+])
+def test_overflow_and_non_finite_are_located_errors(expr, message, at):
+    with pytest.raises(ArchError, match=message.replace("(", r"\(").replace(")", r"\)").replace("*", r"\*")) as e:
+        value(expr)
+    span = e.value.span
+    assert span.source_line[span.column - 1:].startswith(at)
+    assert span.length == len(at)
+
+
+def test_largest_values_still_evaluate():
+    assert value("9223372036854775807") == 2**63 - 1
+    assert value("-9223372036854775807 - 1") == -2**63
+    assert value("1e308 * 1.5") == 1.5e308
+    assert value("2 ** 62 + (2 ** 62 - 1)") == 2**63 - 1

@@ -32,7 +32,7 @@ ALLOWED = {
 # where torch may be imported: the runtime library, running generated code, the deploy form
 # of a network, and the entry points that hand out torch models
 TORCH_FREE = ["archdsl.ops", "archdsl.syntax", "archdsl.ir", "archdsl.passes", "archdsl.backends.codegen",
-              "archdsl.backends.summary", "archdsl.backends.graphviz", "archdsl.backends.diff", "archdsl.runtime.rounding",
+              "archdsl.backends.summary", "archdsl.backends.graphviz", "archdsl.backends.diagram_files", "archdsl.backends.diff", "archdsl.runtime.rounding",
               "archdsl.errors", "archdsl.source", "archdsl.fileio", "archdsl.api", "archdsl.cli"]
 
 

@@ -9,7 +9,6 @@ import torchvision
 from torchvision.ops.misc import SqueezeExcitation
 
 import archdsl
-from archdsl.errors import ArchError
 from tests.conftest import meta_params
 
 TABLE = """

@@ -3,7 +3,9 @@
 - it covers exactly the zoo's files and variants;
 - every claimed reference exists in torchvision / timm (tests/zoo/test_fidelity.py runs
   every claim: param counts and float64 outputs);
-- docs/zoo.md is what scripts/make_zoo_page.py makes of it, and `archdsl zoo` prints it.
+- every torchvision/timm variant has an output check (default or slow suite);
+- docs/zoo.md and README.md's verified table are what scripts/make_zoo_page.py makes of it,
+  and `archdsl zoo` prints it.
 """
 
 from __future__ import annotations
@@ -63,7 +65,10 @@ def test_zoo_command_prints_the_verified_column(capsys):
     assert verified_cell("convnext", "tiny") == "params=tv:convnext_tiny, outputs"
     assert verified_cell("convnext", "tiny") in tiny
     large = next(line for line in lines if line.startswith("convnext.arch") and " large " in line)
-    assert "params=tv:convnext_large" in large and "outputs" not in large.split("params=")[1].split("  ")[0]
+    assert verified_cell("convnext", "large") == "params=tv:convnext_large, outputs (slow)"
+    assert verified_cell("convnext", "large") in large
+    lenet = next(line for line in lines if line.startswith("lenet.arch"))
+    assert verified_cell("lenet", "lenet5") == "params~paper" and "params~paper" in lenet and "outputs" not in lenet
 
 
 def test_zoo_page_is_current():
@@ -71,3 +76,20 @@ def test_zoo_page_is_current():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert (ROOT / "docs" / "zoo.md").read_text() == mod.render(), "run: python scripts/make_zoo_page.py"
+
+
+def _make_zoo_page():
+    spec = importlib.util.spec_from_file_location("make_zoo_page", ROOT / "scripts" / "make_zoo_page.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_readme_verified_table_is_current():
+    assert (ROOT / "README.md").read_text() == _make_zoo_page().readme_text(), "run: python scripts/make_zoo_page.py"
+
+
+def test_every_library_variant_has_an_output_check():
+    """README says every torchvision/timm variant's outputs are checked; the table must agree."""
+    unchecked = [f"{stem}-{v}" for stem, v, c in CLAIMS if c.library and not c.outputs]
+    assert unchecked == []

@@ -20,24 +20,28 @@ image needs the Graphviz `dot` program; `.dot` output does not.
 from __future__ import annotations
 
 import html
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import graphviz
 
 from archdsl import ops
+from archdsl.backends.diagram_files import (  # noqa: F401 - re-exported: the render entry points
+    DEPTHS,
+    FORMATS,
+    INSTALL_HINT,
+    RANKDIRS,
+    fmt_count,
+    fmt_shape,
+    fmt_shape_range,
+    output_format,
+    parse_depth,
+    parse_rankdir,
+    write,
+)
 from archdsl.backends.summary import node_cost
-from archdsl.errors import ArchError, Span
 from archdsl.ir.graph import Graph, Node
-
-FORMATS = ("svg", "png", "pdf", "dot")
-RANKDIRS = ("TB", "LR")
-DEPTHS = (0, 1, "full")  # levels of detail; --depth 2 and more mean "full"
 
 # Fill colours by op family (pastel, readable in print and in grey-scale).
 FAMILY_COLORS = {
@@ -67,54 +71,6 @@ FONT = "Helvetica"
 MAX_CELLS = 48  # depth 0: a section with more ops than this shows their count instead
 ROW_CELLS = 12  # depth 0: at most this many op cells on one row
 
-INSTALL_HINT = ("install Graphviz (`apt install graphviz`, `brew install graphviz` or "
-                "`conda install -c conda-forge graphviz`), or write DOT text with `-o FILE.dot`")
-
-
-# ---- options -------------------------------------------------------------------------
-def parse_depth(value: Any) -> int | str:
-    """0, 1 or "full"; a larger number means "full" (there is no more detail to show)."""
-    text = str(value).strip().lower()
-    if text == "full":
-        return "full"
-    if isinstance(value, bool) or not re.fullmatch(r"\d+", text):
-        raise ArchError(f"bad depth `{value}`", Span("--depth", 1, 1, max(1, len(str(value))), str(value)),
-                        "use 0 (sections), 1 (one block per stage) or full (every op)")
-    return int(text) if int(text) < 2 else "full"
-
-
-def parse_rankdir(value: str) -> str:
-    v = str(value).strip().upper()
-    if v not in RANKDIRS:
-        raise ArchError(f"bad rankdir `{value}`", Span("--rankdir", 1, 1, max(1, len(str(value))), str(value)),
-                        "use TB (top to bottom) or LR (left to right)")
-    return v
-
-
-def output_format(path: str | os.PathLike) -> str:
-    text = str(path)
-    fmt = Path(text).suffix.lower().lstrip(".")
-    if fmt == "gv":
-        fmt = "dot"
-    if fmt not in FORMATS:
-        raise ArchError(f"cannot tell the image format of `{text}`", Span("-o", 1, 1, max(1, len(text)), text),
-                        "end the output name in .svg, .png, .pdf or .dot")
-    return fmt
-
-
-# ---- text ----------------------------------------------------------------------------
-def fmt_count(n: int) -> str:
-    if n < 1000:
-        return str(n)
-    if n < 1_000_000:
-        return f"{n / 1e3:.1f}K"
-    if n < 1_000_000_000:
-        return f"{n / 1e6:.2f}M"
-    return f"{n / 1e9:.2f}G"
-
-
-def fmt_shape(shape) -> str:
-    return "×".join(str(v) for v in shape) if shape else "?"
 
 
 _STRIDE_ONE = re.compile(r"/1(?![0-9])")
@@ -555,14 +511,6 @@ def _node_attrs(lay: _Layout, n: Node, fam: str, peers: list[Node]) -> dict[str,
     return {"label": label, "fillcolor": _color(fam), "tooltip": tooltip}
 
 
-def fmt_shape_range(shapes: list) -> str:
-    """`96×56×56`, or per dimension first–last when the shapes differ: `64–256×56×56`."""
-    first, last = shapes[0], shapes[-1]
-    if all(sh == first for sh in shapes) or any(len(sh) != len(first) for sh in shapes):
-        return fmt_shape(first)
-    return "×".join(str(a) if a == b else f"{a}–{b}" for a, b in zip(first, last))
-
-
 def _emit(dot: graphviz.Digraph, c: _Cluster) -> None:
     for name, attrs in c.nodes:
         dot.node(name, **attrs)
@@ -590,43 +538,3 @@ def _title(lay: _Layout, families: set[str], shortcut_edges: bool) -> str:
             f'<tr><td><font point-size="10">{_esc(stats)}</font></td></tr><tr><td>{legend}</td></tr></table>>')
 
 
-# ---- entry points ----------------------------------------------------------------------
-def write(dot: graphviz.Digraph, out: str | os.PathLike) -> Path:
-    """Write the diagram in the format the file name says, atomically (never a partial file)."""
-    out = Path(out)
-    fmt = output_format(out)
-    if fmt == "dot":
-        data = dot.source.encode("utf-8")
-    else:
-        if shutil.which("dot") is None:
-            raise ArchError(f"cannot write `{out}`: the Graphviz `dot` program is not installed",
-                            Span("-o", 1, 1, max(1, len(str(out))), str(out)), INSTALL_HINT)
-        try:
-            data = dot.pipe(format=fmt)
-        except graphviz.ExecutableNotFound:
-            raise ArchError(f"cannot write `{out}`: the Graphviz `dot` program is not installed",
-                            Span("-o", 1, 1, max(1, len(str(out))), str(out)), INSTALL_HINT) from None
-    _write_atomic(out, data)
-    return out
-
-
-def _write_atomic(out: Path, data: bytes) -> None:
-    directory = out.parent if str(out.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=directory)
-    except OSError as e:
-        raise ArchError(f"cannot write `{out}`: {e.strerror}", Span("-o", 1, 1, max(1, len(str(out))), str(out)),
-                        "the output's folder must exist and be writable") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise ArchError(f"cannot write `{out}`: {e.strerror}", Span("-o", 1, 1, max(1, len(str(out))), str(out))) from None
-        raise

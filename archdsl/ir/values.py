@@ -112,7 +112,7 @@ class Env:
 def evaluate(e: ast.Expr, env: Env, blocks: dict[str, Any] | None = None) -> Any:
     """Evaluate an expression; every failure is an ArchError at the sub-expression."""
     blocks = blocks or {}
-    if isinstance(e, ast.Num):
+    if isinstance(e, ast.Num):  # the parser refuses out-of-range literals
         return e.value
     if isinstance(e, ast.Str):
         return e.value
@@ -131,7 +131,7 @@ def evaluate(e: ast.Expr, env: Env, blocks: dict[str, Any] | None = None) -> Any
     if isinstance(e, ast.Neg):
         v = evaluate(e.operand, env, blocks)
         _require_number(v, e.operand.span, "-")
-        return -v
+        return _real(-v, e.span, "-")
     if isinstance(e, ast.BinOp):
         a = evaluate(e.left, env, blocks)
         b = evaluate(e.right, env, blocks)
@@ -139,28 +139,14 @@ def evaluate(e: ast.Expr, env: Env, blocks: dict[str, Any] | None = None) -> Any
             return _list_op(e, a, b)
         _require_number(a, e.left.span, e.op)
         _require_number(b, e.right.span, e.op)
+        if e.op == "**" and (abs(b) > 64 or abs(a) > 1e6):
+            raise ArchError("exponent too large", e.span, "powers take a base up to 1e6 and an exponent up to 64")
         try:
-            if e.op == "+":
-                return a + b
-            if e.op == "-":
-                return a - b
-            if e.op == "*":
-                return a * b
-            if e.op == "/":
-                if isinstance(a, int) and isinstance(b, int) and a % b == 0:
-                    return a // b  # a whole quotient stays an int (`//` keeps a symbol's expression exact)
-                return a / b
-            if e.op == "//":
-                return a // b
-            if e.op == "%":
-                return a % b
-            if e.op == "**":
-                if abs(b) > 64 or abs(a) > 1e6:
-                    raise ArchError("exponent too large", e.span)
-                return a**b
+            return _real(_binop(e.op, a, b), e.span, e.op)
         except ZeroDivisionError:
             raise ArchError("division by zero", e.right.span) from None
-        raise RuntimeError(e.op)  # pragma: no cover
+        except OverflowError:  # a float result beyond 1.8e308
+            raise _too_large(e.span, e.op) from None
     if isinstance(e, ast.Index):
         target = evaluate(e.target, env, blocks)
         idx = evaluate(e.index, env, blocks)
@@ -179,11 +165,17 @@ def evaluate(e: ast.Expr, env: Env, blocks: dict[str, Any] | None = None) -> Any
         args = [evaluate(a, env, blocks) for a in e.args]
         try:
             result = fn(*args)
-            if e.func in SYMBOLIC and any(sym.is_symbolic(a) for a in args):
-                return sym.call(SYMBOLIC[e.func], result, *args)
-            return result
-        except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+        except OverflowError:
+            raise _too_large(e.span, f"{e.func}(...)") from None
+        except (TypeError, ValueError, ZeroDivisionError) as exc:
             raise ArchError(f"bad arguments to `{e.func}`: {exc}", e.span, FUNCTIONS[e.func][1]) from None
+        if e.func in SYMBOLIC and any(sym.is_symbolic(a) for a in args):
+            result = sym.call(SYMBOLIC[e.func], result, *args)
+        if isinstance(result, list):
+            for v in result:
+                _real(v, e.span, f"{e.func}(...)")
+            return result
+        return _real(result, e.span, f"{e.func}(...)")
     if isinstance(e, ast.Compare):
         a = evaluate(e.left, env, blocks)
         b = evaluate(e.right, env, blocks)
@@ -214,6 +206,55 @@ def evaluate(e: ast.Expr, env: Env, blocks: dict[str, Any] | None = None) -> Any
                 out.append(evaluate(e.item, inner, blocks))
         return out
     raise RuntimeError(f"unknown expression {e!r}")  # pragma: no cover
+
+
+def _binop(op: str, a: int | float, b: int | float) -> int | float:
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if op == "/":
+        if isinstance(a, int) and isinstance(b, int) and a % b == 0:
+            return a // b  # a whole quotient stays an int (`//` keeps a symbol's expression exact)
+        return a / b
+    if op == "//":
+        return a // b
+    if op == "%":
+        return a % b
+    if op == "**":
+        return a**b
+    raise RuntimeError(op)  # pragma: no cover - the parser makes only these
+
+
+_RANGE_HINT = f"integers stay within ±{ast.MAX_INT:,} (64 bits), decimals within ±1.8e308"
+
+
+def _too_large(span: Span, what: str) -> ArchError:
+    return ArchError(f"the result of `{what}` is too large", span, _RANGE_HINT)
+
+
+def _real(v: Any, span: Span, what: str) -> Any:
+    """A computed number, refused where Python's arithmetic left the numbers a network can
+    use: an integer beyond 64 bits, an infinite float (which then turns into the "internal
+    error" of a later step), a NaN, or a complex root of a negative number."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int):
+        if -ast.MAX_INT - 1 <= v <= ast.MAX_INT:
+            return v
+        raise _too_large(span, what)
+    if isinstance(v, float):
+        if math.isfinite(v):
+            return v
+        if math.isnan(v):
+            raise ArchError(f"the result of `{what}` is not a number", span, "NaN has no use as a size or rate")
+        raise _too_large(span, what)
+    if isinstance(v, complex):
+        raise ArchError(f"the result of `{what}` is not a real number", span,
+                        "a negative number to a fractional power is complex")
+    return v
 
 
 def _require_bool(v: Any, span: Span, op: str) -> bool:

@@ -10,6 +10,8 @@ from archdsl.ops.registry import Arg, OpSpec, ShapeError, register
 
 
 def _act_shape(attrs, ins):
+    if attrs["kind"] is None:
+        raise ShapeError("`act` needs the activation it stands for", "e.g. act(relu), or act(nl) with a parameter nl = \"hswish\"")
     if attrs["kind"] not in ACTIVATIONS:
         raise ShapeError(f"unknown activation `{attrs['kind']}`", "one of " + ", ".join(sorted(ACTIVATIONS)))
     return ins[0]

@@ -28,6 +28,11 @@ def names_in(e: "Expr") -> set[str]:
 
 
 # ---- expressions ------------------------------------------------------------
+# The largest magnitude of an integer a .arch value may hold: 64 bits, like every size
+# and count torch stores. Larger literals and results are located errors (parser, evaluator).
+MAX_INT = 2**63 - 1
+
+
 @dataclass
 class Num:
     value: int | float

@@ -1,7 +1,8 @@
 """`archdsl fmt`: the canonical layout of a `.arch` file.
 
 Comments and blank lines (at most one in a row) are kept; everything else is
-re-spaced from tokens:
+re-spaced from the parser's own tokens (`parser.source_tokens`: lark's contextual lexer, so
+the formatter never reads a word differently from the parser):
 
 - section keywords padded so chains line up (`stem  `, `down  `, `stage `, `head  `);
 - one space between chain items, none inside brackets, `, ` between call arguments and
@@ -21,17 +22,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from archdsl.syntax.parser import parse_source
+from lark import Token
 
-_TOKEN = re.compile(
-    r'"[^"\n]*"'  # string
-    r"|\d+x\d+x\d+"  # shape
-    r"|\d+\.\d*(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\.\d+(?:[eE][-+]?\d+)?|\d+"  # numbers
-    r"|[A-Za-z_][A-Za-z0-9_]*(?:(?<=[0-9])\.[0-9]+)?"  # names / layer words
-    r"|//|\*\*|==|!=|<=|>=|[-+*/%=:,()\[\]<>]"
-    r"|\S"
-)
-SECTIONS = ("stem", "down", "stage", "head")
+from archdsl.syntax.parser import parse_source, source_tokens
 
 
 @dataclass
@@ -39,108 +32,92 @@ class _Line:
     indent: int  # nesting level
     code: str  # formatted code ('' for a comment-only or blank line)
     comment: str  # '# ...' or ''
-    kind: str  # variant | section | other | blank | comment
+    kind: str  # variant | section | other | blank | comment | verbatim
     cells: list[str] | None = None  # variant columns
 
 
 def format_source(text: str, file: str = "<string>") -> str:
     """Canonical formatting of `text`. Raises ArchError if it does not parse."""
-    # a block library (`use`d by others) has no `arch` header; the lexer also reads `archNAME(`
-    # as `arch NAME(`, so the word boundary is not required
-    library = re.search(r"^arch", text, re.M) is None
-    parse_source(text, file, library=library)  # only well-formed files are formatted
-    lines = _logical_lines(text)
+    text = text.replace("\r\n", "\n")
+    parse_source(text, file, library=None)  # only well-formed files are formatted
+    lines = _logical_lines(text, source_tokens(text))
     out = _layout(lines)
     result = "\n".join(out).rstrip("\n") + "\n"
     return result
 
 
-def _split_comment(line: str) -> tuple[str, str]:
-    in_str = False
-    for k, ch in enumerate(line):
-        if ch == '"':
-            in_str = not in_str
-        elif ch == "#" and not in_str:
-            return line[:k], line[k:].rstrip()
-    return line, ""
+def _statements(tokens: list[Token]) -> list[tuple[int, list[Token]]]:
+    """The parser's tokens cut into statements (each ends at a layout `_NL`; newlines inside
+    brackets never reach the parser), with each statement's block nesting level."""
+    out: list[tuple[int, list[Token]]] = []
+    level, start_level, current = 0, 0, []
+    for t in tokens:
+        if t.type == "_INDENT":
+            level += 1
+        elif t.type == "_DEDENT":
+            level -= 1
+        elif t.type == "_NL":
+            if current:
+                out.append((start_level, current))
+            current = []
+        else:
+            if not current:
+                start_level = level
+            current.append(t)
+    if current:
+        out.append((start_level, current))
+    return out
 
 
-def _logical_lines(text: str) -> list[_Line]:
-    raw = text.replace("\r\n", "\n").split("\n")
+def _logical_lines(text: str, tokens: list[Token]) -> list[_Line]:
+    raw = text.split("\n")
+    starts = {toks[0].line: (level, toks) for level, toks in _statements(tokens)}
     result: list[_Line] = []
-    indent_stack = [0]
     k = 0
     while k < len(raw):
-        code, comment = _split_comment(raw[k])
-        if not code.strip():
-            result.append(_Line(0, "", comment.strip(), "comment" if comment else "blank"))
+        if k + 1 not in starts:  # no token starts here: a blank or comment-only line
+            comment = raw[k].strip()
+            result.append(_Line(0, "", comment, "comment" if comment else "blank"))
             k += 1
             continue
-        width = len(code.expandtabs(8)) - len(code.expandtabs(8).lstrip())
-        first = k
-        parts, comments = [code], [comment] if comment else []
-        depth = _depth(code)
-        while (depth > 0 or parts[-1].rstrip().endswith("\\")) and k + 1 < len(raw):
-            if parts[-1].rstrip().endswith("\\"):
-                parts[-1] = parts[-1].rstrip()[:-1]
-            k += 1
-            c, cm = _split_comment(raw[k])
-            parts.append(c)
-            if cm:
-                comments.append(cm)
-            depth += _depth(c)
-        k += 1
-        if width > indent_stack[-1]:
-            indent_stack.append(width)
-        else:
-            while width < indent_stack[-1]:
-                indent_stack.pop()
-        level = len(indent_stack) - 1
-        if k - first > 1:  # a statement written over several lines (a table): keep its layout
-            text_lines = [raw[first].strip()] + [r.rstrip() for r in raw[first + 1 : k]]
+        level, toks = starts[k + 1]
+        first, last = toks[0].line, toks[-1].end_line
+        if last > first:  # a statement written over several lines (a table): keep its layout
+            text_lines = [raw[first - 1].strip()] + [r.rstrip() for r in raw[first:last]]
             result.append(_Line(level, "\n".join(text_lines), "", "verbatim"))
-            continue
-        tokens = _TOKEN.findall(" ".join(parts))
-        result.append(_format_statement(tokens, level, "  ".join(comments)))
+        else:
+            comment = raw[first - 1][toks[-1].end_column - 1:].strip()  # only a comment can follow
+            result.append(_format_statement(toks, level, comment))
+        k = last
     return result
 
 
-def _depth(code: str) -> int:
-    d = 0
-    for t in _TOKEN.findall(code):
-        if t in "([":
-            d += 1
-        elif t in ")]":
-            d -= 1
-    return d
-
-
-def _format_statement(toks: list[str], level: int, comment: str) -> _Line:
+def _format_statement(toks: list[Token], level: int, comment: str) -> _Line:
     head = toks[0]
-    if head == "variant" and level == 0:
+    if head.type == "_VARIANT":
         name_end = 3 if len(toks) > 2 and toks[2] == ":" else 2
         cells = [toks[1] + (":" if name_end == 3 else "")]
         rest = toks[name_end:]
         for group in _split_assignments(rest):
             cells.append(_join(group, spaced_ops=False))
         return _Line(level, "variant " + "  ".join(cells), comment, "variant", cells)
-    if head in SECTIONS and level == 0:
+    if head.type == "SECTION":
         return _Line(level, head.ljust(5) + " " + _join(toks[1:], spaced_ops=False), comment, "section")
-    if head == "let" and level == 0:
+    if head.type == "_LET":
         return _Line(level, "let " + toks[1] + " = " + _join(toks[3:], spaced_ops=True), comment, "other")
-    if head == "shared" and level == 0 and len(toks) > 3 and toks[2] == "=":  # a layer, written as in a chain
+    if head.type == "_SHARED":  # a layer, written as in a chain
         return _Line(level, "shared " + toks[1] + " = " + _join(toks[3:], spaced_ops=False), comment, "other")
-    if level > 0 and len(toks) > 2 and toks[1] == "=" and re.match(r"[A-Za-z_]", head):  # `h = ...` in a block
+    if level > 0 and len(toks) > 2 and toks[1] == "=" and head.type == "NAME":  # `h = ...` in a block
         return _Line(level, head + " = " + _join(toks[2:], spaced_ops=False, groups=True), comment, "other")
     return _Line(level, _join(toks, spaced_ops=False, groups=level > 0), comment, "other")
 
 
-def _split_assignments(toks: list[str]) -> list[list[str]]:
+def _split_assignments(toks: list[Token]) -> list[list[Token]]:
     """`a=1 b=[1,2]` -> [[a,=,1], [b,=,[,1,,,2,]]]: each starts at NAME '=' at depth 0."""
-    groups: list[list[str]] = []
+    groups: list[list[Token]] = []
     depth = 0
     for k, t in enumerate(toks):
-        starts = depth == 0 and k + 1 < len(toks) and toks[k + 1] == "=" and re.match(r"[A-Za-z_]", t)
+        starts = depth == 0 and k + 1 < len(toks) and toks[k + 1] == "=" and t.type == "NAME"
         if starts or not groups:
             groups.append([])
         groups[-1].append(t)
@@ -155,7 +132,7 @@ _BINARY = {"+", "-", "*", "/", "//", "**", "%"}
 _COMPARE = {"==", "!=", "<", ">", "<=", ">="}
 
 
-def _join(toks: list[str], spaced_ops: bool, groups: bool = False) -> str:
+def _join(toks: list[Token], spaced_ops: bool, groups: bool = False) -> str:
     """Re-space tokens. Brackets track whether a comma gets a space (parens) or not (lists).
     `groups`: a block body line, where `[a] [b]` at the top level are two branches."""
     out: list[str] = []
@@ -173,7 +150,7 @@ def _join(toks: list[str], spaced_ops: bool, groups: bool = False) -> str:
             sep = ""
         elif t == "[" and prev == "]" and groups and not stack:
             sep = " "  # branches side by side: cat: [a] [b]
-        elif t in ("(", "[") and (re.match(r"[A-Za-z_0-9)\]]", prev) and not _is_keyword_before_paren(prev, out)):
+        elif t in ("(", "[") and re.match(r"[A-Za-z_0-9)\]]", prev):
             sep = ""  # call, index, list argument: conv3(64), dims[0], x[3,3]
         elif prev == ",":
             sep = " " if (stack and stack[-1] == "(") else ""
@@ -205,10 +182,6 @@ def _join(toks: list[str], spaced_ops: bool, groups: bool = False) -> str:
     if header:
         text = text.replace(" =", " =")
     return text
-
-
-def _is_keyword_before_paren(prev: str, out: list[str]) -> bool:
-    return False
 
 
 def _layout(lines: list[_Line]) -> list[str]:

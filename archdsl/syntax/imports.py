@@ -9,6 +9,7 @@ keep their own source spans, so an error inside one points into the library file
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from archdsl.errors import ArchError, did_you_mean
@@ -116,6 +117,7 @@ def _import_all(program: ast.Program, root: Path, stack: tuple[Path, ...], cache
 # (different text) is parsed again. The importing file itself is always parsed afresh.
 _LIBRARIES: dict[tuple[Path, str], tuple[str, ast.Program]] = {}
 _MAX_LIBRARIES = 64
+_LIBRARIES_LOCK = threading.Lock()  # parses run in several threads (tests/syntax/test_parser_threads.py)
 
 
 def _parse_library(path: Path, shown: str, text: str) -> ast.Program:
@@ -124,9 +126,10 @@ def _parse_library(path: Path, shown: str, text: str) -> ast.Program:
     if hit is not None and hit[0] == text:
         return hit[1]
     lib = parse_source(text, shown, library=True)
-    if len(_LIBRARIES) >= _MAX_LIBRARIES:
-        _LIBRARIES.pop(next(iter(_LIBRARIES)))
-    _LIBRARIES[key] = (text, lib)
+    with _LIBRARIES_LOCK:  # two threads evicting at once would pop the same oldest entry twice
+        while len(_LIBRARIES) >= _MAX_LIBRARIES:
+            _LIBRARIES.pop(next(iter(_LIBRARIES)))
+        _LIBRARIES[key] = (text, lib)
     return lib
 
 

@@ -23,7 +23,7 @@ from archdsl.backends.codegen import runtime
 from archdsl.backends.codegen.names import NN_MODULE_ATTRIBUTES
 from archdsl.cli import main, zoo_files
 from archdsl.fileio import write_atomic
-from tests.conftest import ROOT, randomize_batchnorm
+from tests.conftest import ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
 

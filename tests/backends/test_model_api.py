@@ -42,3 +42,21 @@ def test_features_only():
     outs = m(torch.randn(1, 3, 64, 64))
     assert [o.shape[1] for o in outs] == [256, 512, 1024, 2048]
     assert outs[-1].shape[-1] == 2
+
+
+def test_features_need_stem_and_stages():
+    import pytest
+
+    text = "arch net(classes=10)\ninput 3x16x16\nhead gap fc(classes)\n"
+    with pytest.raises(archdsl.ArchError, match="features=True needs a network with `stem` and `stage` lines"):
+        archdsl.build(text, features=True)
+
+
+def test_unknown_init_scheme_is_an_arch_error():
+    # found by tests/test_error_sites.py: this error has no location yet (build_module has no
+    # span for the `init` line); the lowering should check the scheme where it reads `init`
+    import pytest
+
+    text = "arch net(classes=10)\ninput 3x16x16\ninit xavier\nstem conv3(8)\nhead gap fc(classes)\n"
+    with pytest.raises(archdsl.ArchError, match="unknown init scheme `xavier`"):
+        archdsl.build(text)

@@ -75,3 +75,26 @@ def test_empty_branch_is_identity():
     g = archdsl.compile_graph("arch t()\ninput 4x8x8\nblock b():\n    add: [] [conv3 bn]\nstem b()\n")
     add = [n for n in g if n.op == "add"][0]
     assert g.nodes[add.inputs[0]].op == "input"
+
+
+def test_empty_shape_from_a_rule_is_a_located_error(monkeypatch):
+    """`infer_shapes` refuses a size < 1 even when a layer's own shape rule lets one through
+    (every rule in the registry checks its sizes today; this is the net under them)."""
+    import dataclasses
+
+    from archdsl import ops
+    from archdsl.passes import shapes
+
+    real_get = ops.get
+
+    def get(name):
+        spec = real_get(name)
+        if name == "relu":
+            return dataclasses.replace(spec, shape=lambda a, ins: (0,) + tuple(ins[0][1:]))
+        return spec
+
+    monkeypatch.setattr(shapes.ops, "get", get)
+    text = "arch net(classes=10)\ninput 3x16x16\nstem conv3(8) relu\nhead gap fc(classes)\n"
+    with pytest.raises(ArchError, match=r"produces an empty tensor 0x16x16") as e:
+        archdsl.compile_graph(text)
+    assert (e.value.span.line, e.value.span.column) == (3, 15)

@@ -86,9 +86,24 @@ def test_fmt_leaves_bad_file_untouched(tmp_path, capsys):
     assert p.read_text() == "arch t(\n"
 
 
-def test_header_without_space_is_not_taken_for_a_library():
-    # the lexer reads `archt(` as `arch t(` (found by the fuzz test above), so the formatter
-    # must not treat the file as a block library
+def test_header_without_space_is_an_error_not_a_library():
+    # `archt(` was once read as `arch t(` by the parser while the formatter's own lexer took the
+    # file for a header-less block library; keywords now end at a word boundary, and the
+    # formatter reads the parser's tokens
     text = "archt()\ninput 3x8x8\nstem conv3(4)\n"
+    for run in (parse_text, format_source):
+        with pytest.raises(ArchError, match="unexpected `archt`") as e:
+            run(text)
+        assert (e.value.span.line, e.value.span.column) == (1, 1)
+
+
+def test_formatter_reads_the_parsers_tokens():
+    # words the old regex lexer split differently from lark: a keyword spelled as a parameter
+    # name, a comment after a string holding `#`, a line joined with `\`
+    text = ('arch t(input=3, default="a#b")  # c\ninput 3x8x8\nlet  n=input*2\n'
+            "stem conv3(n)  \\\n   bn\nhead gap fc(10)\nvariant  v   input=4\n")
     out = format_source(text)
-    assert meaning(parse_text(out)) == meaning(parse_text(text)) and format_source(out) == out
+    assert out == ('arch t(input=3, default="a#b")  # c\ninput 3x8x8\nlet n = input * 2\n'
+                   "stem conv3(n)  \\\n   bn\nhead  gap fc(10)\nvariant v  input=4\n")
+    assert meaning(parse_text(out)) == meaning(parse_text(text))
+    assert format_source(out) == out

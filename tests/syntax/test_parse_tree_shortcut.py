@@ -20,19 +20,22 @@ _META = ("line", "column", "end_line", "end_column", "start_pos", "end_pos", "em
 
 
 def _same(a, b, where="") -> None:
-    assert type(a) is type(b), where
-    if isinstance(a, Token):
-        assert (a.type, str(a), a.line, a.column, a.end_line, a.end_column, a.start_pos, a.end_pos) == \
-               (b.type, str(b), b.line, b.column, b.end_line, b.end_column, b.start_pos, b.end_pos), where
-        return
-    if a is None:
-        return
-    assert isinstance(a, Tree)
-    assert a.data == b.data, where
-    assert {k: getattr(a.meta, k, "<unset>") for k in _META} == {k: getattr(b.meta, k, "<unset>") for k in _META}, (where, a.data)
-    assert len(a.children) == len(b.children), (where, a.data)
-    for k, (x, y) in enumerate(zip(a.children, b.children)):
-        _same(x, y, f"{where}/{a.data}[{k}]")
+    stack = [(a, b, where)]  # not recursive: a tree may be deeper than Python's stack (syntax_nests_too_deeply)
+    while stack:
+        a, b, where = stack.pop()
+        assert type(a) is type(b), where
+        if isinstance(a, Token):
+            assert (a.type, str(a), a.line, a.column, a.end_line, a.end_column, a.start_pos, a.end_pos) == \
+                   (b.type, str(b), b.line, b.column, b.end_line, b.end_column, b.start_pos, b.end_pos), where
+            continue
+        if a is None:
+            continue
+        assert isinstance(a, Tree)
+        assert a.data == b.data, where
+        assert {k: getattr(a.meta, k, "<unset>") for k in _META} == {k: getattr(b.meta, k, "<unset>") for k in _META}, (where, a.data)
+        assert len(a.children) == len(b.children), (where, a.data)
+        for k, (x, y) in enumerate(zip(a.children, b.children)):
+            stack.append((x, y, f"{where}/{a.data}[{k}]"))
 
 
 class _Both:
@@ -158,3 +161,24 @@ def test_grammar_cache_can_be_turned_off(tmp_path, monkeypatch):
     (tmp_path / "archdsl").mkdir(mode=0o777)
     (tmp_path / "archdsl").chmod(0o777)
     assert parser._cache_file("x") is None  # a folder others can write to is not trusted
+
+
+def test_grammar_change_invalidates_the_cache(tmp_path, monkeypatch):
+    """Editing grammars/arch.lark starts a fresh cache file (the name hashes the grammar text
+    and lark's version); the old grammar's analysis is never loaded for the new one."""
+    monkeypatch.delenv("ARCHDSL_NO_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    original = parser._grammar_text()
+    changed = original.replace("_LET.2: /let(?!\\w)/", "_LET.2: /val(?!\\w)/")
+    assert changed != original
+    with_let, with_val = "arch a()\nlet x = 1\n", "arch a()\nval x = 1\n"
+    parser._plain_lark().parse(with_let, start="start")  # caches the grammar in use
+    monkeypatch.setattr(parser, "_grammar_text", lambda: changed)
+    for _ in range(2):  # analysed afresh (and cached), then loaded from its own cache file
+        changed_lark = parser._plain_lark()
+        changed_lark.parse(with_val, start="start")
+        with pytest.raises(lark.exceptions.UnexpectedInput):
+            changed_lark.parse(with_let, start="start")
+    assert len(list((tmp_path / "archdsl").glob("grammar-*.lark"))) == 2
+    monkeypatch.setattr(parser, "_grammar_text", lambda: original)
+    parser._plain_lark().parse(with_let, start="start")

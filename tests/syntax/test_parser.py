@@ -90,3 +90,29 @@ def test_new_programs_get_the_example_hint(text, hint):
     with pytest.raises(ArchError) as info:
         parse_text(text, "user.arch")
     assert info.value.hint.startswith(hint)
+
+
+@pytest.mark.parametrize("text,word", [
+    ("archnet(classes=10)\ninput 3x16x16\nstem conv3(8)\n", "archnet"),
+    ("arch a(classes=10)\ninput3x16x16\nstem conv3(8)\n", "input3x16x16"),
+    ("arch a(classes=10)\ninput 3x16x16\nletwidth = 8\nstem conv3(8)\n", "letwidth"),
+    ("arch a(classes=10)\ninput 3x16x16\nstem conv3(8)\nvarianttiny classes=5\n", "varianttiny"),
+    ("arch a(classes=10)\ninput 3x16x16\nlet w = [c for c inws]\nstem conv3(8)\n", "inws"),
+    ("arch a(classes=10)\ninput 3x16x16\nlet w = 1 if true elsex\nstem conv3(8)\n", "elsex"),
+])
+def test_keywords_end_at_a_word_boundary(text, word):
+    """A keyword run into the next word is that one word (an error where a keyword is
+    wanted), never the keyword and a name."""
+    with pytest.raises(ArchError) as e:
+        parse_text(text, "t.arch")
+    assert str(e.value.message) == f"unexpected `{word}`"
+    assert e.value.span.source_line[e.value.span.column - 1:].startswith(word)
+    assert e.value.hint.startswith("write `")
+
+
+def test_keyword_spellings_are_names_where_no_keyword_is_wanted():
+    p = parse_text("arch t(input=3, default=2, let_w=1)\ninput 3x8x8\nlet in_c = input + default\n"
+                   "stem conv3(in_c) ifnet\nvariant forty input=4\n")
+    assert [x.name for x in p.params] == ["input", "default", "let_w"]
+    assert [i.word for i in p.sections[0].chain.items] == ["conv3", "ifnet"]
+    assert list(p.variants) == ["forty"]

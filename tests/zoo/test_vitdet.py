@@ -3,7 +3,9 @@
 - the backbone is timm's samvit_base_patch16 trunk (window 14, global attention in blocks
   2, 5, 8, 11, decomposed relative positions; LayerNorm eps 1e-6 as in detectron2) except its
   position table: ViTDet keeps the 224-pretraining table (14x14 + class token) and resizes it
-  bicubically, SAM learns one at full resolution. The tests load the resized table into timm;
+  bicubically, SAM learns one at full resolution. The output tests load our resized table into
+  timm; `test_position_resize_equals_timm` checks the resize itself against timm's
+  `resample_abs_pos_embed`;
 - the pyramid is checked against `SimpleFeaturePyramid` below, written after detectron2's
   (projects/ViTDet: scale factors 4, 2, 1, 0.5, norm "LN", 256 channels, no top block).
 """
@@ -104,6 +106,33 @@ def check_outputs(depth: int, size: int = 256) -> None:
         assert a.shape == b.shape
         assert ((a - b).abs().max() / b.abs().max()).item() < 1e-6
     assert [tuple(o.shape[1:]) for o in got] == [(256, 64, 64), (256, 32, 32), (256, 16, 16), (256, 8, 8)]
+
+
+@pytest.mark.parametrize("size", [128, 224, 256, 448])
+def test_position_resize_equals_timm(size):
+    """Our bicubic resize of the 14x14 pretraining table (`pos_resized`) against an
+    independent implementation: timm's `resample_abs_pos_embed`, with detectron2's settings
+    (bicubic, align_corners=False, no antialiasing; the class token's row is carried along
+    by timm and dropped by ViTDet). The output checks above load *our* resized table into
+    timm, so they cannot see a wrong resize; this can."""
+    from timm.layers import resample_abs_pos_embed
+
+    torch.manual_seed(0)
+    ours = archdsl.build(VITDET, "base", depth=1, input_shape=(3, size, size)).eval()
+    (name, table), = [(k, v) for k, v in ours.named_parameters() if "pos_embed" in k]
+    assert table.shape == (1, 14 * 14 + 1, 768), name
+    with torch.no_grad():
+        table.copy_(torch.randn_like(table))  # a table with structure at every position
+        x = torch.randn(1, 3, size, size)
+        resized = ours.stem(x) - ours.stem.patch_embed(x)  # what the stem adds to the patch tokens
+    side = size // 16
+    expected = resample_abs_pos_embed(table.detach(), new_size=[side, side], old_size=[14, 14], num_prefix_tokens=1,
+                                      interpolation="bicubic", antialias=False)[:, 1:]
+    assert resized.shape == expected.shape == (1, side * side, 768)
+    torch.testing.assert_close(resized, expected, rtol=1e-5, atol=1e-5)  # timm interpolates in float32 too
+    if side != 14:  # antialiasing (timm's default) is a different kernel: the check can tell them apart
+        other = resample_abs_pos_embed(table.detach(), new_size=[side, side], old_size=[14, 14], num_prefix_tokens=1)[:, 1:]
+        assert (resized - other).abs().max() > 1e-3
 
 
 def test_outputs_equal_reference_three_blocks():
