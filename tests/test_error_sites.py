@@ -47,10 +47,6 @@ EXEMPT: dict[str, tuple[str, str | None]] = {
     "features=True needs a network with `stem` and `stage` lines": (
         "an argument of the Python API (archdsl.build(..., features=True)), not .arch text",
         "tests/backends/test_model_api.py::test_features_need_stem_and_stages"),
-    "unknown init scheme `{}`": (
-        "raised without a location (backends/torch_module.py has no span for the `init` line), so the "
-        "corpus format cannot hold it; the lowering should check the scheme where it reads `init`",
-        "tests/backends/test_model_api.py::test_unknown_init_scheme_is_an_arch_error"),
     "`{}` must name a block, and `{}` is not defined {}": (
         "only a Python override passes a block by name as a string (archdsl.build(..., unit=\"name\")); "
         ".arch text and --set give an expression, so a wrong name is `unknown name`",

@@ -10,7 +10,7 @@ import torch
 
 import archdsl
 from archdsl.backends.summary import Summary
-from archdsl.backends.torch_module import build_module
+from archdsl.backends.load import build_module
 from archdsl.cli import main, zoo_files
 from tests.conftest import zoo
 
