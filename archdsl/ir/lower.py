@@ -19,7 +19,7 @@ from archdsl.ir.graph import Graph, Group, Node, Path
 from archdsl.ir.lower_layers import LayerLowering, args_hint
 from archdsl.ir.lower_structures import RESIDUAL_KINDS, RESIDUAL_OPTIONS, StructureLowering
 from archdsl.ir.shapes import infer_shapes
-from archdsl.ir.tensors import TensorLowering, name_layer_groups
+from archdsl.ir.tensors import TensorLowering, check_layer_body, name_layer_groups
 from archdsl.ir.usage import check_unused
 from archdsl.ir.values import BlockRef, Env, conforms, describe, evaluate, format_value, infer_type
 from archdsl.syntax import ast
@@ -107,6 +107,11 @@ class _Lowering(StructureLowering, LayerLowering, TensorLowering):
         # `shared NAME = layer`: one instance per stage (or stem/head), made at its first use
         self.stage_env: Env | None = None
         self.shared_made: dict[tuple[Path, str], tuple[int, tuple]] = {}
+        for ld in program.layers.values():
+            if ops.lookup(ld.name) is not None:
+                raise ArchError(f"`{ld.name}` is a built-in layer token; a `layer` definition needs a name of its own", ld.span,
+                                f"e.g. `layer my_{ld.name}(...)`; `archdsl ops {ld.name}` shows the built-in one")
+            check_layer_body(ld)
         for d in program.shared.values():
             if d.name in program.blocks or d.name in self.globals or ops.lookup(d.name) is not None:
                 what = "a block" if d.name in program.blocks else "a parameter" if d.name in self.globals else "a layer token"

@@ -256,6 +256,27 @@ class TensorLowering:
         raise AssertionError(f)  # pragma: no cover - every primitive is handled above
 
 
+def check_layer_body(ld: ast.LayerDef) -> None:
+    """A `layer` body computes its output on its last line, and every value it names is read."""
+    if not ld.lines or ld.lines[-1].names:
+        span = ld.lines[-1].span if ld.lines else ld.span
+        raise ArchError(f"layer `{ld.name}` must end with a line giving its output tensor", span,
+                        "the last line of the body is the result, e.g. `x + gamma * y`")
+    for k, line in enumerate(ld.lines):
+        for name in line.names:
+            for later in ld.lines[k + 1:]:
+                if name in ast.names_in(later.value):
+                    break
+                if name in later.names:  # replaced before anything read it
+                    later = None
+                    break
+            else:
+                later = None
+            if later is None:
+                raise ArchError(f"`{name}` is computed but never used", line.span,
+                                "use it in a later line, or remove the line")
+
+
 def _children(v: Any) -> list:
     if isinstance(v, list):
         return v

@@ -13,6 +13,7 @@ from archdsl.ops import channels  # noqa: F401  (split:, shuffle)
 from archdsl.ops import factorized_attention  # noqa: F401  (CoaT: factor_attn, conv_relpos)
 from archdsl.ops import plain_detection  # noqa: F401  (ViTDet: mhsa_rel, pos_resized, deconv, outputs)
 from archdsl.ops import padding  # noqa: F401  (pad, same=true)
+from archdsl.ops import tensor  # noqa: F401  (primitives of `layer` bodies: param, arith, reduce, attention, ...)
 from archdsl.ops.registry import REGISTRY, Arg, OpSpec, ShapeError, get, lookup, register, suggest, user_ops
 
 __all__ = ["REGISTRY", "Arg", "OpSpec", "ShapeError", "get", "lookup", "register", "suggest", "user_ops"]

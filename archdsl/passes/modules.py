@@ -41,10 +41,15 @@ def name_modules(g: Graph) -> Graph:
         if "_shared" in n.attrs:  # a `shared` layer: one module, named as declared, under its stage's `shared`
             n.name = n.attrs["_shared"]["name"]
     owners = [n for n in g if ops.get(n.op).module_name and "_shared" not in n.attrs]
-    counts = Counter((n.scope, n.sub, ops.get(n.op).module_name) for n in owners)
+
+    def base_of(n) -> str:  # in a `layer` body, `gamma = param(c, 1, 1)` and `q = fc(x, d)` name their module
+        var = n.attrs.get("_var")
+        return var if isinstance(var, str) and var.isidentifier() and var != "x" else ops.get(n.op).module_name
+
+    counts = Counter((n.scope, n.sub, base_of(n)) for n in owners)
     seen: Counter = Counter()
     for n in owners:
-        base = ops.get(n.op).module_name
+        base = base_of(n)
         key = (n.scope, n.sub, base)
         if counts[key] == 1:
             n.name = base

@@ -22,6 +22,8 @@ def names_in(e: "Expr") -> set[str]:
             out.add(n.id)
         elif isinstance(n, list):
             todo += n
+        elif isinstance(n, dict):
+            todo += list(n.values())
         elif hasattr(n, "__dataclass_fields__"):
             todo += [getattr(n, f) for f in n.__dataclass_fields__ if f != "span"]
     return out
@@ -84,6 +86,7 @@ class Call:
     args: list["Expr"]
     span: Span
     kwargs: dict[str, "Expr"] = field(default_factory=dict)  # keyword arguments (tensor primitives in `layer` bodies)
+    kwarg_spans: dict[str, Span] = field(default_factory=dict)
 
 
 @dataclass

@@ -58,11 +58,12 @@ class Builder:
         name, params, inp, init = None, [], None, None
         defaults, lets, blocks, sections, variants, uses = [], [], {}, [], {}, []
         shared: dict[str, ast.Shared] = {}
+        layers: dict[str, ast.LayerDef] = {}
         arch_span = Span(self.file, 1, 1, 1, self._line(1))
         for st in tree.children:
             kind = st.data
-            if library and kind not in ("block_def", "use_decl"):
-                raise ArchError("a block library holds only `block` definitions and `use` lines", self.span_tree(st),
+            if library and kind not in ("block_def", "layer_def", "use_decl"):
+                raise ArchError("a library holds only `block` and `layer` definitions and `use` lines", self.span_tree(st),
                                 "move this line into the file that uses the library")
             if kind == "use_decl":
                 tok = st.children[0]
@@ -104,6 +105,12 @@ class Builder:
                 if b.name in blocks:
                     raise ArchError(f"block `{b.name}` defined twice", b.span, f"first defined at line {blocks[b.name].span.line}")
                 blocks[b.name] = b
+            elif kind == "layer_def":
+                ld = self.layer_def(st)
+                if ld.name in layers or ld.name in blocks:
+                    first = (layers.get(ld.name) or blocks[ld.name]).span.line
+                    raise ArchError(f"`{ld.name}` defined twice", ld.span, f"first defined at line {first}")
+                layers[ld.name] = ld
             elif kind == "section":
                 sections.append(self.section(st))
             elif kind == "variant":
@@ -114,13 +121,17 @@ class Builder:
             else:  # pragma: no cover - grammar and builder out of sync
                 raise RuntimeError(f"unhandled statement {kind}")
         if library:
-            return ast.Program(self.file, self.text, "", [], None, None, [], [], blocks, [], {}, arch_span, uses)
+            return ast.Program(self.file, self.text, "", [], None, None, [], [], blocks, [], {}, arch_span, uses, layers=layers)
         if name is None:
             first = next((i for i, l in enumerate(self.lines, 1) if l.strip() and not l.strip().startswith("#")), 1)
             raise ArchError("missing `arch NAME(...)` header", Span(self.file, first, 1, 1, self._line(first)),
                             "start the file with e.g. `arch mynet(classes=1000)`")
         program = ast.Program(self.file, self.text, name, params, inp, init, defaults, lets, blocks, sections, variants, arch_span,
-                              uses, shared)
+                              uses, shared, layers)
+        for name, ld in layers.items():
+            if name in blocks:
+                raise ArchError(f"`{name}` is defined as a block and as a layer", ld.span,
+                                f"the block is at line {blocks[name].span.line}; rename one")
         check_let_order(program)
         return program
 
@@ -161,6 +172,23 @@ class Builder:
             else:
                 body.append(self.line(c))
         return ast.BlockDef(str(name_tok), params, body, self.span_tok(name_tok))
+
+    def layer_def(self, t: Tree) -> ast.LayerDef:
+        """`layer NAME(params):` and its tensor lines: `a, b = expr` names values, `expr` alone is the output."""
+        name_tok = t.children[0]
+        params, lines = [], []
+        for c in t.children[1:]:
+            if c is None:
+                continue
+            if c.data in ("required_param", "param"):
+                params.append(self.param(c))
+            elif c.data == "tensor_assign":
+                *names, value = c.children
+                lines.append(ast.TensorLine([str(n) for n in names], self.expr(value), self.span_tok(names[0])))
+            else:
+                value = self.expr(c.children[0])
+                lines.append(ast.TensorLine([], value, value.span))
+        return ast.LayerDef(str(name_tok), params, lines, self.span_tok(name_tok))
 
     def line(self, t: Tree) -> ast.Line:
         if t.data == "chain_line":
@@ -251,7 +279,7 @@ class Builder:
         return args, kwargs, spans
 
     # -- expressions
-    _BINOPS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%", "pow": "**"}
+    _BINOPS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%", "pow": "**", "matmul": "@"}
 
     def expr(self, t) -> ast.Expr:
         if isinstance(t, Token):  # bare NAME tokens appear in a few places
@@ -275,7 +303,8 @@ class Builder:
         if d == "index":
             return ast.Index(self.expr(t.children[0]), self.expr(t.children[1]), self.span_tree(t))
         if d == "call":
-            return ast.Call(str(t.children[0]), [self.expr(c) for c in t.children[1:] if c is not None], self.span_tok(t.children[0]))
+            args, kwargs, spans = self.call_args(Tree("call_args", t.children[1:]))
+            return ast.Call(str(t.children[0]), args, self.span_tok(t.children[0]), kwargs=kwargs, kwarg_spans=spans)
         if d == "compare":
             return ast.Compare(str(t.children[1]), self.expr(t.children[0]), self.expr(t.children[2]), self.span_tree(t))
         if d in ("and_op", "or_op"):

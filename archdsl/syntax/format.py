@@ -73,6 +73,7 @@ def _logical_lines(text: str, tokens: list[Token]) -> list[_Line]:
     raw = text.split("\n")
     starts = {toks[0].line: (level, toks) for level, toks in _statements(tokens)}
     result: list[_Line] = []
+    in_layer = False  # inside a `layer` body: its lines are tensor expressions
     k = 0
     while k < len(raw):
         if k + 1 not in starts:  # no token starts here: a blank or comment-only line
@@ -81,13 +82,15 @@ def _logical_lines(text: str, tokens: list[Token]) -> list[_Line]:
             k += 1
             continue
         level, toks = starts[k + 1]
+        if level == 0:
+            in_layer = toks[0].type == "_LAYER"
         first, last = toks[0].line, toks[-1].end_line
         if last > first:  # a statement written over several lines (a table): keep its layout
             text_lines = [raw[first - 1].strip()] + [r.rstrip() for r in raw[first:last]]
             result.append(_Line(level, "\n".join(text_lines), "", "verbatim"))
         else:
             comment = raw[first - 1][toks[-1].end_column - 1:].strip()  # only a comment can follow
-            result.append(_format_statement(toks, level, comment))
+            result.append(_tensor_line(toks, level, comment) if in_layer and level > 0 else _format_statement(toks, level, comment))
         k = last
     return result
 
@@ -112,6 +115,21 @@ def _format_statement(toks: list[Token], level: int, comment: str) -> _Line:
     return _Line(level, _join(toks, spaced_ops=False, groups=level > 0), comment, "other")
 
 
+def _tensor_line(toks: list[Token], level: int, comment: str) -> _Line:
+    """A line of a `layer` body, spaced as Python: `a, b = chunk(x, 2)`, `n / (mean(n, "c") + eps)`."""
+    names: list[str] = []
+    k = 0
+    while k + 1 < len(toks) and toks[k].type == "NAME" and toks[k + 1] in (",", "="):
+        names.append(toks[k])
+        k += 2
+        if toks[k - 1] == "=":
+            break
+    else:
+        names, k = [], 0
+    code = _join(toks[k:], spaced_ops=True, everywhere=True)
+    return _Line(level, (", ".join(names) + " = " if names else "") + code, comment, "other")
+
+
 def _split_assignments(toks: list[Token]) -> list[list[Token]]:
     """`a=1 b=[1,2]` -> [[a,=,1], [b,=,[,1,,,2,]]]: each starts at NAME '=' at depth 0."""
     groups: list[list[Token]] = []
@@ -128,13 +146,14 @@ def _split_assignments(toks: list[Token]) -> list[list[Token]]:
     return groups
 
 
-_BINARY = {"+", "-", "*", "/", "//", "**", "%"}
+_BINARY = {"+", "-", "*", "/", "//", "**", "%", "@"}
 _COMPARE = {"==", "!=", "<", ">", "<=", ">="}
 
 
-def _join(toks: list[Token], spaced_ops: bool, groups: bool = False) -> str:
+def _join(toks: list[Token], spaced_ops: bool, groups: bool = False, everywhere: bool = False) -> str:
     """Re-space tokens. Brackets track whether a comma gets a space (parens) or not (lists).
-    `groups`: a block body line, where `[a] [b]` at the top level are two branches."""
+    `groups`: a block body line, where `[a] [b]` at the top level are two branches.
+    `everywhere`: binary operators spaced inside brackets too (a `layer` body, as Python)."""
     out: list[str] = []
     stack: list[str] = []
     prev = ""
@@ -162,14 +181,14 @@ def _join(toks: list[Token], spaced_ops: bool, groups: bool = False) -> str:
                 typed = False
         elif t in _BINARY or prev in _BINARY:
             unary = prev in _BINARY and (k < 2 or toks[k - 2] in _BINARY | {"(", "[", ",", "=", ":"})
-            if t == "/" and not stack:  # stride: conv3/2
+            if t == "/" and not stack and not everywhere:  # stride: conv3/2
                 sep = ""
-            elif prev == "/" and not stack:
+            elif prev == "/" and not stack and not everywhere:
                 sep = ""
             elif unary:
                 sep = ""
             else:
-                sep = " " if (spaced_ops and not stack) else ""
+                sep = " " if (spaced_ops and (everywhere or not stack)) else ""
         if t == ":" and header and stack:
             typed = True
         out.append(sep + t)

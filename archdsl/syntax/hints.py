@@ -194,5 +194,6 @@ def unknown_layer(program: ast.Program, layer: ast.Layer):
     if value is not None:
         return ArchError(used_before(layer.word, value.span), layer.span,
                          f"a named value can be used on the lines below `{value.name} = ...`; move this line under it")
-    hint = alias_hint(layer.word) or ops.suggest(layer.word) or did_you_mean(layer.word, list(program.blocks))
+    hint = (alias_hint(layer.word) or did_you_mean(layer.word, [*program.layers, *program.blocks])  # the file's own names first
+            or ops.suggest(layer.word))
     return ArchError(f"unknown layer `{layer.word}`", layer.span, hint or "`archdsl ops` lists the layer tokens (docs/language.md too)")

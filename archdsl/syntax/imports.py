@@ -66,49 +66,61 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+def _kind(d: ast.BlockDef | ast.LayerDef) -> str:
+    return "layer" if isinstance(d, ast.LayerDef) else "block"
+
+
+def _own(program: ast.Program) -> dict[str, ast.BlockDef | ast.LayerDef]:
+    """A file's own definitions: blocks and layers share one namespace."""
+    return {**program.blocks, **program.layers}
+
+
 def resolve_uses(program: ast.Program) -> ast.Program:
-    """Merge the blocks of every library `program` uses (transitively) into `program.blocks`."""
+    """Merge the blocks and layers of every library `program` uses (transitively) into
+    `program.blocks` and `program.layers`."""
     if not program.uses:
         return program
     root = _base_dir(program.file)
     me = None if program.file.startswith("<") else Path(program.file).resolve()
-    cache: dict[Path, dict[str, ast.BlockDef]] = {}
+    cache: dict[Path, dict[str, ast.BlockDef | ast.LayerDef]] = {}
     imported = _import_all(program, root, (me,) if me else (), cache)
-    for name, block in imported.items():
-        mine = program.blocks.get(name)
-        if mine is not None and mine is not block:
-            raise ArchError(f"block `{name}` is defined here and also imported", mine.span,
-                            f"the imported one is at {block.span}; rename one of them")
-    program.blocks = {**imported, **program.blocks}
+    own = _own(program)
+    for name, d in imported.items():
+        mine = own.get(name)
+        if mine is not None and mine is not d:
+            raise ArchError(f"{_kind(mine)} `{name}` is defined here and also imported", mine.span,
+                            f"the imported {_kind(d)} is at {d.span}; rename one of them")
+    program.blocks = {**{k: d for k, d in imported.items() if isinstance(d, ast.BlockDef)}, **program.blocks}
+    program.layers = {**{k: d for k, d in imported.items() if isinstance(d, ast.LayerDef)}, **program.layers}
     return program
 
 
-def _import_all(program: ast.Program, root: Path, stack: tuple[Path, ...], cache: dict) -> dict[str, ast.BlockDef]:
+def _import_all(program: ast.Program, root: Path, stack: tuple[Path, ...], cache: dict) -> dict[str, ast.BlockDef | ast.LayerDef]:
     from archdsl.source import read_source
 
-    out: dict[str, ast.BlockDef] = {}
+    out: dict[str, ast.BlockDef | ast.LayerDef] = {}
     for use in program.uses:
         path = _locate(use, program.file, root)
         if path in stack:
             chain = " -> ".join(_display(p) for p in stack[stack.index(path):] + (path,))
-            raise ArchError(f"import cycle: {chain}", use.span, "a block library cannot use itself, directly or through others")
+            raise ArchError(f"import cycle: {chain}", use.span, "a library cannot use itself, directly or through others")
         if path not in cache:
             shown = _display(path)
             lib = _parse_library(path, shown, read_source(path))
             zoo = zoo_dir()
             lib_root = zoo.resolve() if zoo is not None and _inside(path, zoo.resolve()) else root
-            blocks = dict(_import_all(lib, lib_root, stack + (path,), cache))
-            for name, block in lib.blocks.items():
-                if name in blocks and blocks[name] is not block:
-                    raise ArchError(f"block `{name}` is defined here and also imported", block.span,
-                                    f"the imported one is at {blocks[name].span}; rename one of them")
-                blocks[name] = block
-            cache[path] = blocks
-        for name, block in cache[path].items():
-            if name in out and out[name] is not block:
-                raise ArchError(f"block `{name}` is imported twice", use.span,
-                                f"from {out[name].span} and {block.span}; rename one of them")
-            out[name] = block
+            defs = dict(_import_all(lib, lib_root, stack + (path,), cache))
+            for name, d in _own(lib).items():
+                if name in defs and defs[name] is not d:
+                    raise ArchError(f"{_kind(d)} `{name}` is defined here and also imported", d.span,
+                                    f"the imported {_kind(defs[name])} is at {defs[name].span}; rename one of them")
+                defs[name] = d
+            cache[path] = defs
+        for name, d in cache[path].items():
+            if name in out and out[name] is not d:
+                raise ArchError(f"{_kind(d)} `{name}` is imported twice", use.span,
+                                f"from {out[name].span} and {d.span}; rename one of them")
+            out[name] = d
     return out
 
 

@@ -136,6 +136,22 @@ def forward_lines(inst: Instance, shape_of: Callable[[int], str], indent: int = 
         tree = ast.parse(st.expr, mode="eval")
         return sum(1 for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == names[position])
 
+    layer = inst.group.kind == "layer"  # a `layer` definition: values named as its body names them
+
+    def names_read(e: ast.expr) -> set[str]:
+        return {n.id for n in ast.walk(e) if isinstance(n, ast.Name)}
+
+    def free_name(name: str, k: int) -> str:
+        """`name` for a new value: reused when its old value is dead and no expression waiting
+        to be written reads it (`n = n / ...` stays `n`), else numbered."""
+        old = live.get(name)
+        if old is not None and (still_needed(old, k) or any(name in names_read(e) for e in pending.values())):
+            counter[0] += 1
+            while f"{name}_{counter[0]}" in live:
+                counter[0] += 1
+            name = f"{name}_{counter[0]}"
+        return name
+
     for k, st in enumerate(steps):
         if k == inst.classifier:  # a head: `pre_logits` returns the features its classifier reads
             lines.append(f"{pad}if pre_logits:")
@@ -144,6 +160,10 @@ def forward_lines(inst: Instance, shape_of: Callable[[int], str], indent: int = 
         if aux_names and k == inst.n_main:
             lines.append(f"{pad}if not self.training:  # side outputs in training mode only")
             lines.append(f"{pad}    return {var[inst.out]}")
+        out = k + 1
+        if layer and st.item is not None and st.expr == "p":  # a learned tensor: read where it is used
+            var[out] = ast.unparse(attribute(st.item))
+            continue
         if k != inst.classifier:
             args = [use(i) for i in st.inputs]
         if st.expr is None:
@@ -154,13 +174,19 @@ def forward_lines(inst: Instance, shape_of: Callable[[int], str], indent: int = 
             if st.item is not None:
                 inputs["p"] = attribute(st.item)
             expr = template(st.expr, inputs, known)
-        out = k + 1
-        if st.var is not None and out != inst.out:  # a value a layer body named: its own variable
-            rd = readers.get(out, [])
-            name = st.var
-            if name in live and live[name] != out:
-                counter[0] += 1
-                name = f"{name}_{counter[0]}"
+        rd = readers.get(out, [])
+        if layer and out != inst.out and st.var is None and len(rd) == 1 and st.expr is not None \
+                and reads(steps[rd[0]], steps[rd[0]].inputs.index(out)) == 1:
+            pending[out] = expr  # an unnamed value read once: written inside its reader
+            continue
+        if layer and out == inst.out and not aux_names and k == len(steps) - 1:
+            pending[out] = expr  # the result: returned as it is computed
+            continue
+        if st.var is not None and out != inst.out or layer and out != inst.out:  # a named value: its own variable
+            name = free_name(st.var or "h", k)
+            for v, nm in list(var.items()):  # free the names of dead values
+                if nm in live and live[nm] == v and not still_needed(v, k) and nm != "x":
+                    del live[nm]
             lines += assign(indent, name, ast.unparse(expr), shape_of(k) or None)
             var[out] = name
             live[name] = out
