@@ -18,6 +18,7 @@ cannot produce wrong code.
 from __future__ import annotations
 
 import ast
+import copy
 import math
 from typing import Any
 
@@ -84,6 +85,26 @@ def names_in(v: Any) -> set[str]:
     return {n.id for n in ast.walk(e) if isinstance(n, ast.Name)}
 
 
+def substitute(v: Any, values: dict[str, Any]) -> Any:
+    """`v` with the names of its expression replaced by the expressions of `values` (a
+    child's `4 * w` in its caller's terms, where `w` is the caller's `2 * c`: `4 * (2 * c)`).
+    A name `values` lacks, or a value there without an expression, leaves `v` plain."""
+    if isinstance(v, (list, tuple)):
+        return type(v)(substitute(x, values) for x in v)
+    e = getattr(v, "expr", None)
+    if e is None:
+        return v
+    names = {n.id for n in ast.walk(e) if isinstance(n, ast.Name)}
+    if not names or any(not is_symbolic(values.get(n)) for n in names):
+        return plain(v)
+
+    class _Swap(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.expr:
+            return expr_of(values[node.id])
+
+    return make(plain(v), _Swap().visit(copy.deepcopy(e)))
+
+
 def _is_const(e: ast.expr, value: float) -> bool:
     return isinstance(e, ast.Constant) and not isinstance(e.value, bool) and e.value == value
 
@@ -96,10 +117,23 @@ def _binop(op: str, a: Any, b: Any, result: Any) -> Any:
     ea, eb = expr_of(a), expr_of(b)
     # identities keep the expression readable: x * 1, x + 0, x // 1, 1 * x, 0 + x
     if op in ("*", "//", "/") and _is_const(eb, 1) or op in ("+", "-") and _is_const(eb, 0):
-        return make(result, ea)
+        return a if type(_value(a)) is type(result) else make(result, ea)  # `a` itself: it keeps its parts
     if op == "*" and _is_const(ea, 1) or op == "+" and _is_const(ea, 0):
-        return make(result, eb)
-    return make(result, ast.BinOp(ea, _OPS[op], eb))
+        return b if type(_value(b)) is type(result) else make(result, eb)
+    # a division that a multiplication undoes: (k * a) // k is a; k * (a // k) is a where k divides a
+    if op == "//" and isinstance(ea, ast.BinOp) and isinstance(ea.op, ast.Mult) and isinstance(eb, ast.Constant):
+        for side, other in ((ea.left, ea.right), (ea.right, ea.left)):
+            if _is_const(side, eb.value) and eb.value:
+                return make(result, other)
+    if op == "*":
+        for k, q in ((a, b), (b, a)):
+            parts = getattr(q, "parts", None)
+            if parts and not is_symbolic(k) and parts[2] == k and k and _value(parts[1]) % k == 0:
+                return make(result, expr_of(parts[1]))
+    out = make(result, ast.BinOp(ea, _OPS[op], eb))
+    if op == "//" and is_symbolic(out):
+        out.parts = (op, a, b)  # the dividend, kept so that `k * (a // k)` can be written `a`
+    return out
 
 
 def _value(v: Any) -> Any:
@@ -144,7 +178,14 @@ class _SymMixin:
         return make(math.floor(_value(self)), _call("math.floor", self.expr))
 
     def __reduce__(self):
-        return (make, (_value(self), self.expr))
+        return (_remake, (_value(self), self.expr, getattr(self, "parts", None)))
+
+
+def _remake(value: Any, expr: ast.expr, parts: tuple | None) -> Any:
+    out = make(value, expr)
+    if parts is not None:
+        out.parts = parts
+    return out
 
 
 def _call(func: str, *args: ast.expr) -> ast.Call:

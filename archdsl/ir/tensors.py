@@ -107,7 +107,10 @@ class TensorLowering:
                         raise ArchError(f"`{name}` is a parameter or size of the layer; a value needs its own name", line.span)
                     if isinstance(v, T):
                         tensors[name] = v
-                        self.g.nodes[v.node].attrs.setdefault("_var", name)
+                        attrs = self.g.nodes[v.node].attrs
+                        attrs.setdefault("_var", name)
+                        if len(line.names) == 1 and isinstance(line.value, ast.Call) and name not in ast.names_in(line.value):
+                            attrs.setdefault("_module_var", name)  # `qkv = fc(x, 3 * c)`: its module is `self.qkv`
                     else:
                         body_env.values[name] = v
         finally:

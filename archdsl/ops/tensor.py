@@ -53,6 +53,13 @@ def _dims(axes: tuple[int, ...], rank: int) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _torch_dim(axis: int, rank: int) -> int:
+    """How a forward names one axis: from the end as the text did (-1 reads at any rank),
+    else counting the batch (checked against the rank)."""
+    _dims((axis,), rank)
+    return axis if axis < 0 else axis + 1
+
+
 def _dim_text(dims: tuple[int, ...]) -> str:
     return lit(dims[0]) if len(dims) == 1 else lit(tuple(dims))
 
@@ -138,7 +145,7 @@ register(OpSpec(
 register(OpSpec(
     "softmax", "tensor", "Softmax along one axis.", user=False, args=(Arg("axis", "int", -1),),
     shape=lambda a, ins: (_dims((a["axis"],), len(ins[0])), ins[0])[1],
-    expr=lambda a, ins, out: f"x.softmax(dim={lit(_dims((a['axis'],), len(ins[0]))[0])})",
+    expr=lambda a, ins, out: f"x.softmax(dim={lit(_torch_dim(a['axis'], len(ins[0])))})",
 ))
 
 
@@ -151,7 +158,7 @@ def _transpose_shape(attrs, ins):
 
 register(OpSpec(
     "transpose", "tensor", "Swap two axes.", user=False, args=(Arg("a", "int", -2), Arg("b", "int", -1)), shape=_transpose_shape,
-    expr=lambda a, ins, out: "x.transpose({}, {})".format(*_dims((a["a"], a["b"]), len(ins[0]))),
+    expr=lambda a, ins, out: "x.transpose({}, {})".format(*(_torch_dim(d, len(ins[0])) for d in (a["a"], a["b"]))),
 ))
 
 
@@ -166,9 +173,9 @@ def _chunk_shape(attrs, ins):
 
 
 def _chunk_expr(attrs, ins, out):
-    (d,) = _dims((attrs["axis"],), len(ins[0]))
-    part = out[d - 1]
-    return f"x.narrow({d}, {lit(attrs['index'] * part)}, {lit(part)})"
+    # one part of x.chunk(n, dim): the code generator writes the parts of one split as
+    # `a, b = x.chunk(2, -1)` (archdsl/backends/codegen/render.py)
+    return f"x.chunk({lit(attrs['parts'])}, {lit(_torch_dim(attrs['axis'], len(ins[0])))})[{lit(attrs['index'])}]"
 
 
 register(OpSpec(
@@ -239,9 +246,37 @@ def rearrange_plan(pattern: str, shape: tuple, sizes: dict) -> tuple[tuple, tupl
 
 
 def _rearrange_expr(attrs, ins, out):
-    flat, perm, shape = rearrange_plan(attrs["pattern"], ins[0], attrs["sizes"])
+    """`unflatten` for the groups split, `permute`, `flatten` for the groups merged: only the
+    sizes the pattern gave are written (the inferred one is -1), so the line reads at any
+    size of the other axes (`x.unflatten(2, (4, -1)).permute(0, 2, 1, 3)`)."""
+    pattern, sizes = attrs["pattern"], attrs["sizes"]
+    flat, perm, shape = rearrange_plan(pattern, ins[0], sizes)
+    left, right = (_side(p) for p in pattern.split("->"))
+    if any("1" in g for g in left + right) or any(not g for g in right):
+        return _reshape_expr(ins[0], flat, perm, shape)
     text = "x"
-    if tuple(flat) != tuple(ins[0]):
+    dim = len(left)  # split from the last group back, so the earlier dims keep their numbers
+    for group in reversed(left):
+        if len(group) > 1:
+            given = [a in sizes for a in group]
+            parts = [lit(sizes[a]) if a in sizes else "-1" for a in group]
+            if given.count(False) > 1:  # pragma: no cover - rearrange_plan refuses two unknown sizes
+                return _reshape_expr(ins[0], flat, perm, shape)
+            text += f".unflatten({dim}, ({', '.join(parts)}{',' if len(parts) == 1 else ''}))"
+        dim -= 1
+    if perm != tuple(range(len(perm))):
+        text += f".permute(0, {', '.join(lit(p + 1) for p in perm)})"
+    end = len(perm)
+    for group in reversed(right):
+        if len(group) > 1:
+            text += f".flatten({end - len(group) + 1}, {end})"
+        end -= len(group)
+    return text
+
+
+def _reshape_expr(in_shape, flat, perm, shape) -> str:
+    text = "x"
+    if tuple(flat) != tuple(in_shape):
         text += f".reshape(x.shape[0], {', '.join(lit(v) for v in flat)})"
     if perm != tuple(range(len(perm))):
         text += f".permute(0, {', '.join(lit(p + 1) for p in perm)})"

@@ -42,8 +42,8 @@ def name_modules(g: Graph) -> Graph:
             n.name = n.attrs["_shared"]["name"]
     owners = [n for n in g if ops.get(n.op).module_name and "_shared" not in n.attrs]
 
-    def base_of(n) -> str:  # in a `layer` body, `gamma = param(c, 1, 1)` and `q = fc(x, d)` name their module
-        var = n.attrs.get("_var")
+    def base_of(n) -> str:  # in a `layer` body, `gamma = param(c, 1, 1)` and `qkv = fc(x, 3 * c)` name their module
+        var = n.attrs.get("_module_var")
         return var if isinstance(var, str) and var.isidentifier() and var != "x" else ops.get(n.op).module_name
 
     counts = Counter((n.scope, n.sub, base_of(n)) for n in owners)

@@ -147,25 +147,25 @@ class Network(nn.Module):
 
 
 class ConvnextBlock(nn.Module):
-    """Stage block `dw7`, from zoo/convnext.arch:10:7."""
+    """Stage block `dw7`, from zoo/convnext.arch:11:7."""
 
     def __init__(self, in_channels: int, drop_path: float) -> None:
         super().__init__()
-        self.dwconv = nn.Conv2d(  # zoo/convnext.arch:10:7 dw7
+        self.dwconv = nn.Conv2d(  # zoo/convnext.arch:11:7 dw7
             in_channels, in_channels, kernel_size=7, padding=3, groups=in_channels
         )
-        self.norm = LayerNorm2d(in_channels, eps=1e-06)  # zoo/convnext.arch:10:11 ln
-        self.mlp = Mlp(  # zoo/convnext.arch:10:14 mlp4
+        self.norm = LayerNorm2d(in_channels, eps=1e-06)  # zoo/convnext.arch:11:11 ln
+        self.mlp = Mlp(  # zoo/convnext.arch:11:14 mlp4
             in_channels,
             4 * in_channels,
             in_channels,
             act=nn.GELU(),
             channels_first=True,
         )
-        self.gamma = nn.Parameter(  # zoo/convnext.arch:10:7 layer_scale
+        self.gamma = nn.Parameter(  # zoo/convnext.arch:11:7 layer_scale
             torch.full((in_channels,), 1e-06)
         )
-        self.drop_path = DropPath(drop_path)  # zoo/convnext.arch:10:7 drop_path (added)
+        self.drop_path = DropPath(drop_path)  # zoo/convnext.arch:11:7 drop_path (added)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
@@ -186,10 +186,10 @@ class Convnext(Network):
         self.num_features = 768
         # stem: 3x224x224 -> 96x56x56
         self.stem = nn.Sequential()
-        self.stem.conv = nn.Conv2d(  # zoo/convnext.arch:8:7 conv4/4(dims[0])
+        self.stem.conv = nn.Conv2d(  # zoo/convnext.arch:9:7 conv4/4(dims[0])
             3, 96, kernel_size=4, stride=4
         )
-        self.stem.norm = LayerNorm2d(96, eps=1e-06)  # zoo/convnext.arch:8:24 ln
+        self.stem.norm = LayerNorm2d(96, eps=1e-06)  # zoo/convnext.arch:9:24 ln
         drop_path_by_block = [
             0.0,
             0.0058823529411764705,
@@ -217,8 +217,8 @@ class Convnext(Network):
         # stage 1: 3 x ConvnextBlock -> 192x28x28
         # down: 96x56x56 -> 192x28x28
         down = nn.Sequential()
-        down.norm = LayerNorm2d(96, eps=1e-06)  # zoo/convnext.arch:9:7 ln -> 96x56x56
-        down.conv = nn.Conv2d(  # zoo/convnext.arch:9:10 conv2/2
+        down.norm = LayerNorm2d(96, eps=1e-06)  # zoo/convnext.arch:10:7 ln -> 96x56x56
+        down.conv = nn.Conv2d(  # zoo/convnext.arch:10:10 conv2/2
             96, 192, kernel_size=2, stride=2
         )
         blocks = [ConvnextBlock(192, drop_path_by_block[k]) for k in range(3, 6)]
@@ -226,8 +226,8 @@ class Convnext(Network):
         # stage 2: 9 x ConvnextBlock -> 384x14x14
         # down: 192x28x28 -> 384x14x14
         down = nn.Sequential()
-        down.norm = LayerNorm2d(192, eps=1e-06)  # zoo/convnext.arch:9:7 ln -> 192x28x28
-        down.conv = nn.Conv2d(  # zoo/convnext.arch:9:10 conv2/2
+        down.norm = LayerNorm2d(192, eps=1e-06)  # zoo/convnext.arch:10:7 ln
+        down.conv = nn.Conv2d(  # zoo/convnext.arch:10:10 conv2/2
             192, 384, kernel_size=2, stride=2
         )
         blocks = [ConvnextBlock(384, drop_path_by_block[k]) for k in range(6, 15)]
@@ -235,17 +235,17 @@ class Convnext(Network):
         # stage 3: 3 x ConvnextBlock -> 768x7x7
         # down: 384x14x14 -> 768x7x7
         down = nn.Sequential()
-        down.norm = LayerNorm2d(384, eps=1e-06)  # zoo/convnext.arch:9:7 ln -> 384x14x14
-        down.conv = nn.Conv2d(  # zoo/convnext.arch:9:10 conv2/2
+        down.norm = LayerNorm2d(384, eps=1e-06)  # zoo/convnext.arch:10:7 ln
+        down.conv = nn.Conv2d(  # zoo/convnext.arch:10:10 conv2/2
             384, 768, kernel_size=2, stride=2
         )
         blocks = [ConvnextBlock(768, drop_path_by_block[k]) for k in range(15, 18)]
         self.stages.append(Stage(blocks, down))
         # head: 768x7x7 -> 1000
         self.head = nn.Sequential()
-        self.head.pool = GlobalPool("avg")  # zoo/convnext.arch:11:7 gap -> 768
-        self.head.norm = nn.LayerNorm(768, eps=1e-06)  # zoo/convnext.arch:11:11 ln
-        self.head.fc = nn.Linear(768, 1000)  # zoo/convnext.arch:11:14 fc(classes)
+        self.head.pool = GlobalPool("avg")  # zoo/convnext.arch:12:7 gap -> 768
+        self.head.norm = nn.LayerNorm(768, eps=1e-06)  # zoo/convnext.arch:12:11 ln
+        self.head.fc = nn.Linear(768, 1000)  # zoo/convnext.arch:12:14 fc(classes)
         self.pretrained_cfg = {
             "architecture": "convnext_tiny",
             "input_size": (3, 224, 224),

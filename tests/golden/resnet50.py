@@ -185,7 +185,7 @@ class Resnet(Network):
         self.head.pool = GlobalPool("avg")  # zoo/resnet.arch:10:7 gap -> 2048
         self.head.fc = nn.Linear(2048, 1000)  # zoo/resnet.arch:10:11 fc(classes)
         self.pretrained_cfg = {
-            "architecture": "resnet_resnet50",
+            "architecture": "resnet50",
             "input_size": (3, 224, 224),
             "num_classes": 1000,
             "mean": (0.485, 0.456, 0.406),

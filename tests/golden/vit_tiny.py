@@ -161,16 +161,16 @@ class Network(nn.Module):
 
 
 class Encoder(nn.Module):
-    """Block `encoder`, defined at zoo/vit.arch:8:7."""
+    """Block `encoder`, defined at zoo/vit.arch:9:7."""
 
     def __init__(self, in_channels: int, heads: int) -> None:
         super().__init__()
-        self.norm1 = nn.LayerNorm(in_channels, eps=1e-06)  # zoo/vit.arch:9:15 ln
-        self.attn = Attention(  # zoo/vit.arch:9:18 mhsa(heads)
+        self.norm1 = nn.LayerNorm(in_channels, eps=1e-06)  # zoo/vit.arch:10:15 ln
+        self.attn = Attention(  # zoo/vit.arch:10:18 mhsa(heads)
             in_channels, heads, in_channels // heads
         )
-        self.norm2 = nn.LayerNorm(in_channels, eps=1e-06)  # zoo/vit.arch:10:15 ln
-        self.mlp = Mlp(  # zoo/vit.arch:10:18 mlp4
+        self.norm2 = nn.LayerNorm(in_channels, eps=1e-06)  # zoo/vit.arch:11:15 ln
+        self.mlp = Mlp(  # zoo/vit.arch:11:18 mlp4
             in_channels, 4 * in_channels, in_channels, act=nn.GELU()
         )
 
@@ -185,13 +185,13 @@ class Encoder(nn.Module):
 
 
 class Stem(nn.Module):
-    """The `stem` line, from zoo/vit.arch:12:1."""
+    """The `stem` line, from zoo/vit.arch:13:1."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.patch_embed = PatchEmbed(3, 192, 16)  # zoo/vit.arch:12:7
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, 192))  # zoo/vit.arch:12:31
-        self.pos_embed = nn.Parameter(  # zoo/vit.arch:12:41 pos_embed
+        self.patch_embed = PatchEmbed(3, 192, 16)  # zoo/vit.arch:13:7
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, 192))  # zoo/vit.arch:13:31
+        self.pos_embed = nn.Parameter(  # zoo/vit.arch:13:41 pos_embed
             trunc_normal(1, 197, 192, std=0.02)
         )
 
@@ -203,12 +203,12 @@ class Stem(nn.Module):
 
 
 class Head(nn.Module):
-    """The `head` line, from zoo/vit.arch:14:1."""
+    """The `head` line, from zoo/vit.arch:15:1."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.norm = nn.LayerNorm(192, eps=1e-06)  # zoo/vit.arch:14:7 ln
-        self.fc = nn.Linear(192, 1000)  # zoo/vit.arch:14:14 fc(classes)
+        self.norm = nn.LayerNorm(192, eps=1e-06)  # zoo/vit.arch:15:7 ln
+        self.fc = nn.Linear(192, 1000)  # zoo/vit.arch:15:14 fc(classes)
 
     def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = self.norm(x)[:, 0]  # 192
@@ -225,12 +225,12 @@ class Vit(Network):
         super().__init__()
         self.classifier_name = "head.fc"
         self.num_features = 192
-        self.stem = Stem()  # zoo/vit.arch:12:1 stem
+        self.stem = Stem()  # zoo/vit.arch:13:1 stem
         self.stages = nn.ModuleList()
         # stage 0: 12 x Encoder -> 197x192
         blocks = [Encoder(192, 3) for _ in range(12)]
         self.stages.append(Stage(blocks))
-        self.head = Head()  # zoo/vit.arch:14:1 head
+        self.head = Head()  # zoo/vit.arch:15:1 head
         self.pretrained_cfg = {
             "architecture": "vit_tiny",
             "input_size": (3, 224, 224),

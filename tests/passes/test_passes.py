@@ -83,7 +83,7 @@ def test_empty_shape_from_a_rule_is_a_located_error(monkeypatch):
     import dataclasses
 
     from archdsl import ops
-    from archdsl.passes import shapes
+    from archdsl.ir import shapes
 
     real_get = ops.get
 

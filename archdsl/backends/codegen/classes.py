@@ -219,6 +219,7 @@ class Classes:
         cd.params.sort(key=lambda p: p[2] is not REQUIRED)  # required arguments first (a stable sort)
         for m, pm in zip(members, per_member):
             m.call = Call(cd.name, tuple((None if d is REQUIRED else n, pm[n], d) for n, _, d in cd.params))
+            m.cls = cd
 
     @staticmethod
     def _expression(present: list[tuple[Any, Instance]], safe: dict[str, str]) -> str | None:

@@ -80,6 +80,7 @@ class Instance:
     aux: list[int] = field(default_factory=list)  # side outputs (`aux:`): values of their aux_out steps
     n_main: int = 0  # steps before the side-output branches (all the output needs)
     classifier: int | None = None  # a head's last step when it is its classifier (`pre_logits` stops before it)
+    cls: Any = None  # its ClassDef, once made
 
 
 def span_text(span: Span) -> str:
@@ -92,7 +93,7 @@ def span_text(span: Span) -> str:
             break
         depth += line[end] in "([" and 1 or (-1 if line[end] in ")]" else 0)
         end += 1
-    return line[start:end] or line[start: start + max(1, span.length)]
+    return line[start:end].rstrip(",") or line[start: start + max(1, span.length)]
 
 
 def source_comment(span: Span, note: str, extra: str = "") -> str:
@@ -132,6 +133,7 @@ class Builder:
                     self.members[n.scope[:k]].add(n.id)
         self.order = {nid: k for k, nid in enumerate(g.order)}
         self.child_calls: dict[tuple, Call] = {}  # group path -> constructor call (after its class is made)
+        self.child_insts: dict[tuple, Instance] = {}  # group path -> its instance (after its class is made)
         self.shared: dict[tuple, dict[str, Item]] = {}  # `shared` layers: their home (a stage) -> name -> item
         self.prevs: dict[tuple, int] = {}  # two-input stage block -> its `prev` node
         self._entry_exit: dict[tuple, tuple[int, int]] = {}
@@ -255,6 +257,30 @@ class Builder:
         steps.append(Step(name, None, list(node.inputs), node.id, node.shape, node.span, sym_shape=node.shape))
         return node.shape
 
+    def symbolic_call(self, child: tuple, c_in: tuple) -> tuple[Call | None, tuple | None]:
+        """A child's constructor call with its arguments in the caller's symbols where they
+        come from them (`Inner(in_channels, 4 * c)`, not numbers the caller must be passed),
+        and its output shape in those symbols too."""
+        call_, inst = self.child_calls.get(child), self.child_insts.get(child)
+        if call_ is None or inst is None or inst.cls is None:
+            return call_, None
+        grp = self.g.groups[child]
+        in_name = grp.info.get("input_param", "in_channels")
+        outer: dict[str, Any] = {k: v for k, v in (grp.info.get("call_args") or {}).items() if sym.is_symbolic(v)}
+        axis = _channel_axis(inst.in_shape) if inst.in_shape else None
+        if axis is not None and axis < len(c_in) and sym.is_symbolic(c_in[axis]):
+            outer[in_name] = c_in[axis]
+        by_safe = {safe: orig for orig, safe in inst.cls.renamed.items()}
+        args = []
+        for (kw, value, default), (safe, _, _) in zip(call_.args, inst.cls.params):
+            v = outer.get(by_safe.get(safe, ""))
+            args.append((kw, v if v is not None and sym.plain(v) == sym.plain(value) else value, default))
+        last = next((st for st in inst.steps if st.out == inst.out), None)
+        out = None
+        if last is not None and last.sym_shape is not None:
+            out = tuple(sym.substitute(d, outer) for d in last.sym_shape)
+        return Call(call_.func, tuple(args)), out
+
     # ---- one group ----
     def instance(self, path: tuple) -> Instance:
         g = self.g
@@ -285,10 +311,11 @@ class Builder:
                 if len(rel) == 1:
                     attr_name(str(rel[0]), g.groups[child].span)
                 exit_node = g.nodes[c_exit]
-                # a child keeping its input's shape keeps its symbols too
                 c_in = sym_of.get(c_entry, g.nodes[c_entry].shape)
-                sym_of[c_exit] = c_in if exit_node.shape == g.nodes[c_entry].shape else exit_node.shape
-                items.append(Item(name, "child", self.child_calls.get(child), g.groups[child].span, value_shape(exit_node),
+                c_call, c_out = self.symbolic_call(child, c_in) if symbolic else (self.child_calls.get(child), None)
+                # a child keeping its input's shape keeps its symbols too
+                sym_of[c_exit] = c_out or (c_in if exit_node.shape == g.nodes[c_entry].shape else exit_node.shape)
+                items.append(Item(name, "child", c_call, g.groups[child].span, value_shape(exit_node),
                                   span_text(g.groups[child].span)))
                 steps.append(Step(name, None, [c_entry], c_exit, value_shape(exit_node), g.groups[child].span,
                                   sym_shape=sym_of[c_exit] if exit_node.op != "outputs" else None,

@@ -97,6 +97,7 @@ class NetworkWriter:
                 self.classes.make(base, insts, doc)
                 for inst in insts:
                     self.b.child_calls[inst.path] = inst.call
+                    self.b.child_insts[inst.path] = inst
 
     # ---- the network class ----
     def net_lines(self, net_cls: str) -> tuple[list[str], list[str]]:

@@ -132,6 +132,8 @@ def forward_lines(inst: Instance, shape_of: Callable[[int], str], indent: int = 
 
     def reads(st, position: int) -> int:
         """How often the template of step `st` reads its input number `position`."""
+        if st.expr is None:  # a module call reads each input once
+            return 1
         names = ["x"] if len(st.inputs) == 1 else [f"x{k}" for k in range(len(st.inputs))]
         tree = ast.parse(st.expr, mode="eval")
         return sum(1 for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == names[position])
@@ -152,7 +154,23 @@ def forward_lines(inst: Instance, shape_of: Callable[[int], str], indent: int = 
             name = f"{name}_{counter[0]}"
         return name
 
+    skip: set[int] = set()
     for k, st in enumerate(steps):
+        if k in skip:
+            continue
+        split = _split_parts(steps, k) if layer else None
+        if split is not None:  # `a, b = chunk(x, 2, -1)`: one line, `a, b = x.chunk(2, -1)`
+            whole = ast.parse(st.expr, mode="eval").body.value  # the template without its `[index]`
+            expr = template(ast.unparse(whole), {"x": use(st.inputs[0])}, known)
+            names = []
+            for j in split:
+                name = free_name(steps[j].var, k)
+                live[name] = j + 1
+                var[j + 1] = name
+                names.append(name)
+            lines += assign(indent, ", ".join(names), ast.unparse(expr), None)
+            skip.update(split)
+            continue
         if k == inst.classifier:  # a head: `pre_logits` returns the features its classifier reads
             lines.append(f"{pad}if pre_logits:")
             lines.append(f"{pad}    return {ast.unparse(use(st.inputs[0]))}")
@@ -175,8 +193,9 @@ def forward_lines(inst: Instance, shape_of: Callable[[int], str], indent: int = 
                 inputs["p"] = attribute(st.item)
             expr = template(st.expr, inputs, known)
         rd = readers.get(out, [])
-        if layer and out != inst.out and st.var is None and len(rd) == 1 and st.expr is not None \
-                and reads(steps[rd[0]], steps[rd[0]].inputs.index(out)) == 1:
+        one_split = bool(rd) and _split_parts(steps, rd[0]) == rd  # read by the parts of one split only
+        if layer and out != inst.out and st.var is None and (len(rd) == 1 or one_split) \
+                and (one_split or reads(steps[rd[0]], steps[rd[0]].inputs.index(out)) == 1):
             pending[out] = expr  # an unnamed value read once: written inside its reader
             continue
         if layer and out == inst.out and not aux_names and k == len(steps) - 1:
@@ -226,6 +245,24 @@ def forward_lines(inst: Instance, shape_of: Callable[[int], str], indent: int = 
     result = ast.unparse(use(inst.out)) if inst.out in pending else var[inst.out]
     lines.append(f"{pad}return {', '.join([result, *aux_names.values()])}")
     return lines
+
+
+def _split_parts(steps: list, k: int) -> list[int] | None:
+    """The steps k, k+1, ... that are the parts 0..n-1 of one `chunk` of one value, each named
+    by the layer body (`a, b = chunk(x, 2, -1)`); None when step k does not start one."""
+    node = steps[k].node
+    if node is None or node.op != "chunk" or node.attrs.get("index") != 0:
+        return None
+    n = node.attrs["parts"]
+    group = list(range(k, k + n))
+    if group[-1] >= len(steps):
+        return None
+    for j, idx in zip(group, range(n)):
+        other = steps[j].node
+        if other is None or other.op != "chunk" or other.attrs.get("index") != idx or other.attrs.get("parts") != n \
+                or other.attrs.get("axis") != node.attrs.get("axis") or steps[j].inputs != steps[k].inputs or steps[j].var is None:
+            return None
+    return group
 
 
 def item_comment(it: Item) -> str:
