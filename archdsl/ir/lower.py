@@ -79,6 +79,11 @@ class _Lowering(StructureLowering, LayerLowering, TensorLowering):
                     span = resolved.spans.get(e.id, e.span) if isinstance(e, ast.Name) else e.span
                     self.residual_defaults[k] = (evaluate(e, self.globals, program.blocks), span)
                 continue
+            if d.layer in program.layers:  # `default grn(eps=1e-5)`: a `layer` definition's parameters
+                for k, e in d.kwargs.items():
+                    self._layer_default(program.layers[d.layer], k, evaluate(e, self.globals, program.blocks),
+                                        d.kwarg_spans.get(k, e.span), "")
+                continue
             found = ops.lookup(d.layer)
             if found is None:
                 raise ArchError(f"unknown layer `{d.layer}` in `default`", d.span, ops.suggest(d.layer))
@@ -145,6 +150,10 @@ class _Lowering(StructureLowering, LayerLowering, TensorLowering):
             v = evaluate(o.value, self.globals, self.p.blocks) if expr else o.value
             self.residual_defaults[k] = (v, o.value.span if expr else o.span)
             return
+        if layer in self.p.layers:
+            v = evaluate(o.value, self.globals, self.p.blocks) if expr else o.value
+            self._layer_default(self.p.layers[layer], k, v, o.span, f" {o.source}")
+            return
         found = ops.lookup(layer)
         if found is None:
             raise ArchError(f"unknown layer `{layer}` {o.source}", o.span, ops.suggest(layer))
@@ -158,6 +167,13 @@ class _Lowering(StructureLowering, LayerLowering, TensorLowering):
             env = Env({**self.globals.values, " value": o.value})
         e = o.value if expr else ast.Name(" value", o.span)
         self.defaults.setdefault(spec.name, {})[k] = self._arg_value(spec, arg, e, env)
+
+    def _layer_default(self, ldef: ast.LayerDef, k: str, value: Any, span: Span, source: str) -> None:
+        names = [p.name for p in ldef.params]
+        if k not in names:
+            raise ArchError(f"layer `{ldef.name}` has no parameter `{k}`{source}", span,
+                            did_you_mean(k, names) or f"parameters: {', '.join(names) or 'none'}")
+        self.defaults.setdefault(ldef.name, {})[k] = value
 
     # ---- entry -----------------------------------------------------------------
     def run(self, input_shape) -> Graph:

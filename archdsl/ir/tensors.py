@@ -69,6 +69,8 @@ class TensorLowering:
                 raise ArchError(f"layer `{ldef.name}` has no parameter `{k2}`", use.kwarg_spans.get(k2, use.span),
                                 did_you_mean(k2, names) or f"parameters: {', '.join(names) or 'none'}")
             bound[k2] = v
+        for k2, v in self.defaults.get(ldef.name, {}).items():  # `default grn(eps=...)`, `--set grn.eps=...`
+            bound.setdefault(k2, v)
         for p in ldef.params:
             if p.name not in bound:
                 if p.default is None:

@@ -270,6 +270,7 @@ class Default:
     layer: str
     kwargs: dict[str, Expr]
     span: Span
+    kwarg_spans: dict[str, Span] = field(default_factory=dict)
 
 
 @dataclass

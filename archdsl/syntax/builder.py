@@ -88,10 +88,10 @@ class Builder:
                 args, kwargs, kw_spans = self.call_args(st.children[1]) if st.children[1] is not None else ([], {}, {})
                 init = ast.InitDecl(str(st.children[0]), args, kwargs, self.span_tok(st.children[0]), kw_spans)
             elif kind == "default_decl":
-                args, kwargs, _ = self.call_args(st.children[1])
+                args, kwargs, kw_spans = self.call_args(st.children[1])
                 if args:
                     raise ArchError("`default` takes keyword values only", self.span_tree(st.children[1]), "write e.g. `default ln(eps=1e-6)`")
-                defaults.append(ast.Default(str(st.children[0]), kwargs, self.span_tok(st.children[0])))
+                defaults.append(ast.Default(str(st.children[0]), kwargs, self.span_tok(st.children[0]), kw_spans))
             elif kind == "let_decl":
                 lets.append(ast.Let(str(st.children[0]), self.expr(st.children[1]), self.span_tok(st.children[0])))
             elif kind == "shared_decl":

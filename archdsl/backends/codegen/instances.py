@@ -203,7 +203,8 @@ class Builder:
             if spec.identity_at is not None:
                 item.identity = spec.module({**attrs, **spec.identity_at}, sym_ins, out)
             return item, out
-        return Item(name, "param", spec.param(attrs, sym_ins, out), node.span, node.shape, node.op, node.op), out
+        param_note = note if spec.family == "tensor" else node.op  # `param(c, 1, 1)` as the body wrote it
+        return Item(name, "param", spec.param(attrs, sym_ins, out), node.span, node.shape, param_note, node.op), out
 
     def projection_attrs(self, node, sym_of: dict) -> dict:
         """A shortcut projection (inserted by `insert_projections`) is as wide as its branch
@@ -338,7 +339,7 @@ class Builder:
                                   out if node.op != "outputs" else None))
                 continue
             name = attr_name(node.name or "", node.span)
-            note = span_text(node.span) if spec.user and not node.sub else f"{node.op} ({'.'.join(map(str, node.sub)) or 'added'})"
+            note = span_text(node.span) if (spec.user or spec.family == "tensor") and not node.sub else f"{node.op} ({'.'.join(map(str, node.sub)) or 'added'})"
             item, out = self.layer(node, sym_ins, name, note, sym_of)
             sym_of[nid] = out
             if item.kind == "param":
