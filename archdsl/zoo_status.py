@@ -94,7 +94,7 @@ STATUS: dict[str, dict[str, Check]] = {
     "lenet": _family(T("lenet"), {"lenet5": "paper"}, note="61,706 params, exactly"),
     "localvit": _family(T("localvit"), {"tiny": "paper"}, note="5.8M params, 1.3 GFLOPs"),
     "mlp_mixer": _family(T("mlp_mixer"), {"s16": "timm:mixer_s16_224", "b16": "timm:mixer_b16_224"}, default=["s16"], slow=["b16"]),
-    "mnasnet": _family(FIDELITY, {v: f"tv:{v}" for v in ["mnasnet0_5", "mnasnet1_0"]}, default=["mnasnet0_5"], slow=["mnasnet1_0"]),
+    "mnasnet": _family(FIDELITY, {v: f"tv:{v}" for v in ["mnasnet0_5", "mnasnet1_0"]}, default=["mnasnet0_5", "mnasnet1_0"]),
     "mobilenet_v1": _family(FIDELITY, {"mobilenetv1_100": "timm:mobilenetv1_100"}, default=["mobilenetv1_100"]),
     "mobilenet_v2": _family(T("mobilenet_v2"), {"mobilenet_v2": "tv:mobilenet_v2"}, default=["mobilenet_v2"]),
     "mobilenet_v3": _family(T("mobilenet_v3"), {"large": "tv:mobilenet_v3_large", "small": "tv:mobilenet_v3_small"},

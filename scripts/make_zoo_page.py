@@ -82,6 +82,16 @@ def render() -> str:
     return "\n".join(lines) + "\n"
 
 
+def slow_checks() -> dict[str, str]:
+    """`.ci/slow_checks.txt`: output-check ID (`convnext-large`) -> where it runs, `ci` or `hand`."""
+    out = {}
+    for line in (ROOT / ".ci" / "slow_checks.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            where, ident = line.split()[:2]
+            out[ident] = where
+    return out
+
+
 def _libraries(checks) -> str:
     libs = sorted({c.params.partition(":")[0] for c in checks if c.library}, key=["tv", "timm"].index)
     return ", ".join({"tv": "torchvision", "timm": "timm"}[lib] for lib in libs)
@@ -97,12 +107,14 @@ def render_readme_table() -> str:
     default = sum(c.outputs == "default" for c in library)
     slow = sum(c.outputs == "slow" for c in library)
     unchecked = len(library) - default - slow
+    in_ci = sum(where == "ci" for where in slow_checks().values())
     lines = [
         BEGIN,
         f"{len(claims)} variants in {len(STATUS)} files. {len(library)} are torchvision or timm models: each has exactly the",
         f"reference's parameter count, and its float64 outputs are checked equal to the reference's: {default} in the",
-        f"default suite, {slow} in the slow suite (`python -m pytest -m slow tests/zoo/test_fidelity.py`)"
-        + (f", {unchecked} not at all." if unchecked else "."),
+        f"default suite, {slow} in the slow suite" + (f", {unchecked} not at all." if unchecked else "."),
+        f"CI runs {in_ci} of the slow ones (`.ci/slow_checks.txt`: `scripts/slow_checks.sh ci`), the {slow - in_ci} largest",
+        "models' by hand (`scripts/slow_checks.sh hand`; all of them: `python -m pytest -m slow tests/zoo/test_fidelity.py`).",
         "The others are checked against their paper's figures or, for a network no library has whole, part by part.",
         "",
         "| file | variants | params checked against | outputs, default suite | outputs, slow suite | family test |",

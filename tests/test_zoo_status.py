@@ -93,3 +93,14 @@ def test_every_library_variant_has_an_output_check():
     """README says every torchvision/timm variant's outputs are checked; the table must agree."""
     unchecked = [f"{stem}-{v}" for stem, v, c in CLAIMS if c.library and not c.outputs]
     assert unchecked == []
+
+
+def test_slow_checks_file_lists_the_slow_tier():
+    """.ci/slow_checks.txt (what CI runs, what is run by hand) names every slow output claim once."""
+    listed = _make_zoo_page().slow_checks()
+    slow = {f"{stem}-{v}" for stem, v, c in CLAIMS if c.outputs == "slow"}
+    assert set(listed) == slow
+    assert set(listed.values()) <= {"ci", "hand"}
+    lines = [line for line in (ROOT / ".ci" / "slow_checks.txt").read_text().splitlines() if line and not line.startswith("#")]
+    assert len(lines) == len(listed), "an ID listed twice"
+    assert "scripts/slow_checks.sh ci" in (ROOT / ".ci" / "run").read_text()
