@@ -207,6 +207,15 @@ def cmd_sample(args) -> int:
                         "widen the budget or --spread, or vary other parameters")
     named = [(f"s{k:03d}", c) for k, c in enumerate(samples)]
     speed = [measure_throughput(space, c, args.bench_batch) for _, c in named] if args.bench else None
+    # files first: a folder or plot that cannot be written fails before anything is printed
+    if args.output:
+        stem = Path(args.file).stem
+        paths = write_samples(space, named, args.output, stem)
+        print(f"wrote {len(paths)} files to {args.output}", file=sys.stderr)
+    if args.plot:
+        title = f"{space.program.name}: {len(samples)} samples around {space.variant} (seed {args.seed})"
+        plot(args.plot, title, space.base_cost, samples, bounds.get("macs"), speed)
+        print(f"wrote {args.plot}", file=sys.stderr)
     if args.json:
         recs = [{"name": n, **candidate_json(c), "variant_line": space.variant_line(n, c.values)} for n, c in named]
         for r, s in zip(recs, speed or []):
@@ -216,13 +225,5 @@ def cmd_sample(args) -> int:
         for (n, c), s in zip(named, speed or [None] * len(named)):
             tail = f"  # params {c.params / 1e6:.2f}M, MACs {c.macs / 1e9:.3f}G" + (f", {s:.1f} img/s" if s else "")
             print(space.variant_line(n, c.values) + tail)
-    if args.output:
-        stem = Path(args.file).stem
-        paths = write_samples(space, named, args.output, stem)
-        print(f"wrote {len(paths)} files to {args.output}", file=sys.stderr)
-    if args.plot:
-        title = f"{space.program.name}: {len(samples)} samples around {space.variant} (seed {args.seed})"
-        plot(args.plot, title, space.base_cost, samples, bounds.get("macs"), speed)
-        print(f"wrote {args.plot}", file=sys.stderr)
     print(f"{len(samples)} networks from {tries} draws", file=sys.stderr)
     return 0

@@ -63,3 +63,17 @@ def test_progress_notes_stay_even_when_not_a_terminal():
     pipe = io.StringIO()
     Progress("bench", pipe).note("archdsl: warning: x")
     assert pipe.getvalue() == "archdsl: warning: x\n"
+
+
+def test_reference_library_not_installed(monkeypatch):
+    import sys
+
+    import pytest
+
+    from archdsl.bench import reference_constructor
+    from archdsl.errors import ArchError
+
+    monkeypatch.setitem(sys.modules, "timm", None)  # `import timm` now fails
+    with pytest.raises(ArchError, match="timm is not installed") as e:
+        reference_constructor("timm:resnet50")
+    assert "pip install 'archdsl[verify]'" in e.value.hint

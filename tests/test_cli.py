@@ -117,3 +117,12 @@ def test_mode_needs_compile(capsys):
     assert main(["compile", str(ROOT / "zoo" / "resnet.arch"), "--mode", "max-autotune"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("archdsl: error: --mode needs --compile") and "Traceback" not in err
+
+
+def test_language_server_without_pygls(monkeypatch, capsys):
+    import sys as _sys
+
+    monkeypatch.setitem(_sys.modules, "pygls", None)  # `import pygls` now fails
+    assert main(["lsp"]) == 1
+    err = capsys.readouterr().err
+    assert "error: the language server needs pygls" in err and "pip install 'archdsl[lsp]'" in err

@@ -39,6 +39,8 @@ CORPUS = ROOT / "tests" / "errors"
 ERROR_CLASSES = ("ArchError", "ShapeError", "_UsageError")
 WRAPPED = "<wrapped>"
 
+USAGE = "a command-line usage error: printed as `archdsl: error: ...` without a source line"
+
 # template -> (reason, test that checks the message instead, or None when it cannot be shown)
 EXEMPT: dict[str, tuple[str, str | None]] = {
     "cannot write `{}`: the Graphviz `dot` program is not installed": (
@@ -60,12 +62,31 @@ EXEMPT: dict[str, tuple[str, str | None]] = {
     "{}: archdsl ships no weights; load a reference state dict with archdsl.load_reference": (
         "an argument of timm's API (timm.create_model(..., pretrained=True))",
         "tests/test_timm_registry.py::test_pretrained_weights_are_refused_with_a_pointer"),
-    "--mode needs --compile": (
-        "a command-line usage error: printed as `archdsl: error: ...` without a source line",
-        "tests/test_cli.py::test_mode_needs_compile"),
+    "--mode needs --compile": (USAGE, "tests/test_cli.py::test_mode_needs_compile"),
     "the network has more than {} layers": (
         "needs 200,000 layers, about 8 s to lower; the test lowers the same check with the limit at 50",
         "tests/ir/test_lower.py::test_layer_limit_is_a_located_error"),
+    "give a budget: --macs or --params": (USAGE, "tests/test_cli_scaling.py::test_usage_errors"),
+    "give one budget: --macs or --params": (USAGE, "tests/test_cli_scaling.py::test_usage_errors"),
+    "--vary needs parameter names": (USAGE, "tests/test_cli_scaling.py::test_usage_errors"),
+    "--divisor must be at least 1": (USAGE, "tests/test_cli_scaling.py::test_usage_errors"),
+    "--n must be at least 1 and --spread above 1": (USAGE, "tests/test_cli_scaling.py::test_usage_errors"),
+    "plotting needs matplotlib": (
+        "needs an environment without matplotlib (the test hides it)",
+        "tests/test_cli_scaling.py::test_plot_without_matplotlib"),
+    "{} is not installed": (
+        "needs an environment without timm or torchvision (the test hides timm)",
+        "tests/test_bench.py::test_reference_library_not_installed"),
+    "the language server needs pygls": (
+        "needs an environment without pygls (the test hides it); the message has no source line",
+        "tests/test_cli.py::test_language_server_without_pygls"),
+    "internal error in archdsl ({}: {}); please report it": (
+        "not a user error: the language server shows a bug in archdsl as a diagnostic instead of stopping",
+        "tests/lsp/test_analysis.py::test_a_bug_in_archdsl_is_reported_in_the_editor"),
+    "no candidate network checks near the target ({} tried)": (
+        "dead: every search starts at the base network (fit: multiplier 1, scale: phi 0), and the base "
+        "checks (Space refuses one that does not: tests/errors/scale_base_does_not_check), so a best "
+        "candidate always exists", None),
     "produces an empty tensor {}": (
         "the net under the layers' own shape rules: each op checks its sizes first (tried: pad crops, "
         "pools, unfold, patch_merge, conv, deconv, apool), so only a faulty rule reaches it",

@@ -64,3 +64,15 @@ def test_outline_of_a_block_file():
     assert names[0][0] == "regnet" and ("bottleneck", 12) in names and ("variant y_8gf", 22) in names
     block = next(s for s in document_symbols(a) if s.name == "bottleneck")
     assert block.range.end.line - block.range.start.line == 6  # the header and its six body lines
+
+
+def test_a_bug_in_archdsl_is_reported_in_the_editor(monkeypatch):
+    """An exception that is not an ArchError (a bug) becomes one diagnostic asking for a report,
+    instead of ending the server."""
+    def broken(self):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Analysis, "_parse", broken)
+    a = Analysis("arch t()\n", "t.arch", 1)
+    (error, _), = a.errors
+    assert error.message == "internal error in archdsl (RuntimeError: boom); please report it"
