@@ -13,8 +13,9 @@ the input, `c` its width (and `h`, `w` for an image, `l` for tokens); each line 
 tensor (`a, b = chunk(x, 2, -1)` names several) and the last line is the result. Tensor
 expressions use `+ - * /` (broadcasting), `@`, the primitives of archdsl/ops/tensor.py
 (`param`, `mean`, `sum`, `amax`, `norm2`, `softmax`, `transpose`, `rearrange`, `chunk`,
-`attention`, `relpos`), and any layer token or other `layer`, called on a tensor:
-`fc(x, 64)`, `ln(y)`, `gelu(h)`. Numbers mix in as the language's expressions do.
+`split`, `attention`, `relpos`), and any layer token or other `layer`, called on a tensor:
+`fc(x, 64)`, `ln(y)`, `gelu(h)`; a token's stride, its `/s` suffix in a chain, is the keyword
+`stride=` here (`avgpool3(x, stride=1)`). Numbers mix in as the language's expressions do.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from archdsl.ir.graph import Graph, Group, Path
 from archdsl.ir.values import Env, describe, evaluate
 from archdsl.syntax import ast
 
-PRIMITIVES = {"param", "mean", "sum", "amax", "norm2", "softmax", "transpose", "rearrange", "chunk", "attention", "relpos"}
+PRIMITIVES = {"param", "mean", "sum", "amax", "norm2", "softmax", "transpose", "rearrange", "chunk", "split", "attention", "relpos"}
 _LAYOUT = {3: "chw", 2: "lc", 1: "c"}  # axis letters of images, token sequences, vectors
 _DIMS = ("c", "h", "w", "l")  # the input's sizes, bound in a layer body
 
@@ -200,7 +201,11 @@ class TensorLowering:
         if any(isinstance(a, T) for a in args[1:]) or any(isinstance(v, T) for v in kwargs.values()):
             raise ArchError(f"`{e.func}` takes one tensor, its first argument", e.span)
         x = args[0].node
-        layer = ast.Layer(e.func, None, list(e.args[1:]), dict(e.kwargs), e.span)
+        kwargs_e = dict(e.kwargs)
+        found = ops.lookup(e.func) if e.func not in self.p.layers else None
+        # a stride has no `/s` suffix inside an expression: `avgpool3(x, stride=1)` gives it
+        stride = kwargs_e.pop("stride", None) if found is not None and found[0].strided else None
+        layer = ast.Layer(e.func, stride, list(e.args[1:]), kwargs_e, e.span)
         if e.func in self.p.layers:
             return T(self._layer_call(self.p.layers[e.func], layer, x, env, path, args=args[1:], kwargs=kwargs))
         if e.func in self.p.blocks:
@@ -215,7 +220,7 @@ class TensorLowering:
     def _primitive(self, e: ast.Call, args: list, kwargs: dict, spans: list[Span], path: Path) -> Any:
         f = e.func
         allowed = {"param": {"init", "std"}, "mean": {"keep"}, "sum": {"keep"}, "amax": {"keep"}, "norm2": {"keep"},
-                   "softmax": set(), "transpose": set(), "rearrange": None, "chunk": set(), "attention": {"bias", "scale"},
+                   "softmax": set(), "transpose": set(), "rearrange": None, "chunk": set(), "split": set(), "attention": {"bias", "scale"},
                    "relpos": {"kind"}}[f]
         if allowed is not None:
             for k in kwargs:
@@ -258,6 +263,17 @@ class TensorLowering:
                 raise ArchError("`chunk(x, n, axis)` takes a tensor, a number of parts and an axis", e.span)
             axis = self._axes(args[2], t, spans[2])[0] if len(args) == 3 else -1
             return [T(self._tnode("chunk", {"parts": args[1], "index": k, "axis": axis}, [t], e, path)) for k in range(args[1])]
+        if f == "split":
+            sizes = args[1] if len(args) in (2, 3) else None
+            if not isinstance(sizes, list) or not sizes or any(isinstance(v, bool) or not isinstance(v, int) for v in sizes):
+                raise ArchError("`split(x, [n1, n2, ...], axis)` takes a tensor, a list of part sizes and an axis", e.span,
+                                "e.g. `q, k, v = split(x, [32, 32, 128], -1)`; `chunk(x, n, axis)` cuts n equal parts")
+            if any(v < 1 for v in sizes):
+                raise ArchError(f"split part sizes must be at least 1, got {describe(sizes)}", spans[1])
+            axis = self._axes(args[2], t, spans[2])[0] if len(args) == 3 else -1
+            sizes = tuple(sym.plain(v) for v in sizes)
+            return [T(self._tnode("chunk", {"parts": len(sizes), "sizes": sizes, "index": k, "axis": axis}, [t], e, path))
+                    for k in range(len(sizes))]
         raise AssertionError(f)  # pragma: no cover - every primitive is handled above
 
 

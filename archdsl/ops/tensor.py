@@ -7,6 +7,7 @@
     softmax(x, axis), transpose(x, a, b)
     rearrange(x, "l (h d) -> h l d", h=heads)      einops notation over the non-batch axes
     chunk(x, n, axis)               n equal parts (`a, b = chunk(x, 2, -1)`)
+    split(x, [n1, n2, ...], axis)   parts of the given sizes (`q, k, v = split(x, [32, 32, 128], -1)`)
     attention(q, k, v, bias=..., scale=...)        softmax(q k^T * scale + bias) v, as
                                                    F.scaled_dot_product_attention
     relpos(heads, h, w, kind=...)   a learned relative-position bias table, gathered to
@@ -164,23 +165,33 @@ register(OpSpec(
 
 def _chunk_shape(attrs, ins):
     (d,) = _dims((attrs["axis"],), len(ins[0]))
-    size, n = ins[0][d - 1], attrs["parts"]
+    size, n, sizes = ins[0][d - 1], attrs["parts"], attrs.get("sizes")
+    s = list(ins[0])
+    if sizes is not None:  # `split(x, [32, 32, 128], -1)`: parts of the given sizes
+        if sum(sizes) != size:
+            raise ShapeError(f"cannot split {size} into parts of {', '.join(map(str, sizes))} along axis {attrs['axis']}: "
+                             f"they add up to {sum(sizes)}", input=True)
+        s[d - 1] = sizes[attrs["index"]]
+        return tuple(s)
     if n < 1 or size % n:
         raise ShapeError(f"cannot split {size} into {n} equal parts along axis {attrs['axis']}", input=True)
-    s = list(ins[0])
     s[d - 1] = size // n
     return tuple(s)
 
 
 def _chunk_expr(attrs, ins, out):
-    # one part of x.chunk(n, dim): the code generator writes the parts of one split as
-    # `a, b = x.chunk(2, -1)` (archdsl/backends/codegen/render.py)
-    return f"x.chunk({lit(attrs['parts'])}, {lit(_torch_dim(attrs['axis'], len(ins[0])))})[{lit(attrs['index'])}]"
+    # one part of x.chunk(n, dim) / x.split([...], dim): the code generator writes the parts of
+    # one split as `a, b = x.chunk(2, -1)` (archdsl/backends/codegen/render.py)
+    dim = lit(_torch_dim(attrs["axis"], len(ins[0])))
+    if attrs.get("sizes") is not None:
+        return f"x.split([{', '.join(lit(v) for v in attrs['sizes'])}], {dim})[{lit(attrs['index'])}]"
+    return f"x.chunk({lit(attrs['parts'])}, {dim})[{lit(attrs['index'])}]"
 
 
 register(OpSpec(
-    "chunk", "tensor", "Part `index` of `parts` equal parts along an axis.", user=False,
-    args=(Arg("parts", "int"), Arg("index", "int"), Arg("axis", "int", -1)), shape=_chunk_shape, expr=_chunk_expr,
+    "chunk", "tensor", "Part `index` of `parts` parts along an axis: equal parts, or of the given `sizes` (`split`).", user=False,
+    args=(Arg("parts", "int"), Arg("index", "int"), Arg("axis", "int", -1), Arg("sizes", "any", None)),
+    shape=_chunk_shape, expr=_chunk_expr,
 ))
 
 

@@ -248,7 +248,7 @@ def forward_lines(inst: Instance, shape_of: Callable[[int], str], indent: int = 
 
 
 def _split_parts(steps: list, k: int) -> list[int] | None:
-    """The steps k, k+1, ... that are the parts 0..n-1 of one `chunk` of one value, each named
+    """The steps k, k+1, ... that are the parts 0..n-1 of one `chunk` (or `split`) of one value, each named
     by the layer body (`a, b = chunk(x, 2, -1)`); None when step k does not start one."""
     node = steps[k].node
     if node is None or node.op != "chunk" or node.attrs.get("index") != 0:
@@ -260,6 +260,7 @@ def _split_parts(steps: list, k: int) -> list[int] | None:
     for j, idx in zip(group, range(n)):
         other = steps[j].node
         if other is None or other.op != "chunk" or other.attrs.get("index") != idx or other.attrs.get("parts") != n \
+                or other.attrs.get("sizes") != node.attrs.get("sizes") \
                 or other.attrs.get("axis") != node.attrs.get("axis") or steps[j].inputs != steps[k].inputs or steps[j].var is None:
             return None
     return group
