@@ -185,6 +185,8 @@ def test_formatter_keeps_meaning_and_spaces_as_python():
     text = net(messy, "grn")
     assert format_source(text) == format_source(net(GRN, "grn"))
     assert format_source(format_source(text)) == format_source(text)
+    split = format_source(net("layer g():\n    a, b = split(x, [3,5], 0)\n    a * mean(b, \"c\")\n", "g"))
+    assert "a, b = split(x, [3, 5], 0)" in split  # a list in a body is spaced as Python; header lists stay [3,5]
 
 
 @pytest.mark.parametrize("layers, body, message", [

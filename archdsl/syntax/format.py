@@ -172,7 +172,7 @@ def _join(toks: list[Token], spaced_ops: bool, groups: bool = False, everywhere:
         elif t in ("(", "[") and re.match(r"[A-Za-z_0-9)\]]", prev):
             sep = ""  # call, index, list argument: conv3(64), dims[0], x[3,3]
         elif prev == ",":
-            sep = " " if (stack and stack[-1] == "(") else ""
+            sep = " " if (stack and stack[-1] == "(") or everywhere else ""  # a layer body's lists as Python: [kd, kd, 2 * kd]
         elif t in _COMPARE or prev in _COMPARE:
             sep = " "
         elif t == "=" or prev == "=":
