@@ -142,8 +142,26 @@ def _nasnet_input_before_prev(keys: list[str]) -> list[str]:
     return out
 
 
+_LAYER_SCALE = re.compile(r"^(.+)\.ls\d\.gamma$")
+
+
+def _efficientformer_layer_scales_first(keys: list[str]) -> list[str]:
+    """timm's EfficientFormer keeps a block's layer scales in `LayerScale` modules (`ls1.gamma`,
+    `ls2.gamma`) registered after the branch each one scales; an archdsl residual's layer
+    scale is a parameter of its block (`gamma1`, `gamma2`), which a state dict lists before
+    the block's modules: move them to the front of their block. `attention_bias_idxs` is no
+    weight but the distance index of each query/key pair, computed from the grid size (ours
+    is a buffer that is not saved): it takes no part."""
+    keys = [k for k in keys if not k.endswith(".attention_bias_idxs")]
+    at = {k: i for i, k in enumerate(keys)}
+    block = {k: m.group(1) for k in keys if (m := _LAYER_SCALE.match(k))}
+    first = {b: next(at[k] for k in keys if k.startswith(b + ".")) for b in block.values()}
+    return sorted(keys, key=lambda k: (first[block[k]], 0, at[k]) if k in block else (at[k], 1, 0))
+
+
 REFERENCE_ORDER = {"resnet_v2": _preact_projection_after_norm1, "googlenet": _googlenet_aux_after_tap,
-                   "coat": _coat_stage_modules_before_blocks, "nasnet": _nasnet_input_before_prev}
+                   "coat": _coat_stage_modules_before_blocks, "nasnet": _nasnet_input_before_prev,
+                   "efficientformer": _efficientformer_layer_scales_first}
 
 
 def map_state_dict(reference: Mapping[str, torch.Tensor], model: nn.Module) -> "OrderedDict[str, str]":
