@@ -82,6 +82,8 @@ STATUS: dict[str, dict[str, Check]] = {
                     default=["tiny", "tiny_distilled"], slow=["small", "base", "small_distilled", "base_distilled"]),
     "densenet": _family(T("densenet"), {v: f"tv:{v}" for v in ["densenet121", "densenet161", "densenet169", "densenet201"]},
                         default=["densenet121"], slow=["densenet161", "densenet169", "densenet201"]),
+    "efficientformer": _family(T("efficientformer"), {v: f"timm:efficientformer_{v}" for v in ["l1", "l3", "l7"]},
+                               default=["l1"], slow=["l3", "l7"]),
     "efficientnet": _family(T("efficientnet"), {f"b{i}": f"tv:efficientnet_b{i}" for i in range(8)},
                             default=["b0"], slow=[f"b{i}" for i in range(1, 8)]),
     "efficientnet_v2": _family(T("efficientnet_v2"), {v: f"tv:efficientnet_v2_{v}" for v in "sml"}, default=["s"], slow=["m", "l"]),
