@@ -105,14 +105,14 @@ def _format_statement(toks: list[Token], level: int, comment: str) -> _Line:
             cells.append(_join(group, spaced_ops=False))
         return _Line(level, "variant " + "  ".join(cells), comment, "variant", cells)
     if head.type == "SECTION":
-        return _Line(level, head.ljust(5) + " " + _join(toks[1:], spaced_ops=False), comment, "section")
+        return _Line(level, head.ljust(5) + " " + _join(toks[1:], spaced_ops=False, chain=True), comment, "section")
     if head.type == "_LET":
         return _Line(level, "let " + toks[1] + " = " + _join(toks[3:], spaced_ops=True), comment, "other")
     if head.type == "_SHARED":  # a layer, written as in a chain
         return _Line(level, "shared " + toks[1] + " = " + _join(toks[3:], spaced_ops=False), comment, "other")
     if level > 0 and len(toks) > 2 and toks[1] == "=" and head.type == "NAME":  # `h = ...` in a block
-        return _Line(level, head + " = " + _join(toks[2:], spaced_ops=False, groups=True), comment, "other")
-    return _Line(level, _join(toks, spaced_ops=False, groups=level > 0), comment, "other")
+        return _Line(level, head + " = " + _join(toks[2:], spaced_ops=False, groups=True, chain=True), comment, "other")
+    return _Line(level, _join(toks, spaced_ops=False, groups=level > 0, chain=level > 0), comment, "other")
 
 
 def _tensor_line(toks: list[Token], level: int, comment: str) -> _Line:
@@ -150,13 +150,17 @@ _BINARY = {"+", "-", "*", "/", "//", "**", "%", "@"}
 _COMPARE = {"==", "!=", "<", ">", "<=", ">="}
 
 
-def _join(toks: list[Token], spaced_ops: bool, groups: bool = False, everywhere: bool = False) -> str:
+def _join(toks: list[Token], spaced_ops: bool, groups: bool = False, everywhere: bool = False, chain: bool = False) -> str:
     """Re-space tokens. Brackets track whether a comma gets a space (parens) or not (lists).
     `groups`: a block body line, where `[a] [b]` at the top level are two branches.
-    `everywhere`: binary operators spaced inside brackets too (a `layer` body, as Python)."""
+    `everywhere`: binary operators spaced inside brackets too (a `layer` body, as Python).
+    `chain`: a chain of layers (a section or block body line), where a `[` at the top level
+    after a layer opens a group (`bn silu [avgpool2] x(s > 1)`), not an index, until the
+    first `name=value` option (`c=dims[0]`)."""
     out: list[str] = []
     stack: list[str] = []
     prev = ""
+    option = False  # past a top-level `=`: an option's expression, where `[` after a name indexes
     header = bool(toks) and toks[0] == "arch"
     typed = False  # inside `name: type = default`
     for k, t in enumerate(toks):
@@ -169,6 +173,8 @@ def _join(toks: list[Token], spaced_ops: bool, groups: bool = False, everywhere:
             sep = ""
         elif t == "[" and prev == "]" and groups and not stack:
             sep = " "  # branches side by side: cat: [a] [b]
+        elif t == "[" and chain and not stack and not option and (prev == ")" or getattr(prev, "type", None) in ("NAME", "REPEAT")):
+            sep = " "  # a group after a layer: bn silu [avgpool2]
         elif t in ("(", "[") and re.match(r"[A-Za-z_0-9)\]]", prev):
             sep = ""  # call, index, list argument: conv3(64), dims[0], x[3,3]
         elif prev == ",":
@@ -191,6 +197,8 @@ def _join(toks: list[Token], spaced_ops: bool, groups: bool = False, everywhere:
                 sep = " " if (spaced_ops and (everywhere or not stack)) else ""
         if t == ":" and header and stack:
             typed = True
+        if t == "=" and not stack:
+            option = True
         out.append(sep + t)
         if t in ("(", "["):
             stack.append(t)

@@ -107,3 +107,14 @@ def test_formatter_reads_the_parsers_tokens():
                    "stem conv3(n)  \\\n   bn\nhead  gap fc(10)\nvariant v  input=4\n")
     assert meaning(parse_text(out)) == meaning(parse_text(text))
     assert format_source(out) == out
+
+
+def test_a_group_after_a_layer_is_spaced_an_index_is_not():
+    text = ("arch t(dims=[8,16])\ninput 3x8x8\nblock b(c, s):\n    y = bn relu[avgpool2]x(s>1) conv3(c)[relu]x1\n"
+            "    add: [y] [conv1(c)]\nstem conv3(8)[bn relu] x2\nstage b x[1,1] c=dims[i] strides=[1,2]\nhead gap fc(3)\n")
+    out = format_source(text)
+    assert "    y = bn relu [avgpool2] x(s > 1) conv3(c) [relu] x1\n" in out
+    assert "stem  conv3(8) [bn relu] x2\n" in out
+    assert "stage b x[1,1] c=dims[i] strides=[1,2]\n" in out
+    assert meaning(parse_text(out)) == meaning(parse_text(text))
+    assert format_source(out) == out
