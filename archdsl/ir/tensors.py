@@ -123,6 +123,9 @@ class TensorLowering:
                             "the last line of the body is the result, e.g. `x + gamma * y`")
         if out.node == x:
             out = T(self._node("identity", {"_token": "`identity`"}, [x], use.span, path, "identity"))
+        # the output is the caller's value: a name the body gave it (`proj = conv1(...)` then
+        # `proj`) is not the caller's variable (its module keeps the name)
+        self.g.nodes[out.node].attrs.pop("_var", None)
         return out.node
 
     # ---- tensor expressions ----

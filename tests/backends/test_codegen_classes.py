@@ -51,3 +51,10 @@ def test_blocks_that_differ_in_repeats_keep_a_class_each():
     assert source.count("class Group") == 2  # not one class with a flag per repeated block
     assert "unit3: bool" not in source
 
+
+def test_a_named_layer_result_is_not_the_callers_variable():
+    text = ("arch t()\ninput 8x6x6\nlayer mix(out):\n    proj = conv1(x, out)\n    proj\n"
+            "block b(c):\n    y = bn mix(c)\n    add: [y] [bn]\nstem b(8)\nhead gap fc(3)\n")
+    source = archdsl.to_source(text)
+    assert "self.proj = nn.Conv2d(c, out, kernel_size=1)" in source  # the module keeps the body's name
+    assert "proj = self.mix(" not in source
