@@ -70,6 +70,7 @@ STATUS: dict[str, dict[str, Check]] = {
     "cait": _family(T("cait"), {"xxs24": "timm:cait_xxs24_224", "s24": "timm:cait_s24_224"}, default=["xxs24"], slow=["s24"]),
     "coat": _family(T("coat"), {"lite_tiny": "timm:coat_lite_tiny", "lite_small": "timm:coat_lite_small"},
                     default=["lite_tiny"], slow=["lite_small"]),
+    "coatnet": _family(T("coatnet"), {"0": "timm:coatnet_0_rw_224"}, default=["0"]),
     "convnext": _family(T("convnext_resnet"), {"tiny": "tv:convnext_tiny", "small": "tv:convnext_small", "base": "tv:convnext_base",
                                                "large": "tv:convnext_large", "xlarge": "timm:convnext_xlarge"},
                         default=["tiny"], slow=["small", "base", "large", "xlarge"]),
