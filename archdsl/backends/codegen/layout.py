@@ -3,6 +3,8 @@
 Statements are joined on one line where they fit in LINE_WIDTH, else split at the brackets
 that close them (right-hand split), one argument per line with a trailing comma where the
 arguments do not fit one indented line, so generated files pass `ruff format --check`.
+A call chain (`x.unflatten(1, (4, -1)).permute(0, 2, 1, 3).flatten(2, 3)`, as `rearrange`
+writes it) that does not fit is split before each method, ruff's "fluent" style.
 """
 
 from __future__ import annotations
@@ -101,9 +103,55 @@ def _comprehension_parts(inner: str) -> list[str] | None:
     return None
 
 
+def _fluent_links(expr: str) -> list[str] | None:
+    """`x.a(1).b(2).c(3)` -> ["x.a(1)", ".b(2)", ".c(3)"]: a call chain that ruff formats in
+    its fluent style (two or more attributes read from a call or subscript), cut before each
+    of those; None where `expr` is not one such chain (an operator, a comma, a space at the
+    top level, or fewer links)."""
+    depth, quote, cuts = 0, "", []
+    for k, ch in enumerate(expr):
+        if quote:
+            quote = "" if ch == quote and expr[k - 1] != "\\" else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0 and ch == "." and k and expr[k - 1] in ")]":
+            cuts.append(k)
+        elif depth == 0 and not (ch.isalnum() or ch in "_."):
+            return None
+    if len(cuts) < 2:
+        return None
+    bounds = [0, *cuts, len(expr)]
+    return [expr[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def _fluent(indent: int, links: list[str], tail: str, head: str, comment: str | None) -> list[str]:
+    """A call chain too long for its line: a statement's (`head` = `t = `, `return `) goes in
+    parentheses; inside them, or inside the brackets of the call it is an argument of, it is
+    one line if that fits, else one link per line (each split further where still too long)."""
+    pad = " " * indent
+    inner = indent + 4 if head else indent
+    flat = "".join(links)
+    if head and len(" " * inner + flat) <= LINE_WIDTH:
+        body = [" " * inner + flat]
+    else:
+        body = [line for link in links[:-1] for line in split_expr(inner, link)]
+        body += split_expr(inner, links[-1], "" if head else tail)
+    if not head:
+        return body
+    c = f"  # {comment}" if comment else ""
+    return [f"{pad}{head}(", *body, f"{pad}){tail}{c}"]
+
+
 def split_expr(indent: int, expr: str, tail: str = "", head: str = "", comment: str | None = None) -> list[str]:
     """`head + expr + tail` at `indent`, split at the brackets that close it (right-hand
-    split, as ruff does) where it is too long."""
+    split, as ruff does) where it is too long, and a long call chain before its methods."""
+    links = _fluent_links(expr)
+    if links is not None and len(" " * indent + head + expr + tail) > LINE_WIDTH:
+        return _fluent(indent, links, tail, head, comment)
     parts = _split_last_bracket(expr)
     if parts is None:
         return layout(indent, head + expr, None, tail, comment)

@@ -16,7 +16,7 @@ from typing import Any, Callable
 from archdsl.backends.codegen import runtime
 from archdsl.backends.codegen.classes import ClassDef
 from archdsl.backends.codegen.instances import Instance, Item, source_comment
-from archdsl.backends.codegen.layout import assign, layout
+from archdsl.backends.codegen.layout import assign, layout, split_expr
 from archdsl.backends.codegen.names import escape
 from archdsl.backends.codegen.values import REQUIRED, literal, render, sym_text, template
 
@@ -243,7 +243,7 @@ def forward_lines(inst: Instance, shape_of: Callable[[int], str], indent: int = 
         var[out] = "x"
         live["x"] = out
     result = ast.unparse(use(inst.out)) if inst.out in pending else var[inst.out]
-    lines.append(f"{pad}return {', '.join([result, *aux_names.values()])}")
+    lines += split_expr(indent, ", ".join([result, *aux_names.values()]), "", "return ")
     return lines
 
 
