@@ -96,6 +96,7 @@ STATUS: dict[str, dict[str, Check]] = {
                                                kwargs={"aux_logits": True, "init_weights": False})},
     "lenet": _family(T("lenet"), {"lenet5": "paper"}, note="61,706 params, exactly"),
     "localvit": _family(T("localvit"), {"tiny": "paper"}, note="5.8M params, 1.3 GFLOPs"),
+    "maxvit": _family(T("maxvit"), {"tiny": "timm:maxvit_tiny_tf_224"}, slow=["tiny"]),
     "mlp_mixer": _family(T("mlp_mixer"), {"s16": "timm:mixer_s16_224", "b16": "timm:mixer_b16_224"}, default=["s16"], slow=["b16"]),
     "mnasnet": _family(FIDELITY, {v: f"tv:{v}" for v in ["mnasnet0_5", "mnasnet1_0"]}, default=["mnasnet0_5", "mnasnet1_0"]),
     "mobilenet_v1": _family(FIDELITY, {"mobilenetv1_100": "timm:mobilenetv1_100"}, default=["mobilenetv1_100"]),

@@ -207,3 +207,32 @@ def test_errors_are_located_in_the_body(layers, body, message):
         archdsl.compile_graph(net(layers, body))
     assert message in e.value.message, e.value.message
     assert e.value.span is not None and e.value.span.line >= 3
+
+
+WINDOWS = """\
+layer token_fc:                         # on windows: n1 x n2 windows x tokens x channels
+    fc(x, 2 * c)
+
+layer win_fc(p):                        # token_fc inside each p x p window
+    t = rearrange(x, "c (n1 p1) (n2 p2) -> n1 n2 (p1 p2) c", p1=p, p2=p)
+    rearrange(token_fc(t), "n1 n2 (p1 p2) c -> c (n1 p1) (n2 p2)", p1=p)
+
+block b(c):
+    pw(c) win_fc(2) ln pw(c)
+"""
+
+
+def test_a_layer_on_windows_is_one_class_in_its_width():
+    """Values of rank 4 and more (windows x tokens x channels) keep their width last, as `fc`
+    and `ln` read it, so a layer on windows takes `c` and its callers pass their own symbols:
+    one class each, whatever the stage width."""
+    text = "arch t(dims=[16, 32])\ninput 3x16x16\n" + WINDOWS + "stem conv3(16)\nstage b x[1,1]\nhead gap fc(3)\n"
+    source = archdsl.to_source(text)
+    for cls in ("TokenFc", "WinFc", "B"):
+        assert source.count(f"class {cls}(nn.Module)") == 1, source
+    assert "self.fc = nn.Linear(c, 2 * c)" in source
+    assert "self.token_fc = TokenFc(c)" in source and "self.win_fc = WinFc(c)" in source
+    assert "self.norm = LayerNorm2d(2 * c)" in source
+    model = archdsl.build(text)
+    assert model(torch.randn(1, 3, 16, 16)).shape == (1, 3)
+    assert sum(p.numel() for p in model.parameters()) == archdsl.summary(text)["params"]
