@@ -528,6 +528,8 @@ class _Lowering(StructureLowering, LayerLowering, TensorLowering):
             return self._layer(it, x, env, scope)
         if isinstance(it, ast.Group):
             return self._chain(it.chain.items, x, env, scope)
+        if isinstance(it, ast.Struct):
+            return self._struct(it, x, env, scope)
         if isinstance(it, ast.Repeat):
             if it.per_stage:
                 raise ArchError("per-stage repeats `x[...]` go at the end of a stage line", it.span,
@@ -540,7 +542,8 @@ class _Lowering(StructureLowering, LayerLowering, TensorLowering):
             return x
         if isinstance(it, ast.Option):
             raise ArchError(f"`{it.name}=...` options belong at the end of a stage line", it.span,
-                            "inside a chain, pass values as layer arguments: `conv3(64)`")
+                            f"inside a chain, pass values as layer arguments (`conv3(64)`); "
+                            f"a named value `{it.name} = ...` is a line of its own in a block body")
         raise RuntimeError(f"unknown item {it!r}")  # pragma: no cover
 
     def _shared(self, decl: ast.Shared, use: ast.Layer, x: int, scope: Path) -> int:
