@@ -17,7 +17,7 @@ from archdsl.ir import sym
 from archdsl.ir.init_schemes import check_init
 from archdsl.ir.graph import Graph, Group, Node, Path
 from archdsl.ir.lower_layers import LayerLowering, args_hint
-from archdsl.ir.lower_structures import RESIDUAL_KINDS, RESIDUAL_OPTIONS, StructureLowering
+from archdsl.ir.lower_structures import RESIDUAL_KINDS, RESIDUAL_OPTIONS, StructureLowering, lone_struct
 from archdsl.ir.shapes import infer_shapes
 from archdsl.ir.tensors import TensorLowering, check_layer_body, name_layer_groups
 from archdsl.ir.usage import check_unused
@@ -361,6 +361,8 @@ class _Lowering(StructureLowering, LayerLowering, TensorLowering):
         self.g.groups[scope] = Group(scope, "block", "block", plan.section.chain.span,
                                      {"block_index": self.block_index, "args": self._stage_args(env),
                                       "inline": True})
+        if lone_struct(body):  # `stage [residual: dw3 bn] x[2,2]`: the structure is the block, not x + it
+            return self._chain(body, x, env, scope)
         return self._residual(lambda y: self._chain(body, y, env, scope), x, scope, plan.section.chain.span, {}, env)
 
     def _stage_args(self, env: Env) -> dict[str, Any]:

@@ -15,6 +15,14 @@ RESIDUAL_KINDS = ("residual",)
 RESIDUAL_OPTIONS = ("proj", "scale", "drop")  # what `default residual(...)` may set
 
 
+def lone_struct(items: list[ast.Item]) -> bool:
+    """Whether a chain is one structure and nothing else (`[residual: dw3 bn]`, `add: [a] [b]`):
+    as a stage body it is the block itself, not wrapped in the inline body's residual."""
+    while len(items) == 1 and isinstance(items[0], ast.Group):
+        items = items[0].chain.items
+    return len(items) == 1 and isinstance(items[0], ast.Struct)
+
+
 class StructureLowering:
     """`_Lowering`'s structures (a mixin: the state lives in archdsl.ir.lower._Lowering)."""
 

@@ -119,3 +119,37 @@ def test_formatter_keeps_the_forms():
     assert "stem  conv3(8) [residual: relu] x2\n" in out
     assert "    residual: add: [conv1(c)] []\n" in out and "    residual: cat:\n        conv1(c)\n" in out
     assert format_source(out) == out
+
+
+def test_stage_body_of_one_structure_is_that_structure():
+    """An inline stage body is a residual block `x + body(x)`; a body that is one structure
+    and nothing else is that structure itself (not `x + (x + ...)`), as a block holding it."""
+    inline = net("", stage="stage [residual: dw3 bn] x[1,2] c=[8,8]")
+    block = net("block unit(c):\n    residual: dw3 bn\n", stage="stage unit x[1,2] c=[8,8]")
+    assert signature(inline) == signature(block)
+    assert [n.op for n in archdsl.compile_graph(inline)].count("add") == 3
+    cat = net("", stage="stage cat: [conv1(c // 2)] [dw3 conv1(c // 2)]")
+    assert [n.op for n in archdsl.compile_graph(cat)].count("add") == 0
+    runs_from_source(inline)
+    chain = net("", stage="stage dw3 [residual: bn] x[1,1] c=[8,8]")  # more than the structure: residual as before
+    assert [n.op for n in archdsl.compile_graph(chain)].count("add") == 4
+
+
+def test_the_documented_example_builds():
+    """docs/language.md's example of structures as chain items is a block that builds, with
+    its conditional residual there at stride 1 only."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "language.md").read_text()
+    start = doc.index("    block mbconv(c, t, s=1):\n")
+    lines = []
+    for line in doc[start:].split("\n"):
+        if not line.startswith("    "):
+            break
+        lines.append(line[4:])
+    block = "\n".join(lines) + "\n"
+    text = HEAD + block + "stem conv3(8)\nstage mbconv x[1,1] t=2 s=[1,2]\nhead gap fc(classes)\n"
+    g = archdsl.compile_graph(text)
+    adds = {b: sum(1 for n in g if n.op == "add" and n.block_index == b) for b in (0, 1)}
+    assert adds[1] == adds[0] - 1  # the `x(s == 1)` residual is left out at stride 2
+    runs_from_source(text)
