@@ -17,22 +17,22 @@ from archdsl.ir import sym
 from archdsl.ir.init_schemes import check_init
 from archdsl.ir.graph import Graph, Group, Node, Path
 from archdsl.ir.lower_layers import LayerLowering, args_hint
+from archdsl.ir.lower_overrides import OverrideLowering
 from archdsl.ir.lower_structures import RESIDUAL_KINDS, RESIDUAL_OPTIONS, StructureLowering, lone_struct
 from archdsl.ir.shapes import infer_shapes
 from archdsl.ir.tensors import TensorLowering, check_layer_body, name_layer_groups
 from archdsl.ir.usage import check_unused
-from archdsl.ir.values import BlockRef, Env, conforms, describe, evaluate, format_value, infer_type
+from archdsl.ir.values import BlockRef, Env, describe, evaluate, format_value, infer_type
 from archdsl.syntax import ast
 
 if TYPE_CHECKING:
-    from archdsl.passes.parameters import Override, Resolved
+    from archdsl.passes.parameters import Resolved
 
 # Refuse absurd programs up front, before they take time or memory.
 MAX_NODES = 200_000  # ops in one network
 MAX_REPEAT = 10_000  # one repeat count
 MAX_BLOCKS = 10_000  # stage blocks in all stages
 MAX_DEPTH = 64  # nesting of block calls
-_PROJ_MODES = ("auto", "none", "conv", "skip")  # residual(proj=...): bare words
 
 
 @dataclass
@@ -54,7 +54,7 @@ def lower(program: ast.Program, resolved: "Resolved", input_shape: tuple[int, ..
     return g
 
 
-class _Lowering(StructureLowering, LayerLowering, TensorLowering):
+class _Lowering(OverrideLowering, StructureLowering, LayerLowering, TensorLowering):
     def __init__(self, program: ast.Program, resolved: "Resolved", variant: str | None):
         self.p = program
         self.r = resolved
@@ -127,53 +127,6 @@ class _Lowering(StructureLowering, LayerLowering, TensorLowering):
         self.stage_entry: tuple[Path, int] | None = None
         self.values: dict[str, int] = {}
         self.used: set[str] = set()
-
-    def _override(self, o: "Override", what: str, typ: str, original: Any) -> Any:
-        """The value of one override, evaluated with the parameters and checked against `typ`."""
-        expr = isinstance(o.value, ast.Expr.__args__)  # type: ignore[attr-defined]
-        v = evaluate(o.value, self.globals, self.p.blocks) if expr else o.value
-        if isinstance(v, tuple):
-            v = list(v)
-        if typ == "float" and isinstance(v, int) and not isinstance(v, bool):
-            v = float(v)
-        if not conforms(v, typ):
-            raise ArchError(f"{what} must be {typ}, got {describe(v)} {o.source}", o.value.span if expr else o.span,
-                            f"the file's value is {format_value(original)}")
-        return v
-
-    def _default_override(self, layer: str, k: str, o: "Override") -> None:
-        expr = isinstance(o.value, ast.Expr.__args__)  # type: ignore[attr-defined]
-        if layer in RESIDUAL_KINDS:
-            if k not in RESIDUAL_OPTIONS:
-                raise ArchError(f"`{layer}` has no option `{k}` {o.source}", o.span,
-                                did_you_mean(k, RESIDUAL_OPTIONS) or "options: " + ", ".join(RESIDUAL_OPTIONS))
-            v = evaluate(o.value, self.globals, self.p.blocks) if expr else o.value
-            self.residual_defaults[k] = (v, o.value.span if expr else o.span)
-            return
-        if layer in self.p.layers:
-            v = evaluate(o.value, self.globals, self.p.blocks) if expr else o.value
-            self._layer_default(self.p.layers[layer], k, v, o.span, f" {o.source}")
-            return
-        found = ops.lookup(layer)
-        if found is None:
-            raise ArchError(f"unknown layer `{layer}` {o.source}", o.span, ops.suggest(layer))
-        spec = found[0]
-        arg = spec.arg(k)
-        if arg is None:
-            raise ArchError(f"`{spec.name}` has no argument `{k}` {o.source}", o.span,
-                            did_you_mean(k, spec.arg_names) or args_hint(spec))
-        env = self.globals
-        if not expr:  # a Python value (`build(**{"ln.eps": 1e-5})`): checked as the expression naming it would be
-            env = Env({**self.globals.values, " value": o.value})
-        e = o.value if expr else ast.Name(" value", o.span)
-        self.defaults.setdefault(spec.name, {})[k] = self._arg_value(spec, arg, e, env)
-
-    def _layer_default(self, ldef: ast.LayerDef, k: str, value: Any, span: Span, source: str) -> None:
-        names = [p.name for p in ldef.params]
-        if k not in names:
-            raise ArchError(f"layer `{ldef.name}` has no parameter `{k}`{source}", span,
-                            did_you_mean(k, names) or f"parameters: {', '.join(names) or 'none'}")
-        self.defaults.setdefault(ldef.name, {})[k] = value
 
     # ---- entry -----------------------------------------------------------------
     def run(self, input_shape) -> Graph:
