@@ -21,7 +21,7 @@ from archdsl.ir.lower_overrides import OverrideLowering
 from archdsl.ir.lower_structures import RESIDUAL_KINDS, RESIDUAL_OPTIONS, StructureLowering, lone_struct
 from archdsl.ir.shapes import infer_shapes
 from archdsl.ir.tensors import TensorLowering, check_layer_body, name_layer_groups
-from archdsl.ir.usage import check_unused
+from archdsl.ir.usage import check_option_clash, check_stage_options, check_unused
 from archdsl.ir.values import BlockRef, Env, describe, evaluate, format_value, infer_type
 from archdsl.syntax import ast
 
@@ -111,6 +111,8 @@ class _Lowering(OverrideLowering, StructureLowering, LayerLowering, TensorLoweri
         self.block_index: int | None = None
         # `shared NAME = layer`: one instance per stage (or stem/head), made at its first use
         self.stage_env: Env | None = None
+        self.stage_passed: set[str] = set()  # the stage options a stage line's blocks and layers took
+        self.stage_blocks: dict[str, ast.BlockDef] = {}
         self.shared_made: dict[tuple[Path, str], tuple[int, tuple]] = {}
         for ld in program.layers.values():
             if ops.lookup(ld.name) is not None:
@@ -161,6 +163,7 @@ class _Lowering(OverrideLowering, StructureLowering, LayerLowering, TensorLoweri
                         raise ArchError(f"`{it.name}=...` options belong on stage lines", it.span)
                 x = self._chain(sec.chain.items, x, self.globals, scope)
             elif sec.kind == "stage":
+                self.stage_passed, self.stage_blocks, widths = set(), {}, []  # what the stage's options reached
                 for plan in [p for p in plans if p.section is sec]:
                     next(plan_iter)
                     i = plan.index
@@ -194,6 +197,8 @@ class _Lowering(OverrideLowering, StructureLowering, LayerLowering, TensorLoweri
                         self.prev = None
                         block_counter += 1
                     self.stage_env = None
+                    widths.append((plan.options.get("c"), self._channels(x)))  # `c=` as written, the width reached
+                check_stage_options(sec, self.p, self.stage_passed, self.stage_blocks, widths)
         if not any(n.op != "input" for n in self.g):
             raise ArchError("the network has no layers", self.p.span, "add `stem`, `stage` or `head` lines")
         for n in self.g:
@@ -308,7 +313,8 @@ class _Lowering(OverrideLowering, StructureLowering, LayerLowering, TensorLoweri
         ref = self._block_ref(body[0], env) if len(body) == 1 and isinstance(body[0], ast.Layer) else None
         if ref is not None:
             layer = body[0]
-            block = self.p.blocks[ref.name]
+            block = self.stage_blocks[ref.name] = self.p.blocks[ref.name]
+            check_option_clash(plan.section, block, layer)
             self.g.groups[scope] = Group(scope, "block", block.name, layer.span, {"block_index": self.block_index})
             return self._passthrough(x, self._call_block(block, layer, x, env, scope, implicit=env), layer.span, scope)
         self.g.groups[scope] = Group(scope, "block", "block", plan.section.chain.span,
@@ -367,6 +373,7 @@ class _Lowering(OverrideLowering, StructureLowering, LayerLowering, TensorLoweri
             found, v = self._stage_lookup(implicit, p.name) if implicit is not None else (False, None)
             if found:
                 bound[p.name] = v
+                self.stage_passed.add(p.name)
             elif p.default is not None:
                 bound[p.name] = evaluate(p.default, self.globals.child(bound), self.p.blocks)
             else:

@@ -124,14 +124,14 @@ def test_formatter_keeps_the_forms():
 def test_stage_body_of_one_structure_is_that_structure():
     """An inline stage body is a residual block `x + body(x)`; a body that is one structure
     and nothing else is that structure itself (not `x + (x + ...)`), as a block holding it."""
-    inline = net("", stage="stage [residual: dw3 bn] x[1,2] c=[8,8]")
-    block = net("block unit(c):\n    residual: dw3 bn\n", stage="stage unit x[1,2] c=[8,8]")
+    inline = net("", stage="stage [residual: dw3/s bn] x[1,2] s=[1,2]")
+    block = net("block unit(s):\n    residual: dw3/s bn\n", stage="stage unit x[1,2] s=[1,2]")
     assert signature(inline) == signature(block)
     assert [n.op for n in archdsl.compile_graph(inline)].count("add") == 3
     cat = net("", stage="stage cat: [conv1(c // 2)] [dw3 conv1(c // 2)]")
     assert [n.op for n in archdsl.compile_graph(cat)].count("add") == 0
     runs_from_source(inline)
-    chain = net("", stage="stage dw3 [residual: bn] x[1,1] c=[8,8]")  # more than the structure: residual as before
+    chain = net("", stage="stage dw3 [residual: bn] x[1,1] s=[1,1]")  # more than the structure: residual as before
     assert [n.op for n in archdsl.compile_graph(chain)].count("add") == 4
 
 
