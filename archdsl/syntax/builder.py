@@ -107,9 +107,11 @@ class Builder:
                 blocks[b.name] = b
             elif kind == "layer_def":
                 ld = self.layer_def(st)
-                if ld.name in layers or ld.name in blocks:
-                    first = (layers.get(ld.name) or blocks[ld.name]).span.line
-                    raise ArchError(f"`{ld.name}` defined twice", ld.span, f"first defined at line {first}")
+                if ld.name in blocks:
+                    raise ArchError(f"`{ld.name}` is defined as a block and as a layer", ld.span,
+                                    f"the block is at line {blocks[ld.name].span.line}; rename one")
+                if ld.name in layers:
+                    raise ArchError(f"layer `{ld.name}` defined twice", ld.span, f"first defined at line {layers[ld.name].span.line}")
                 layers[ld.name] = ld
             elif kind == "section":
                 sections.append(self.section(st))
