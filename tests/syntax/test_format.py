@@ -13,7 +13,7 @@ from archdsl.syntax import parse_text
 from archdsl.syntax.parser import parse_source
 from archdsl.syntax.format import format_source
 from tests.conftest import ZOO
-from tests.test_fuzz import mutated
+from tests.test_fuzz import SEED_NAMES, mutated
 
 ZOO_FILES = sorted(ZOO.glob("*.arch")) + sorted(ZOO.glob("blocks/*.arch"))
 
@@ -68,6 +68,13 @@ def test_fuzzed_inputs_keep_meaning(case):
     out = format_source(case[1])
     assert meaning(parse_text(out)) == meaning(before)
     assert format_source(out) == out
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(mutated(SEED_NAMES))
+def test_fuzzed_seed_inputs_keep_meaning(case):
+    """Mutations of tests/fuzz_seeds/ (structures as chain items, nested, open)."""
+    test_fuzzed_inputs_keep_meaning.hypothesis.inner_test(case)
 
 
 def test_fmt_check_cli(tmp_path, capsys):
