@@ -47,10 +47,7 @@ def compile_graph(path_or_text: str | os.PathLike | ast.Program, variant: str | 
     """Parse, resolve and check: the IR graph every backend starts from.
 
     `path_or_text` is a `.arch` path, source text, a parsed Program, or a zoo model name:
-    `compile_graph("convnext_tiny")` is `compile_graph(<zoo>/convnext.arch, "tiny")`. A
-    variant named by a number (`variant 12`) may be given as one: `compile_graph(path, 12)`."""
-    if isinstance(variant, int) and not isinstance(variant, bool):
-        variant = str(variant)
+    `compile_graph("convnext_tiny")` is `compile_graph(<zoo>/convnext.arch, "tiny")`."""
     path_or_text, variant = zoo_source(path_or_text, variant)
     program = path_or_text if isinstance(path_or_text, ast.Program) else parse(path_or_text)
     return compile_program(program, variant, overrides, set_args, input_shape, max_params)
