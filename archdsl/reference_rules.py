@@ -16,13 +16,17 @@ Fields:
     paired nor copied. Buffers other than batch statistics are treated so by default.
   - `roles`: (key pattern, role) for reference tensors whose name does not say their role
     (archdsl/weights/roles.py lists the roles).
-  - `refuse`: the reference is known not to compute the same function as the zoo file of
-    that family; loading it stops with this reason instead of a divergence report.
+  - `reshape`: reference tensors that may hold one of ours in another shape with the same
+    number of elements and the same first dimension (a 7x7 convolution on a 7x7 map is a
+    linear layer on the flattened map); the verification forward then checks it is.
+  - `refuse`: {zoo file stem: reason}: the reference is known not to compute the function of
+    that zoo file; loading it there stops with the reason (into any other file, the pairing
+    and the verification decide).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 
@@ -32,18 +36,26 @@ class Rule:
     why: str
     recomputed: tuple[str, ...] = ()
     roles: tuple[tuple[str, str], ...] = ()
-    refuse: str = ""
+    reshape: tuple[str, ...] = ()
+    refuse: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
 RULES: list[Rule] = [
-    Rule(("timm:swin_*",),
-         why="timm registers a `relative_position_index` and an `attn_mask` per block; the window "
-             "attention computes both from the window size and shift, as ours does",
-         recomputed=("*.relative_position_index", "*.attn_mask")),
-    Rule(("tv:swin_*",),
-         why="torchvision stores `relative_position_index` (and v2's `relative_coords_table`) per "
-             "block: derived from the window size",
-         recomputed=("*.relative_position_index", "*.relative_coords_table")),
+    Rule(("timm:vgg*",),
+         why="timm's VGG runs its first classifier layer as a 7x7 convolution on the 7x7 map "
+             "(`pre_logits.fc1`, 4096x512x7x7) where torchvision, and zoo/vgg.arch, flatten the map "
+             "into a 25088-wide linear layer: the same numbers in the same order",
+         reshape=("pre_logits.fc1.weight",)),
+    Rule(("timm:swinv2_*",),
+         why="timm's Swin V2 is not parameterised like torchvision's swin_v2_* (zoo/swin_v2.arch's reference)",
+         refuse={"swin_v2": "timm keeps separate `q_bias` and `v_bias` (the key has none) where torchvision's "
+                            "Swin V2, which zoo/swin_v2.arch follows, keeps one 3C `qkv.bias` whose key third it zeroes "
+                            "in the forward: the tensors do not correspond one to one"}),
+    Rule(("timm:mobilenetv3_*",),
+         why="timm's MobileNetV3 normalises with BatchNorm eps 1e-5, torchvision's (zoo/mobilenet_v3.arch's "
+             "reference) with eps 1e-3 (and momentum 0.01): the same tensors, another function",
+         refuse={"mobilenet_v3": "its batch norms use eps=1e-5 where torchvision's MobileNetV3, which "
+                                 "zoo/mobilenet_v3.arch follows, uses eps=1e-3: the same tensors give other outputs"}),
 ]
 
 
@@ -54,6 +66,15 @@ def rules_for(names: list[str]) -> list[Rule]:
 
 def recomputed(rules: list[Rule], key: str) -> bool:
     return any(fnmatchcase(key, p) for r in rules for p in r.recomputed)
+
+
+def reshapable(rules: list[Rule], key: str) -> bool:
+    return any(fnmatchcase(key, p) for r in rules for p in r.reshape)
+
+
+def refusal(rules: list[Rule], stem: str | None) -> str:
+    """Why these references cannot load into zoo/STEM.arch ("" if nothing is known)."""
+    return next((r.refuse[stem] for r in rules if stem in r.refuse), "") if stem else ""
 
 
 def role_override(rules: list[Rule], key: str) -> str | None:

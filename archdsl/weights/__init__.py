@@ -18,10 +18,10 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
-from archdsl.reference_rules import recomputed, role_override, rules_for
+from archdsl.reference_rules import recomputed, refusal, reshapable, role_override, rules_for
 from archdsl.weights.match import Matcher, Side, WeightMappingError, matchable
 from archdsl.weights.roles import is_statistic, role
-from archdsl.weights.sources import construct, describe, read_state_dict, reference_names, zoo_check
+from archdsl.weights.sources import construct, describe, read_state_dict, reference_names, zoo_check, zoo_entry
 from archdsl.weights.trace import state_tensors, trace
 from archdsl.weights.verify import Report, module_pairs, verify as run_verify
 
@@ -56,7 +56,8 @@ def _side(label: str, model: nn.Module, rules: list, x: torch.Tensor, reference:
     params = {n for n, _ in model.named_parameters(remove_duplicate=False)}
     derived = {n for n in tensors if (n not in params and not is_statistic(n)) or (reference and recomputed(rules, n))}
     roles = {n: r for n in tensors if reference and (r := role_override(rules, n))}
-    side = Side(label, tensors, matchable(tensors, params, derived), trace(model, x, constants=derived), roles)
+    reshape = {n for n in tensors if reference and reshapable(rules, n)}
+    side = Side(label, tensors, matchable(tensors, params, derived), trace(model, x, constants=derived), roles, reshape)
     return side, sorted(derived)
 
 
@@ -80,9 +81,10 @@ def _retrace_training(side: Side, model: nn.Module, x: torch.Tensor, derived: li
 
 def _pair(model: nn.Module, ref: nn.Module, names: list[str], input_shape, strict: bool):
     rules = rules_for(names)
-    for r in rules:
-        if r.refuse:
-            raise WeightMappingError(f"{describe(names)} is not the network this file describes: {r.refuse}")
+    entry = zoo_entry(model)
+    why = refusal(rules, entry[0] if entry else None)
+    if why:
+        raise WeightMappingError(f"it is not the network zoo/{entry[0]}.arch describes: {why}")
     x = torch.randn(1, *input_shape, generator=torch.Generator().manual_seed(0))
     flags = [(m, m.training) for m in (*model.modules(), *ref.modules())]
     try:
@@ -160,7 +162,7 @@ def load_reference(model: nn.Module, reference: Mapping[str, torch.Tensor] | nn.
     rules, and is needed for a state dict of a model not in the zoo status table.
     Returns the key mapping (ours -> reference) with what was left out and the report."""
     ref, names = _reference_module(reference, model, name)
-    label = describe(names)
+    label = describe(names, ref)
     shape = _input_shape(model, ref, input_shape)
     try:
         pairs, ours, theirs, derived = _pair(model, ref, names, shape, strict)

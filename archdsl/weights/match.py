@@ -46,6 +46,7 @@ class Side:
     matchable: list[str]  # parameters and batch statistics (not counters or derived buffers)
     trace: Trace
     roles: dict[str, str] = field(default_factory=dict)  # names whose role a rule sets
+    reshape: set[str] = field(default_factory=set)  # names a rule lets hold a tensor of another shape
     first_use: dict[str, Unit] = field(init=False)
 
     def __post_init__(self):
@@ -98,6 +99,9 @@ class Matcher:
         for r in ref.matchable:
             if r in ref.first_use:
                 self.by_kind.setdefault(ref.kind(r), []).append(r)
+                if r in ref.reshape:
+                    t = ref.tensors[r]
+                    self.by_kind.setdefault(_reshaped(ref.kind(r)[0], t), []).append(r)
         for side, s in (("o", ours), ("t", ref)):  # the uses of one set of tensors are one node
             for names, n in s.trace.occurrences.items():
                 for k in range(1, n):
@@ -164,6 +168,8 @@ class Matcher:
         t = self.ours.tensors[o]
         k = self.ours.kind(o)
         pool = [r for r in self.by_kind.get(k, ()) if r not in self.taken and compatible(t, self.ref.tensors[r])]
+        if not pool:  # a reference tensor a rule lets hold ours in another shape
+            pool = [r for r in self.by_kind.get(_reshaped(k[0], t), ()) if r not in self.taken]
         fitting = [r for r in pool if self.fits(u, self.ref.first_use[r])]
         if len(fitting) == 1:
             return fitting[0]
@@ -256,6 +262,10 @@ def compatible(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Equal shapes, or equal but for size-1 dimensions where the number of dimensions differs
     (`(O, I, 1, 1)` holds `(O, I)`; `(384, 384, 1, 3)` does not hold `(384, 384, 3, 1)`)."""
     return a.shape == b.shape or (a.dim() != b.dim() and squeezed(a.shape) == squeezed(b.shape))
+
+
+def _reshaped(role_: str, t: torch.Tensor) -> tuple:
+    return role_, ("reshaped", t.numel(), t.shape[0] if t.dim() else 1)
 
 
 def _shape(t: torch.Tensor) -> str:

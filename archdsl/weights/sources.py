@@ -43,28 +43,21 @@ def reference_names(ref: nn.Module) -> list[str]:
     return [f"{module}.{type(ref).__qualname__}"]
 
 
-def describe(names: list[str]) -> str:
-    """A short label for messages: `timm swin_tiny_patch4_window7_224`, `torchvision resnet*`."""
+def describe(names: list[str], ref: nn.Module | None = None) -> str:
+    """A short label for messages: `timm swin_tiny_patch4_window7_224`, `torchvision ResNet`."""
     if not names:
         return "the reference"
     lib, _, name = names[0].partition(":")
     if lib in LIBRARIES:
         if len(names) > 1:
-            return f"torchvision {type_label(names)}"
+            return f"{LIBRARIES[lib]} {type(ref).__name__ if ref is not None else name}"
         return f"{LIBRARIES[lib]} {name}"
     return names[0]
 
 
-def type_label(names: list[str]) -> str:
-    prefix = os.path.commonprefix([n.partition(":")[2] for n in names])
-    return (prefix + "*") if prefix else "model"
-
-
-def zoo_check(model: nn.Module):
-    """The status-table `Check` of a model built from `zoo/STEM.arch` (by its source path,
-    never by its `arch NAME`), or None."""
-    from archdsl.zoo_status import status
-
+def zoo_entry(model: nn.Module) -> tuple[str, str | None] | None:
+    """(stem, variant) of a model built from `zoo/STEM.arch` (known by its source path, never
+    by its `arch NAME`), or None."""
     info = getattr(model, "arch_info", None)
     if not isinstance(info, Mapping) or not info.get("source"):
         return None
@@ -72,12 +65,19 @@ def zoo_check(model: nn.Module):
     try:
         from archdsl.cli import zoo_files
 
-        zoo = {p.resolve() for p in zoo_files()}
-        if source.resolve() not in zoo:
+        if source.resolve() not in {p.resolve() for p in zoo_files()}:
             return None
     except OSError:  # pragma: no cover - an unreadable path
         return None
-    return status(source.stem, info.get("variant"))
+    return source.stem, info.get("variant")
+
+
+def zoo_check(model: nn.Module):
+    """The status-table `Check` of a model built from a zoo file, or None."""
+    from archdsl.zoo_status import status
+
+    entry = zoo_entry(model)
+    return status(*entry) if entry else None
 
 
 def construct(name: str, kwargs: Mapping[str, Any] | None = None, pretrained: bool = False) -> nn.Module:
