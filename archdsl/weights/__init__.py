@@ -91,7 +91,11 @@ def _pair(model: nn.Module, ref: nn.Module, names: list[str], input_shape, stric
         model.eval()
         ref.eval()
         ours, ours_derived = _side("ours", model, rules, x.to(_dtype(model)), reference=False)
-        theirs, ref_derived = _side("reference", ref, rules, x.to(_dtype(ref)), reference=True)
+        try:
+            theirs, ref_derived = _side("reference", ref, rules, x.to(_dtype(ref)), reference=True)
+        except Exception as e:  # a reference built for another input size (timm ViT's img_size) or another network
+            shape = "x".join(map(str, input_shape))
+            raise WeightMappingError(f"it does not run on our {shape} input ({type(e).__name__}: {e})") from e
         if any(n not in s.first_use for s in (ours, theirs) for n in s.matchable):
             _retrace_training(ours, model, x.to(_dtype(model)), ours_derived)
             _retrace_training(theirs, ref, x.to(_dtype(ref)), ref_derived)
