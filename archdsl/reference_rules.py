@@ -19,6 +19,9 @@ Fields:
   - `reshape`: reference tensors that may hold one of ours in another shape with the same
     number of elements and the same first dimension (a 7x7 convolution on a 7x7 map is a
     linear layer on the flattened map); the verification forward then checks it is.
+  - `ties`: "order" settles pairings the structure cannot decide (two identical layers of
+    one input whose outputs only their order tells apart) in the order the forwards run
+    them; the verification then checks the result.
   - `refuse`: {zoo file stem: reason}: the reference is known not to compute the function of
     that zoo file; loading it there stops with the reason (into any other file, the pairing
     and the verification decide).
@@ -37,6 +40,7 @@ class Rule:
     recomputed: tuple[str, ...] = ()
     roles: tuple[tuple[str, str], ...] = ()
     reshape: tuple[str, ...] = ()
+    ties: str = ""
     refuse: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
@@ -70,6 +74,10 @@ def recomputed(rules: list[Rule], key: str) -> bool:
 
 def reshapable(rules: list[Rule], key: str) -> bool:
     return any(fnmatchcase(key, p) for r in rules for p in r.reshape)
+
+
+def ties_in_order(rules: list[Rule]) -> bool:
+    return any(r.ties == "order" for r in rules)
 
 
 def refusal(rules: list[Rule], stem: str | None) -> str:

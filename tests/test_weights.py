@@ -215,3 +215,15 @@ def test_a_state_dict_of_the_zoo_reference():
     assert_same_outputs(ours, ref, (3, 64, 64))
     with pytest.raises(WeightMappingError, match="a state dict alone has no data flow"):
         load_reference(MergeNormFirst(), MergeNormFirst().state_dict())
+
+
+def test_a_ties_rule_pairs_in_forward_order(monkeypatch):
+    from archdsl import reference_rules
+
+    rule = reference_rules.Rule(("tests.test_weights.TwoHeads",), why="both run a, then b", ties="order")
+    monkeypatch.setattr(reference_rules, "RULES", [rule])
+    ref = _perturbed(TwoHeads())
+    ours = TwoHeads(("p", "q"))
+    mapping = load_reference(ours, ref, input_shape=(6,))
+    assert mapping["p.weight"] == "a.weight" and mapping["q.weight"] == "b.weight"
+    assert mapping.report.error == 0.0

@@ -23,6 +23,7 @@ import pytest
 import timm
 import torch
 import torchvision
+from timm.models.mlp_mixer import MlpMixer
 from torch import nn
 
 import archdsl
@@ -93,7 +94,8 @@ NETS: dict[str, Net] = {
     "cait/2": Net("cait.arch", "xxs24", {"depth": 2}, (3, 224, 224),
                   {"timm:cait_xxs24_224(depth=2)": lambda: timm.create_model("cait_xxs24_224", depth=2)}, other={"depth": 3}),
     "mixer/2": Net("mlp_mixer.arch", "s16", {"depth": 2}, (3, 224, 224),
-                   {"timm:mixer_s16_224(2 blocks)": lambda: timm.create_model("mixer_s16_224", num_blocks=2)}, other={"depth": 3}),
+                   {"timm MlpMixer(s16, 2 blocks)": lambda: MlpMixer(patch_size=16, num_blocks=2, embed_dim=512)},
+                   other={"depth": 3}),
     "regnetx_400mf": Net("regnet.arch", "x_400mf", {}, (3, 64, 64), {"timm:regnetx_004": lambda: timm.create_model("regnetx_004")},
                          other={"classes": 10}),
     "pvt_v2_b0": Net("pvt_v2.arch", "b0", {}, (3, 224, 224), {"timm:pvt_v2_b0": lambda: timm.create_model("pvt_v2_b0")},
@@ -111,7 +113,7 @@ NETS: dict[str, Net] = {
                   other={"depth": 3}),
 }
 FAST = [k for k, n in NETS.items() if n.fast]
-ACTIVATIONS = (nn.ReLU, nn.GELU, nn.SiLU, nn.Hardswish, nn.ReLU6)
+ACTIVATIONS = {"ReLU", "GELU", "SiLU", "Swish", "Hardswish", "HardSwish", "ReLU6", "GELUTanh"}  # torch's and timm's own
 NORMS = (nn.BatchNorm2d, nn.BatchNorm1d, nn.LayerNorm, nn.GroupNorm)
 
 
@@ -119,11 +121,11 @@ def _mutate(ref: nn.Module, what: str, rng: random.Random) -> str:
     """Change the reference's function but not its tensors; returns what changed ("" if nothing could)."""
     mods = [(n, m) for n, m in ref.named_modules() if n]
     if what == "activation":
-        acts = [(n, m) for n, m in mods if isinstance(m, ACTIVATIONS)]
+        acts = [(n, m) for n, m in mods if type(m).__name__ in ACTIVATIONS]
         if not acts:
             return ""
         name, act = rng.choice(acts)
-        new = rng.choice([a for a in (nn.GELU, nn.SiLU, nn.Tanh) if not isinstance(act, a)])()
+        new = rng.choice([a for a in (nn.GELU, nn.SiLU, nn.Tanh) if a.__name__ != type(act).__name__])()
         parent, _, leaf = name.rpartition(".")
         setattr(ref.get_submodule(parent) if parent else ref, leaf, new)
         return f"{name}: {type(act).__name__} -> {type(new).__name__}"
@@ -155,7 +157,7 @@ def make_case(seed: int, pool: list[str]):
         what = _mutate(ref, kind, rng)
     ours = net.build(**(net.other if kind == "ours-other" else {}))
     right = kind == "own" or (kind in ("activation", "eps") and not what)
-    detail = {"ours-other": f"ours with {net.other}", "wrong": "", "own": ""}.get(kind, what)
+    detail = {"ours-other": f"ours with {net.other}", "wrong": "", "own": ""}.get(kind, what or "nothing to change: right")
     return f"seed {seed}: {key} <- {ref_name} [{kind}{': ' + detail if detail else ''}]", ours, ref, right, net.input_shape
 
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
-from archdsl.reference_rules import recomputed, refusal, reshapable, role_override, rules_for
+from archdsl.reference_rules import recomputed, refusal, reshapable, role_override, rules_for, ties_in_order
 from archdsl.weights.match import Matcher, Side, WeightMappingError, matchable
 from archdsl.weights.roles import is_statistic, role
 from archdsl.weights.sources import construct, describe, read_state_dict, reference_names, zoo_check, zoo_entry
@@ -57,7 +57,8 @@ def _side(label: str, model: nn.Module, rules: list, x: torch.Tensor, reference:
     derived = {n for n in tensors if (n not in params and not is_statistic(n)) or (reference and recomputed(rules, n))}
     roles = {n: r for n in tensors if reference and (r := role_override(rules, n))}
     reshape = {n for n in tensors if reference and reshapable(rules, n)}
-    side = Side(label, tensors, matchable(tensors, params, derived), trace(model, x, constants=derived), roles, reshape)
+    side = Side(label, tensors, matchable(tensors, params, derived), trace(model, x, constants=derived), roles, reshape,
+                reference and ties_in_order(rules))
     return side, sorted(derived)
 
 
@@ -90,15 +91,15 @@ def _pair(model: nn.Module, ref: nn.Module, names: list[str], input_shape, stric
     try:
         model.eval()
         ref.eval()
-        ours, ours_derived = _side("ours", model, rules, x.to(_dtype(model)), reference=False)
+        ours, ours_derived = _side("ours", model, rules, _like(x, model), reference=False)
         try:
-            theirs, ref_derived = _side("reference", ref, rules, x.to(_dtype(ref)), reference=True)
+            theirs, ref_derived = _side("reference", ref, rules, _like(x, ref), reference=True)
         except Exception as e:  # a reference built for another input size (timm ViT's img_size) or another network
             shape = "x".join(map(str, input_shape))
             raise WeightMappingError(f"it does not run on our {shape} input ({type(e).__name__}: {e})") from e
         if any(n not in s.first_use for s in (ours, theirs) for n in s.matchable):
-            _retrace_training(ours, model, x.to(_dtype(model)), ours_derived)
-            _retrace_training(theirs, ref, x.to(_dtype(ref)), ref_derived)
+            _retrace_training(ours, model, _like(x, model), ours_derived)
+            _retrace_training(theirs, ref, _like(x, ref), ref_derived)
     finally:
         for m, flag in flags:
             m.training = flag
@@ -106,19 +107,34 @@ def _pair(model: nn.Module, ref: nn.Module, names: list[str], input_shape, stric
     return pairs, ours, theirs, ours_derived + [f"reference {n}" for n in ref_derived]
 
 
-def _dtype(model: nn.Module) -> torch.dtype:
+def _like(x: torch.Tensor, model: nn.Module) -> torch.Tensor:
+    """`x` in the dtype and on the device of the model's first floating-point parameter."""
     for p in model.parameters():
         if p.is_floating_point():
-            return p.dtype
-    return torch.float32
+            return x.to(dtype=p.dtype, device=p.device)
+    return x
 
 
 def map_state_dict(reference: Mapping[str, torch.Tensor] | nn.Module, model: nn.Module, *, name: str | None = None,
                    input_shape=None, strict: bool = True) -> "OrderedDict[str, str]":
     """Our key -> the reference's key, without copying anything."""
     ref, names = _reference_module(reference, model, name)
-    pairs, *_ = _pair(model, ref, names, _input_shape(model, ref, input_shape), strict)
+    label = describe(names, ref)
+    try:
+        pairs, ours, theirs, _ = _pair(model, ref, names, _input_shape(model, ref, input_shape), strict)
+    except WeightMappingError as e:
+        raise WeightMappingError(f"{label}: {e}") from None
+    _check_unmatched(label, pairs, ours, theirs, strict)
     return OrderedDict(pairs)
+
+
+def _check_unmatched(label: str, pairs, ours: Side, theirs: Side, strict: bool) -> tuple[list[str], list[str]]:
+    paired_ref = set(pairs.values())
+    unmatched_ours = [n for n in ours.matchable if n not in pairs]
+    unmatched_ref = [n for n in theirs.matchable if n not in paired_ref]
+    if strict and (unmatched_ours or unmatched_ref):
+        raise WeightMappingError(f"{label}: {_unmatched(unmatched_ours, unmatched_ref)} (strict=False loads the rest)")
+    return unmatched_ours, unmatched_ref
 
 
 def _reference_module(reference, model: nn.Module, name: str | None) -> tuple[nn.Module, list[str]]:
@@ -172,11 +188,7 @@ def load_reference(model: nn.Module, reference: Mapping[str, torch.Tensor] | nn.
         pairs, ours, theirs, derived = _pair(model, ref, names, shape, strict)
     except WeightMappingError as e:
         raise WeightMappingError(f"{label}: {e}") from None
-    paired_ref = set(pairs.values())
-    unmatched_ours = [n for n in ours.matchable if n not in pairs]
-    unmatched_ref = [n for n in theirs.matchable if n not in paired_ref]
-    if strict and (unmatched_ours or unmatched_ref):
-        raise WeightMappingError(f"{label}: {_unmatched(unmatched_ours, unmatched_ref)} (strict=False loads the rest)")
+    unmatched_ours, unmatched_ref = _check_unmatched(label, pairs, ours, theirs, strict)
     counters = _counters(pairs, ours.tensors, theirs.tensors)
     backup = {n: ours.tensors[n].detach().clone() for n in [*pairs, *counters]}
     _copy(ours.tensors, theirs.tensors, {**pairs, **counters})

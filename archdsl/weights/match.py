@@ -16,10 +16,13 @@ comparison is made between classes: the units feeding a class from outside must 
 Registration order plays no part, so a reference that registers a layer before the one it
 follows (torchvision Swin's patch merging, timm ResNetV2's projection, timm ByobNet's
 shortcut, GoogLeNet's auxiliary heads) needs no rule. Where several reference tensors meet
-both conditions, one of them is taken only when the tie is inside one operation (DeiT's
-class and distillation tokens, concatenated in that argument order); two candidate
-operations with equal inputs and shapes are an error naming both, never a guess
-(per-reference rules can settle it: archdsl/reference_rules.py).
+both conditions, the structure around them decides: the part of the input they read
+(DeiT's heads: token 0 or 1), the pooling or padding before them, their input sizes, and
+the kinds of units and merges around them to growing depth, with the argument positions of
+order-sensitive merges (attention's key and value, a concatenation's parts). A tie inside
+one operation follows its argument order (DeiT's class and distillation tokens). Anything
+else is an error naming both candidates, never a guess, unless the reference's rule
+(archdsl/reference_rules.py) says `ties="order"`.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class Side:
     trace: Trace
     roles: dict[str, str] = field(default_factory=dict)  # names whose role a rule sets
     reshape: set[str] = field(default_factory=set)  # names a rule lets hold a tensor of another shape
+    ties_in_order: bool = False  # a rule says: settle ties in the order the forward runs them
     first_use: dict[str, Unit] = field(init=False)
 
     def __post_init__(self):
@@ -112,7 +116,7 @@ class Matcher:
             for unit in (*s.trace.units, *s.trace.joins):
                 self.nodes[(side, unit.key)] = unit
                 for p in unit.inputs:
-                    self.succ.setdefault((side, p), []).append(unit.key)
+                    self.succ.setdefault((side, p), []).append((unit.key, _edge(unit, p)))
         self._sig: dict = {}
 
     # -- classes ---------------------------------------------------------------------------
@@ -185,17 +189,19 @@ class Matcher:
         fitting = self._narrow(fitting, u, lambda unit: unit.selection)
         fitting = self._narrow(fitting, u, lambda unit: unit.sizes)
         fitting = self._narrow_downstream(fitting, u)
-        fitting = self._narrow(fitting, u, lambda unit: unit.module.rsplit(".", 1)[-1])  # `attn.k` and `attn.v`
         units = {self.ref.first_use[r].key for r in fitting}
         if len(units) == 1:  # a tie inside one operation: its argument order decides
             ours_same = [n for n in u.names if n not in self.pairs and self.ours.kind(n) == k]
             v = self.ref.first_use[fitting[0]]
             ref_same = [n for n in v.names if n in fitting]
             return ref_same[ours_same.index(o)]
+        if self.ref.ties_in_order:  # the reference's rule: both run these in the same order
+            return min(fitting, key=lambda r: self.ref.first_use[r].index)
         a, b = fitting[0], fitting[1]
         raise WeightMappingError(
             f"ambiguous: our {o} {_shape(self.ours.tensors[o])} could be the reference's {a} or {b} "
-            f"(same role `{k[0]}`, shape and inputs); add a pairing rule for this reference in archdsl/reference_rules.py")
+            f"(same role `{k[0]}`, shape, inputs and surroundings); if both networks run them in the same order, "
+            f"a rule with ties='order' for this reference (archdsl/reference_rules.py) pairs them so")
 
     def _narrow(self, cands: list[str], u: Unit, key) -> list[str]:
         """Among candidates that differ in `key`, keep those agreeing with our unit."""
@@ -228,12 +234,15 @@ class Matcher:
         if memo not in self._sig:
             node = self.nodes.get((side, key))
             s = self.ours if side == "o" else self.ref
-            own = ("join",) if node is None or node.is_join else tuple(sorted(s.kind(n) for n in key[0]))
             if node is None:
                 own = ("input",)
+            elif node.is_join:
+                own = ("join", node.kind)
+            else:
+                own = tuple(sorted(s.kind(n) for n in key[0]))
             if depth:
-                down = tuple(sorted(self._signature(side, k, depth - 1) for k in self.succ.get((side, key), ())))
-                up = tuple(sorted(self._signature(side, k, depth - 1) for k in node.inputs)) if node is not None else ()
+                down = tuple(sorted((e, self._signature(side, k, depth - 1)) for k, e in self.succ.get((side, key), ())))
+                up = tuple(sorted((_edge(node, k), self._signature(side, k, depth - 1)) for k in node.inputs)) if node else ()
                 self._sig[memo] = hash((own, down, up))
             else:
                 self._sig[memo] = hash(own)
@@ -262,6 +271,11 @@ def compatible(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Equal shapes, or equal but for size-1 dimensions where the number of dimensions differs
     (`(O, I, 1, 1)` holds `(O, I)`; `(384, 384, 1, 3)` does not hold `(384, 384, 3, 1)`)."""
     return a.shape == b.shape or (a.dim() != b.dim() and squeezed(a.shape) == squeezed(b.shape))
+
+
+def _edge(node: Unit, producer) -> tuple:
+    """How `producer` enters `node`: its argument positions where their order matters."""
+    return node.positions.get(producer, ())
 
 
 def _reshaped(role_: str, t: torch.Tensor) -> tuple:

@@ -42,6 +42,10 @@ _CAT = {"cat", "concat", "concatenate"}
 _VALUES = {"token", "position"}  # roles of embeddings: tensors that are values in the network, not weights
 
 _SELECTING = {"__getitem__", "select", "narrow"}
+# merges whose argument order is part of the function (not add or mul): which input is the
+# key and which the value in attention; which part comes first in a concatenation
+_JOINS = {"scaled_dot_product_attention": "attention", "matmul": "matmul", "__matmul__": "matmul", "bmm": "matmul",
+          "baddbmm": "matmul", "einsum": "matmul", "cat": "cat", "concat": "cat", "concatenate": "cat", "stack": "cat"}
 
 
 @dataclass
@@ -56,6 +60,8 @@ class Unit:
     sizes: tuple = ()  # element counts of its activation inputs and outputs (sorted, layout-free)
     selection: tuple = ()  # how its inputs were taken from their producers: indexing (`x[:, 0]`: token 0), pooling
     inputs: frozenset = frozenset()  # the units or joins feeding it directly
+    kind: str = ""  # a join's operation where argument order matters ("attention", "matmul", "cat"), else ""
+    positions: dict = field(default_factory=dict)  # such a join's input key -> its argument positions
 
     @property
     def is_join(self) -> bool:
@@ -69,13 +75,7 @@ class Trace:
     units: list[Unit] = field(default_factory=list)
     joins: list[Unit] = field(default_factory=list)  # operations merging activations of different producers (add, cat, matmul)
     first_use: dict[str, Unit] = field(default_factory=dict)  # state tensor name -> the unit that used it first
-    module_order: list[str] = field(default_factory=list)  # module paths in order of first completed call
     occurrences: dict[tuple, int] = field(default_factory=dict)  # names -> how many units used exactly them
-
-    @property
-    def order(self) -> list[str]:
-        """State tensor names in the order the forward first used them."""
-        return list(self.first_use)
 
 
 def state_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -171,7 +171,11 @@ class _Recorder(TorchFunctionMode):
                 # node of its own, so that NASNet's two 3x3 branches of one input differ by
                 # what they are added to
                 join = Unit((("<join>",), len(self.record.joins)), (), frozenset(act), self.stack[-1] if self.stack else "",
-                            len(self.record.units))
+                            len(self.record.units), kind=_JOINS.get(name, ""))
+                if join.kind:  # an operation whose argument order means something: q, k, v
+                    for position, t in enumerate(inputs):
+                        for p in getattr(t, _SRC, None) or ():
+                            join.positions[p] = join.positions.get(p, ()) + (position,)
                 self.record.joins.append(join)
                 value, sel = frozenset([join.key]), ()
         elif wd:
@@ -279,26 +283,21 @@ def _norm(i, size: int) -> tuple:
 
 
 @contextlib.contextmanager
-def _module_stack(model: nn.Module, stack: list[str], record: Trace):
+def _module_stack(model: nn.Module, stack: list[str]):
+    """Keeps `stack` holding the paths of the modules running (the innermost last)."""
     handles = []
-    seen: set[str] = set()
 
     def pre(name):
         def hook(module, args):
             stack.append(name)
         return hook
 
-    def post(name):
-        def hook(module, args, output):
-            stack.pop()
-            if name not in seen:
-                seen.add(name)
-                record.module_order.append(name)
-        return hook
+    def post(module, args, output):
+        stack.pop()
 
     for name, module in model.named_modules():
         handles.append(module.register_forward_pre_hook(pre(name)))
-        handles.append(module.register_forward_hook(post(name), always_call=True))
+        handles.append(module.register_forward_hook(post, always_call=True))
     try:
         yield
     finally:
@@ -320,7 +319,7 @@ def trace(model: nn.Module, x: torch.Tensor, constants: Iterable[str] = ()) -> T
         stack: list[str] = []
         x_ = x.detach().clone()
         setattr(x_, _SRC, frozenset([INPUT]))
-        with torch.no_grad(), _module_stack(model, stack, record), _Recorder(names_by_id, record, stack):
+        with torch.no_grad(), _module_stack(model, stack), _Recorder(names_by_id, record, stack):
             model(x_)
         _reduce(record)
         return record

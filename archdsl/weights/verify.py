@@ -144,8 +144,9 @@ def verify(ours: nn.Module, ref: nn.Module, pairs: list[tuple[str, str]], input_
         order: list = []
         handles = _record(run, names, fp, log, order)
         try:
+            device = next((p.device for p in run.parameters()), x.device)
             with torch.no_grad():
-                outs.append(_outputs(run(x.to(dtype))))
+                outs.append([t.detach().to("cpu") for t in _outputs(run(x.to(dtype=dtype, device=device)))])
         finally:
             for h in handles:
                 h.remove()
