@@ -73,16 +73,19 @@ def test_equal_shapes_paired_by_their_inputs():
 
 
 class TwoHeads(nn.Module):
-    """Two linear layers of one input, concatenated: nothing but their names tells them apart."""
+    """Two linear layers of one input, multiplied after a ReLU on one of them: a product has
+    no argument order, so nothing in the structure tells the two apart (a concatenation
+    would: its parts' order is part of the function)."""
 
-    def __init__(self, names=("a", "b")):
+    def __init__(self, names=("a", "b"), run=(0, 1)):
         super().__init__()
-        self.names = names
+        self.names, self.run = names, run
         for n in names:
             self.add_module(n, nn.Linear(6, 6))
 
     def forward(self, x):
-        return torch.cat([getattr(self, n)(x) for n in self.names], dim=-1)
+        out = {k: getattr(self, self.names[k])(x) for k in self.run}  # `run`: the order they are computed in
+        return out[0] * torch.relu(out[1])
 
 
 def test_an_undecidable_pairing_is_an_error_naming_both_candidates():
@@ -227,3 +230,6 @@ def test_a_ties_rule_pairs_in_forward_order(monkeypatch):
     mapping = load_reference(ours, ref, input_shape=(6,))
     assert mapping["p.weight"] == "a.weight" and mapping["q.weight"] == "b.weight"
     assert mapping.report.error == 0.0
+    # where the two run them in different orders, the rule pairs them wrongly: the check refuses
+    with pytest.raises(WeightMappingError, match="refused: .* every matched layer agrees, the outputs do not"):
+        load_reference(TwoHeads(("p", "q"), run=(1, 0)), ref, input_shape=(6,))

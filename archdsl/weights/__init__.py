@@ -225,7 +225,10 @@ def _refusal(report: Report) -> str:
     where = ""
     if report.first_divergence is not None:
         d = report.first_divergence
-        where = f"; the first layer that differs is our `{d.ours}` (the reference's `{d.reference}`, relative difference {d.error:.2g})"
+        if d.ours:
+            where = f"; the first layer that differs is our `{d.ours}` (the reference's `{d.reference}`, relative difference {d.error:.2g})"
+        else:
+            where = "; every matched layer agrees, the outputs do not: the layers are combined differently"
     elif report.modules_compared:
         where = f"; all {report.modules_compared} matched layers agree, so the difference is in unmatched computation"
     outputs = ("outputs are not finite" if report.error is not None and report.error == float("inf")
