@@ -231,9 +231,8 @@ def _refusal(report: Report) -> str:
             where = "; every matched layer agrees, the outputs do not: the layers are combined differently"
     elif report.modules_compared:
         where = f"; all {report.modules_compared} matched layers agree, so the difference is in unmatched computation"
-    outputs = ("outputs are not finite" if report.error is not None and report.error == float("inf")
-               else f"outputs differ (relative difference {report.error:.2g}, tolerance {report.rtol:g})" if report.error is not None
-               else "a matched layer's output differs")
+    outputs = (report.problem or (f"outputs differ (relative difference {report.error:.2g}, tolerance {report.rtol:g})"
+                                  if report.error is not None else "a matched layer's output differs"))
     return f"refused: the loaded model does not compute the reference's function: {outputs} on a {report.dtype} check{where}"
 
 

@@ -40,6 +40,7 @@ class Report:
     rtol: float
     modules_compared: int
     first_divergence: Divergence | None
+    problem: str = ""  # outputs of other shapes, or not finite
 
     @property
     def ok(self) -> bool:
@@ -52,17 +53,23 @@ def module_pairs(pairs: dict[str, str], ours: nn.Module, ref: nn.Module, ours_na
     """(our module, reference module) whose paired tensors correspond one to one: every
     matched tensor in our module's subtree is paired into the reference module's subtree and
     the reference module holds no other matched tensor. In our module order."""
-    def subtree(names: list[str], prefix: str) -> frozenset:
-        return frozenset(n for n in names if not prefix or n.startswith(prefix + "."))
+    def subtrees(names: list[str]) -> dict[str, set]:
+        out: dict[str, set] = {}
+        for n in names:
+            parts = n.split(".")
+            for k in range(len(parts)):
+                out.setdefault(".".join(parts[:k]), set()).add(n)
+        return out
 
+    ref_sets = subtrees(ref_names)
     ref_index: dict[frozenset, str] = {}
     for name, _ in ref.named_modules():
-        s = subtree(ref_names, name)
-        if s:
-            ref_index.setdefault(s, name)  # the outermost of nested modules with the same tensors
+        if name in ref_sets:
+            ref_index.setdefault(frozenset(ref_sets[name]), name)  # the outermost of nested modules with the same tensors
+    ours_sets = subtrees(ours_names)
     out = []
     for name, _ in ours.named_modules():
-        s = subtree(ours_names, name)
+        s = ours_sets.get(name)
         if not s or not all(n in pairs for n in s):
             continue
         partner = ref_index.get(frozenset(pairs[n] for n in s))
@@ -157,15 +164,19 @@ def verify(ours: nn.Module, ref: nn.Module, pairs: list[tuple[str, str]], input_
         del run
     ref_log, ours_log = logs
     error = None
+    problem = ""
     if compare_outputs:
         a, b = outs[1], outs[0]
         if len(a) != len(b) or any(u.shape != v.shape for u, v in zip(a, b)):
             error = math.inf
+            problem = (f"the outputs have other shapes ({', '.join('x'.join(map(str, u.shape)) for u in a)} against "
+                       f"{', '.join('x'.join(map(str, v.shape)) for v in b)})")
         else:
             error = max(((u.double() - v.double()).abs().max() / v.double().abs().max().clamp_min(1e-300)).item()
                         for u, v in zip(a, b)) if a else 0.0
             if not math.isfinite(error):
                 error = math.inf
+                problem = "the outputs are not finite (NaN or inf)"
     partner = dict(pairs)
     first = None
     compared = 0
@@ -183,4 +194,4 @@ def verify(ours: nn.Module, ref: nn.Module, pairs: list[tuple[str, str]], input_
             first = Divergence(name, r, d)
     if error is not None and error < tol and first is not None and compare_outputs:
         first = None  # equal outputs: a module's fingerprint that differs computes its output differently (a layout), not wrongly
-    return Report(dtype, error, tol, compared, first)
+    return Report(dtype, error, tol, compared, first, problem)
