@@ -233,3 +233,24 @@ def test_a_ties_rule_pairs_in_forward_order(monkeypatch):
     # where the two run them in different orders, the rule pairs them wrongly: the check refuses
     with pytest.raises(WeightMappingError, match="refused: .* every matched layer agrees, the outputs do not"):
         load_reference(TwoHeads(("p", "q"), run=(1, 0)), ref, input_shape=(6,))
+
+
+class Cached(nn.Module):
+    """Computes a tensor on its first call and keeps it (as some timm layers keep position tables)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.table = None
+
+    def forward(self, x):
+        if self.table is None:
+            self.table = torch.arange(4.0)
+        return self.fc(x) * self.table
+
+
+def test_the_shape_only_trace_leaves_no_fake_tensor_behind():
+    ours, ref = Cached(), _perturbed(Cached())
+    load_reference(ours, ref, input_shape=(4,))
+    assert type(ours.table) is torch.Tensor and type(ref.table) is torch.Tensor
+    assert torch.equal(ours.table, torch.arange(4.0))

@@ -324,13 +324,45 @@ def trace(model: nn.Module, x: torch.Tensor, constants: Iterable[str] = ()) -> T
         _reduce(record)
         return record
 
+    before = _tensor_attributes(model)
     try:  # shapes only: the data flow does not depend on the values
         from torch._subclasses.fake_tensor import FakeTensorMode
 
         with FakeTensorMode(allow_non_fake_inputs=True):
-            return run()
+            record = run()
+        if not _undo_fakes(model, before):
+            return record
     except Exception:  # a model that reads values (`.item()`, data-dependent shapes): trace for real
-        return run()
+        _undo_fakes(model, before)
+    return run()
+
+
+def _stores(model: nn.Module):
+    for m in model.modules():
+        for store in (m._buffers, m._parameters, m.__dict__):
+            yield m, store
+
+
+def _tensor_attributes(model: nn.Module) -> dict:
+    """What every module holds (buffers, parameters, plain attributes such as caches)."""
+    return {(id(store), k): v for _, store in _stores(model) for k, v in store.items()}
+
+
+def _undo_fakes(model: nn.Module, before: dict) -> bool:
+    """Put back what a fake forward left in the model (a module caching a tensor it computed
+    keeps a fake one); True if there was anything, and the trace is then run for real."""
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    leaked = False
+    for _, store in _stores(model):
+        for k, v in list(store.items()):
+            if isinstance(v, FakeTensor):
+                leaked = True
+                if (id(store), k) in before:
+                    store[k] = before[(id(store), k)]
+                else:
+                    del store[k]
+    return leaked
 
 
 def _reduce(record: Trace) -> None:
