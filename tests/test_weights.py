@@ -147,6 +147,44 @@ def test_layer_scale_after_each_branch_with_batchnorms_inside(tmp_arch):
     assert_same_outputs(ours, ref, (3, 32, 32))
 
 
+POOLFORMER = """
+arch poolformer(dims=[16,32,48,64], classes=10, layer_scale=1e-5)
+input 3x64x64
+stem  conv7/4(dims[0], p=2)
+down  conv3/2
+stage poolmix x[1,1,1,1]
+head  gap ln(eps=1e-6) fc(classes)
+
+block poolmix(c):  # PoolFormer (Yu et al., 2022): GroupNorm, pool - x, layer scale; GroupNorm, 1x1 MLP, layer scale
+    residual:
+        gn(1)
+        add: [avgpool3/1(p=1, count_pad=false)] [scale(-1)]
+    residual: gn(1) conv1(4*c) gelu conv1(c)
+"""
+
+
+def poolformer():
+    """timm's MetaFormer in poolformer_s12's configuration, shrunk: it registers each layer
+    scale after its branch (`layer_scale1.scale`), ours first (`gamma1`, `gamma2`). The old
+    positional loader put its norm1 weight and bias into our gammas, and the outputs were 3%
+    off without an error."""
+    from timm.models.metaformer import GroupNorm1, MetaFormer
+
+    return MetaFormer(depths=(1, 1, 1, 1), dims=(16, 32, 48, 64), num_classes=10, downsample_norm=None, mlp_act=nn.GELU,
+                      mlp_bias=True, norm_layers=GroupNorm1, layer_scale_init_values=1e-5, res_scale_init_values=None,
+                      use_mlp_head=False)
+
+
+def test_timm_poolformer(tmp_arch):
+    torch.manual_seed(0)
+    ref = _perturbed(poolformer())
+    ours = archdsl.build(tmp_arch(POOLFORMER))
+    mapping = load_reference(ours, ref)
+    assert mapping["stages.1.blocks.0.gamma1"] == "stages.1.blocks.0.layer_scale1.scale"
+    assert mapping["stages.1.blocks.0.norm1.weight"] == "stages.1.blocks.0.norm1.weight"
+    assert_same_outputs(ours, ref, (3, 64, 64))
+
+
 def test_swin_from_timm():
     # timm's swin_tiny_patch4_window7_224 computes torchvision swin_t's function (the zoo's
     # reference) though it names, nests and registers its layers otherwise (patch merging

@@ -29,7 +29,7 @@ from torch import nn
 import archdsl
 from archdsl.weights import WeightMappingError
 from tests.conftest import randomize_batchnorm, zoo
-from tests.test_weights import POOLMETA, PoolMeta
+from tests.test_weights import POOLFORMER, POOLMETA, PoolMeta, poolformer
 from tests.zoo.perturb import randomize_parameters
 
 
@@ -72,6 +72,8 @@ NETS: dict[str, Net] = {
                          {"timm:convnext_tiny(1,1,1,1)": lambda: timm.create_model("convnext_tiny", depths=(1, 1, 1, 1))},
                          fast=True, other={"classes": 10}),
     "poolmeta": Net(POOLMETA, None, {}, (3, 32, 32), {"timm MetaBlock2d": PoolMeta}, fast=True, other={"dims": [16, 48]}),
+    "poolformer": Net(POOLFORMER, None, {}, (3, 64, 64), {"timm MetaFormer (poolformer)": poolformer}, fast=True,
+                      other={"depths": [1, 1, 2, 1]}),
     "squeezenet": Net("squeezenet.arch", "v1_1", {}, (3, 64, 64), {"tv:squeezenet1_1": torchvision.models.squeezenet1_1},
                       fast=True, other={"classes": 100}),
     "vit/2": Net("vit.arch", "tiny", {"depth": 2}, (3, 224, 224),
