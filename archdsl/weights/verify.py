@@ -2,13 +2,14 @@
 
 After `load_reference` copies the weights, both models run once in eval mode on the same
 seeded input, in float64 copies when that is affordable (else float32 in place, with a
-looser tolerance). Forward hooks on matched module pairs (a module of ours and one of the
-reference's whose tensors were paired one to one, leaves and blocks alike) record a
-fingerprint of each output: its sum and sum of squares (layout-free, so an NCHW map and
-its NHWC twin compare) and, where the shapes are equal, a fixed pseudo-random projection
-(so a channel permutation does not pass). When the outputs differ, the first module of
-ours, in the order the forward completes them, whose fingerprint differs from its
-partner's is named: that is where the two networks part.
+looser tolerance), and their outputs are compared. When they differ (or cannot be
+compared: strict=False left a new head), both run again with forward hooks on the matched
+module pairs (a module of ours and one of the reference's whose tensors were paired one to
+one, leaves and blocks alike), which record a fingerprint of each output: its sum and sum
+of squares (layout-free, so an NCHW map and its NHWC twin compare) and, where the shapes
+are equal, a fixed pseudo-random projection (so a channel permutation does not pass). The
+first module of ours, in the order the forward completes them, whose fingerprint differs
+from its partner's is named: that is where the two networks part.
 """
 
 from __future__ import annotations
@@ -136,62 +137,68 @@ def _outputs(y: Any) -> list[torch.Tensor]:
 
 def verify(ours: nn.Module, ref: nn.Module, pairs: list[tuple[str, str]], input_shape: tuple[int, ...],
            compare_outputs: bool = True, rtol: float | None = None, seed: int = 0) -> Report:
-    """One forward of both models on the same input, outputs and matched modules compared."""
+    """One forward of both models on the same input; where the outputs differ (or are not
+    compared: strict=False), a second, hooked forward compares the matched modules."""
     n_params = sum(p.numel() for p in ours.parameters()) + sum(p.numel() for p in ref.parameters())
     dtype = torch.float64 if n_params <= FLOAT64_MAX_PARAMS else torch.float32
     tol = rtol if rtol is not None else RTOL[dtype]
     x = torch.randn(1, *input_shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    logs, orders, outs = [], [], []
-    fp = _Fingerprints()
-    for model, names in ((ref, [b for _, b in pairs]), (ours, [a for a, _ in pairs])):
-        run = copy.deepcopy(model).to(torch.float64) if dtype == torch.float64 else model
-        was_training = [(m, m.training) for m in run.modules()]
-        run.eval()
-        log: dict = {}
-        order: list = []
-        handles = _record(run, names, fp, log, order)
-        try:
-            device = next((p.device for p in run.parameters()), x.device)
-            with torch.no_grad():
-                outs.append([t.detach().to("cpu") for t in _outputs(run(x.to(dtype=dtype, device=device)))])
-        finally:
-            for h in handles:
-                h.remove()
-            for m, flag in was_training:
-                m.training = flag
-        logs.append(log)
-        orders.append(order)
-        del run
-    ref_log, ours_log = logs
-    error = None
-    problem = ""
+    models = [copy.deepcopy(m).to(torch.float64) if dtype == torch.float64 else m for m in (ref, ours)]
+    error, problem = None, ""
     if compare_outputs:
-        a, b = outs[1], outs[0]
-        if len(a) != len(b) or any(u.shape != v.shape for u, v in zip(a, b)):
-            error = math.inf
-            problem = (f"the outputs have other shapes ({', '.join('x'.join(map(str, u.shape)) for u in a)} against "
-                       f"{', '.join('x'.join(map(str, v.shape)) for v in b)})")
-        else:
-            error = max(((u.double() - v.double()).abs().max() / v.double().abs().max().clamp_min(1e-300)).item()
-                        for u, v in zip(a, b)) if a else 0.0
-            if not math.isfinite(error):
-                error = math.inf
-                problem = "the outputs are not finite (NaN or inf)"
+        b, a = (_forward(m, x, dtype) for m in models)
+        error, problem = _compare(a, b)
+        if error < tol:
+            return Report(dtype, error, tol, 0, None)
+    fp = _Fingerprints()
+    (ref_log, _), (ours_log, order) = (_forward(m, x, dtype, names, fp)
+                                       for m, names in zip(models, ([b for _, b in pairs], [a for a, _ in pairs])))
     partner = dict(pairs)
     first = None
     compared = 0
     seen: dict[str, int] = {}
-    for name in orders[1]:  # our modules in the order their calls completed
+    for name in order:  # our modules in the order their calls completed
         k = seen.get(name, 0)
         seen[name] = k + 1
         r = partner[name]
-        if k >= len(ref_log.get(r, ())) or len(ours_log[name]) != len(ref_log.get(r, ())):
-            continue
+        if len(ours_log[name]) != len(ref_log.get(r, ())):
+            continue  # called another number of times: no call-by-call correspondence
         (fa, sha), (fb, shb) = ours_log[name][k], ref_log[r][k]
         compared += 1
         d = _difference(fa, fb, sha == shb)
         if d >= tol and first is None:
             first = Divergence(name, r, d)
-    if error is not None and error < tol and first is not None and compare_outputs:
-        first = None  # equal outputs: a module's fingerprint that differs computes its output differently (a layout), not wrongly
     return Report(dtype, error, tol, compared, first, problem)
+
+
+def _forward(model: nn.Module, x: torch.Tensor, dtype: torch.dtype, names: list[str] | None = None,
+             fp: _Fingerprints | None = None):
+    """The model's outputs (on the CPU) in eval mode; with `names`, instead the fingerprints
+    of those modules' outputs and the order their calls completed."""
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    log: dict = {}
+    order: list = []
+    handles = _record(model, names, fp, log, order) if names is not None else []
+    try:
+        device = next((p.device for p in model.parameters()), x.device)
+        with torch.no_grad():
+            out = [t.detach().to("cpu") for t in _outputs(model(x.to(dtype=dtype, device=device)))]
+    finally:
+        for h in handles:
+            h.remove()
+        for m, flag in flags:
+            m.training = flag
+    return (log, order) if names is not None else out
+
+
+def _compare(a: list[torch.Tensor], b: list[torch.Tensor]) -> tuple[float, str]:
+    """max|a - b| / max|b| over the outputs, and what is wrong if they cannot compare."""
+    if len(a) != len(b) or any(u.shape != v.shape for u, v in zip(a, b)):
+        return math.inf, (f"the outputs have other shapes ({', '.join('x'.join(map(str, u.shape)) for u in a)} against "
+                          f"{', '.join('x'.join(map(str, v.shape)) for v in b)})")
+    error = max(((u.double() - v.double()).abs().max() / v.double().abs().max().clamp_min(1e-300)).item()
+                for u, v in zip(a, b)) if a else 0.0
+    if not math.isfinite(error):
+        return math.inf, "the outputs are not finite (NaN or inf)"
+    return error, ""
