@@ -6,16 +6,23 @@ least one state tensor (a parameter or a learned buffer of `model.state_dict()`)
 a convolution with its weight and bias, a batch norm with its four tensors, `x * gamma`,
 `cat([cls_token.expand(...), x])` or `attn + table[index]`. State tensors that pass through
 weight-only operations first (`table[index]`, `cls_token.expand`, Swin v2's position MLP)
-join the unit of the activation operation they end up in.
+join the unit of the activation operation they end up in; an embedding (class token,
+position table) used again later is read as the value its first use produced.
 
 Each unit records its *producers*: the units whose outputs reach its activation inputs
-through operations without state tensors (activations, pooling, adds, concatenation,
-reshapes). Together they form the data-flow graph of the network at the granularity of its
-state tensors, independent of how modules are named, nested or registered; matching two
-networks compares these graphs (archdsl/weights/match.py).
+through operations without state tensors (activations, pooling, reshapes), transitively
+reduced. Operations merging activations of different producers (a residual add, a
+concatenation, `q @ k^T`, fused attention) are *joins*: the pairing looks through them, the
+tie-breaks look at them (with the argument positions of order-sensitive ones). Indexing
+along a concatenated dimension narrows the producers to the indexed part (`x[:, 0]` after
+`cat([cls, patches])` reads `cls` only), and each unit notes how its input was taken
+(indexing, pooling, padding) and the sizes of its inputs and outputs. Together they form
+the data-flow graph of the network at the granularity of its state tensors, independent
+of how modules are named, nested or registered; archdsl/weights/match.py compares two.
 
-Only public torch mechanisms are used: `state_dict(keep_vars=True)`, `named_modules()`,
-forward pre/post hooks (the module each unit ran in) and `torch.overrides.TorchFunctionMode`.
+The forward runs on fake tensors (torch's FakeTensorMode: shapes, no arithmetic) where the
+model allows, else for real. Besides that, only `state_dict(keep_vars=True)`,
+`named_modules()`, forward pre/post hooks and `torch.overrides.TorchFunctionMode` are used.
 """
 
 from __future__ import annotations
