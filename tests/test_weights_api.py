@@ -35,6 +35,12 @@ def test_weights_path_of_the_reference_state_dict(tmp_path, resnet18, suffix):
     assert_same_outputs(model, resnet18, (3, 64, 64))
 
 
+def test_weights_by_zoo_name(tmp_path, resnet18):
+    torch.save(resnet18.state_dict(), tmp_path / "r18.pth")
+    model = archdsl.build("resnet18", weights=tmp_path / "r18.pth")  # the zoo model's name, not a path
+    assert_same_outputs(model, resnet18, (3, 64, 64))
+
+
 def test_weights_path_of_our_own_checkpoint(tmp_path, resnet18):
     trained = archdsl.build(zoo("resnet.arch"), "resnet18", weights=resnet18.state_dict())
     torch.save({"state_dict": trained.state_dict(), "epoch": 3}, tmp_path / "ckpt.pth")  # a training checkpoint

@@ -63,7 +63,7 @@ def zoo_entry(model: nn.Module) -> tuple[str, str | None] | None:
         return None
     source = Path(str(info["source"]))
     try:
-        from archdsl.cli import zoo_files
+        from archdsl.catalog import zoo_files
 
         if source.resolve() not in {p.resolve() for p in zoo_files()}:
             return None
