@@ -103,6 +103,7 @@ def test_roles_never_mix():
 POOLMETA = """
 arch poolmeta(dims=[16,32], classes=10, layer_scale=1e-5)
 input 3x32x32
+default residual(scale=layer_scale)
 stem  conv3/2(dims[0] // 2, bias=true) bn relu conv3/2(dims[0], bias=true) bn relu
 down  conv3/2(bias=true) bn
 stage poolmix x[1,1]
@@ -150,6 +151,7 @@ def test_layer_scale_after_each_branch_with_batchnorms_inside(tmp_arch):
 POOLFORMER = """
 arch poolformer(dims=[16,32,48,64], classes=10, layer_scale=1e-5)
 input 3x64x64
+default residual(scale=layer_scale)
 stem  conv7/4(dims[0], p=2)
 down  conv3/2
 stage poolmix x[1,1,1,1]

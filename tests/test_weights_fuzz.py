@@ -30,6 +30,7 @@ import archdsl
 from archdsl.weights import WeightMappingError
 from tests.conftest import randomize_batchnorm, zoo
 from tests.test_weights import POOLFORMER, POOLMETA, PoolMeta, poolformer
+from tests.test_weights_layers import CONVNEXT_V2, RESMLP, convnext_v2, resmlp
 from tests.zoo.perturb import randomize_parameters
 
 
@@ -74,6 +75,12 @@ NETS: dict[str, Net] = {
     "poolmeta": Net(POOLMETA, None, {}, (3, 32, 32), {"timm MetaBlock2d": PoolMeta}, fast=True, other={"dims": [16, 48]}),
     "poolformer": Net(POOLFORMER, None, {}, (3, 64, 64), {"timm MetaFormer (poolformer)": poolformer}, fast=True,
                       other={"depths": [1, 1, 2, 1]}),
+    "convnext_v2/1111": Net(CONVNEXT_V2, None, {}, (3, 32, 32),  # a `layer` with `param`s (GRN's gamma, beta)
+                            {"timm ConvNeXt (V2, GRN)": convnext_v2,
+                             "timm ConvNeXt (V2, GRN, conv MLP)": lambda: convnext_v2(conv_mlp=True)},
+                            fast=True, other={"dims": [16, 32, 48, 80]}),
+    "resmlp/2": Net(RESMLP, None, {}, (3, 32, 32), {"timm MlpMixer (ResMLP)": resmlp}, fast=True,  # Affine's alpha, beta
+                    other={"depth": 3}),
     "squeezenet": Net("squeezenet.arch", "v1_1", {}, (3, 64, 64), {"tv:squeezenet1_1": torchvision.models.squeezenet1_1},
                       fast=True, other={"classes": 100}),
     "vit/2": Net("vit.arch", "tiny", {"depth": 2}, (3, 224, 224),

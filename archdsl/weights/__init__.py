@@ -58,8 +58,18 @@ def _side(label: str, model: nn.Module, rules: list, x: torch.Tensor, reference:
     roles = {n: r for n in tensors if reference and (r := role_override(rules, n))}
     reshape = {n for n in tensors if reference and reshapable(rules, n)}
     side = Side(label, tensors, matchable(tensors, params, derived), trace(model, x, constants=derived), roles, reshape,
-                reference and ties_in_order(rules))
+                reference and ties_in_order(rules), free=set() if reference else declared_params(model) & set(tensors))
     return side, sorted(derived)
+
+
+def declared_params(model: nn.Module) -> set[str]:
+    """The state-dict keys of the `param` lines of `layer` definitions (`gamma = param(c, 1, 1)`):
+    their names are the author's, so they say nothing of the role; the pairing reads it from
+    their use instead. Known from the IR `build` attaches (`model.arch_graph`); none without it."""
+    g = getattr(model, "arch_graph", None)
+    if g is None:
+        return set()
+    return {".".join(map(str, n.module_path)) for n in g if n.op == "param" and n.module_path}
 
 
 def _retrace_training(side: Side, model: nn.Module, x: torch.Tensor, derived: list[str]) -> None:

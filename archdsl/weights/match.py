@@ -51,12 +51,20 @@ class Side:
     roles: dict[str, str] = field(default_factory=dict)  # names whose role a rule sets
     reshape: set[str] = field(default_factory=set)  # names a rule lets hold a tensor of another shape
     ties_in_order: bool = False  # a rule says: settle ties in the order the forward runs them
+    free: set[str] = field(default_factory=set)  # names chosen by the user (`param`s of a `layer`): role from their use
     first_use: dict[str, Unit] = field(init=False)
 
     def __post_init__(self):
         self.first_use = self.trace.first_use
 
+    def use(self, name: str) -> str:
+        """"add" or "mul": how the tensor enters the operation that first uses it."""
+        unit = self.first_use.get(name)
+        return unit.uses.get(name, "mul") if unit is not None else "mul"
+
     def kind(self, name: str) -> tuple:
+        if name in self.free:
+            return (f"param ({'added' if self.use(name) == 'add' else 'multiplying'})", squeezed(self.tensors[name].shape))
         k = kind(name, self.tensors[name])
         return (self.roles[name], k[1]) if name in self.roles else k
 
@@ -171,8 +179,13 @@ class Matcher:
     def _choose(self, o: str, u: Unit) -> str | None:
         t = self.ours.tensors[o]
         k = self.ours.kind(o)
-        pool = [r for r in self.by_kind.get(k, ()) if r not in self.taken and compatible(t, self.ref.tensors[r])]
-        if not pool:  # a reference tensor a rule lets hold ours in another shape
+        if o in self.ours.free:  # any parameter of the reference used alike (added, or multiplying)
+            pool = [r for rs in self.by_kind.values() for r in rs if r not in self.taken and not is_statistic(r)
+                    and self.ref.use(r) == self.ours.use(o) and compatible(t, self.ref.tensors[r])]
+            pool = list(dict.fromkeys(pool))
+        else:
+            pool = [r for r in self.by_kind.get(k, ()) if r not in self.taken and compatible(t, self.ref.tensors[r])]
+        if not pool and o not in self.ours.free:  # a reference tensor a rule lets hold ours in another shape
             pool = [r for r in self.by_kind.get(_reshaped(k[0], t), ()) if r not in self.taken]
         fitting = [r for r in pool if self.fits(u, self.ref.first_use[r])]
         if len(fitting) == 1:
@@ -194,7 +207,8 @@ class Matcher:
             ours_same = [n for n in u.names if n not in self.pairs and self.ours.kind(n) == k]
             v = self.ref.first_use[fitting[0]]
             ref_same = [n for n in v.names if n in fitting]
-            return ref_same[ours_same.index(o)]
+            if ours_same.index(o) < len(ref_same):
+                return ref_same[ours_same.index(o)]
         if self.ref.ties_in_order:  # the reference's rule: both run these in the same order
             return min(fitting, key=lambda r: self.ref.first_use[r].index)
         a, b = fitting[0], fitting[1]
@@ -251,6 +265,9 @@ class Matcher:
     def _no_candidate(self, o: str, u: Unit, k: tuple, pool: list[str]) -> str:
         t = self.ours.tensors[o]
         head = f"no reference tensor for our {o} ({k[0]}, shape {_shape(t)})"
+        if not pool and o in self.ours.free:
+            how = "added to" if self.ours.use(o) == "add" else "multiplying"
+            return head + f": the reference has no unpaired parameter of that shape {how} an activation"
         if not pool:
             same_role = sorted({_shape(self.ref.tensors[r]) for r in self.ref.matchable
                                 if r not in self.taken and self.ref.kind(r)[0] == k[0]})[:4]

@@ -22,7 +22,7 @@ _ROLES = [
     (r"running_mean", "running_mean"),
     (r"running_var", "running_var"),
     (r"num_batches_tracked", "num_batches_tracked"),
-    (r"gamma|layer_scale|scale", "scale"),
+    (r"gamma|layer_scale|scale|ls", "scale"),  # `ls1`: timm ResMLP's layer scales
     (r"cls_token|class_token|dist_token|dist_tokens|reg_token|reg_tokens", "token"),
     (r"pos_embed(ding)?(_\w+)?|absolute_pos_embed|pos_emb", "position"),
     (r"relative_position_bias_table|rel_pos_[hw]|attention_biases", "relative_position"),

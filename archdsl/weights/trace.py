@@ -16,7 +16,9 @@ concatenation, `q @ k^T`, fused attention) are *joins*: the pairing looks throug
 tie-breaks look at them (with the argument positions of order-sensitive ones). Indexing
 along a concatenated dimension narrows the producers to the indexed part (`x[:, 0]` after
 `cat([cls, patches])` reads `cls` only), and each unit notes how its input was taken
-(indexing, pooling, padding) and the sizes of its inputs and outputs. Together they form
+(indexing, pooling, padding), the sizes of its inputs and outputs, and how each of its
+state tensors enters it (`uses`: added to the activation, or multiplying it: a tensor
+whose name says nothing, a `param` of a `layer` definition, pairs by that). Together they form
 the data-flow graph of the network at the granularity of its state tensors, independent
 of how modules are named, nested or registered; archdsl/weights/match.py compares two.
 
@@ -69,6 +71,7 @@ class Unit:
     inputs: frozenset = frozenset()  # the units or joins feeding it directly
     kind: str = ""  # a join's operation where argument order matters ("attention", "matmul", "cat"), else ""
     positions: dict = field(default_factory=dict)  # such a join's input key -> its argument positions
+    uses: dict = field(default_factory=dict)  # state tensor name -> "add" (added to the activation) or "mul" (anything else)
 
     @property
     def is_join(self) -> bool:
@@ -145,7 +148,7 @@ class _Recorder(TorchFunctionMode):
             sizes = tuple(sorted(t.numel() for t in acts)) + ("->",) + tuple(sorted(t.numel() for t in outputs))
             selection = tuple(sorted({getattr(t, _SEL, ()) for t in acts}))
             unit = Unit((names, k), names, frozenset(act), self.stack[-1] if self.stack else "", len(self.record.units),
-                        sizes, selection)
+                        sizes, selection, uses=_uses(name, args, kwargs, self.names_by_id))
             self.record.units.append(unit)
             for n in names:
                 self.record.first_use.setdefault(n, unit)
@@ -199,6 +202,27 @@ class _Recorder(TorchFunctionMode):
             except (AttributeError, RuntimeError):  # pragma: no cover - a tensor subclass without __dict__
                 pass
         return out
+
+
+_ADDING = {"add", "__add__", "__radd__", "__iadd__", "add_", "sub", "__sub__", "__rsub__", "__isub__", "sub_"}
+_FIRST_ADDS = {"addcmul", "addcdiv", "addmm", "addmv", "baddbmm", "addbmm", "addcmul_", "addcdiv_", "baddbmm_"}
+_BIAS_AT = {"linear": 2, "conv1d": 2, "conv2d": 2, "conv3d": 2, "conv_transpose1d": 2, "conv_transpose2d": 2,
+            "conv_transpose3d": 2, "layer_norm": 3, "group_norm": 3, "batch_norm": 4, "instance_norm": 4}
+
+
+def _uses(func: str, args: tuple, kwargs: dict, names_by_id: dict[int, str]) -> dict[str, str]:
+    """How each state tensor among the arguments enters the operation: "add" where it is
+    added to (or subtracted from) the result, as `x + beta`, `torch.addcmul(bias, weight, x)`'s
+    first argument or a layer's `bias`; "mul" otherwise (`gamma * x`, a weight)."""
+    out: dict[str, str] = {}
+    for at, arg in [*enumerate(args), *kwargs.items()]:
+        adds = func in _ADDING or (at == 0 and func in _FIRST_ADDS) or at == "bias" or _BIAS_AT.get(func) == at
+        for t in tree_flatten(arg)[0]:
+            if isinstance(t, torch.Tensor):
+                name = names_by_id.get(id(t))
+                for n in (name,) if name is not None else getattr(t, _WD, ()):
+                    out.setdefault(n, "add" if adds else "mul")
+    return out
 
 
 def _segments(args: tuple, kwargs: dict, constant: frozenset):
