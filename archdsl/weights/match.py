@@ -162,6 +162,8 @@ class Matcher:
     def _pair(self, o: str, r: str):
         self.pairs[o] = r
         self.taken.add(r)
+        if o in self.ours.free:  # its kind in the surroundings' signatures is its partner's from now on
+            self._sig.clear()
         self._join(self.ours.first_use[o], self.ref.first_use[r])
 
     def run(self) -> "OrderedDict[str, str]":
@@ -247,13 +249,12 @@ class Matcher:
         memo = (side, key, depth)
         if memo not in self._sig:
             node = self.nodes.get((side, key))
-            s = self.ours if side == "o" else self.ref
             if node is None:
                 own = ("input",)
             elif node.is_join:
                 own = ("join", node.kind)
             else:
-                own = tuple(sorted(s.kind(n) for n in key[0]))
+                own = tuple(sorted(self._kind(side, n) for n in key[0]))
             if depth:
                 down = tuple(sorted((e, self._signature(side, k, depth - 1)) for k, e in self.succ.get((side, key), ())))
                 up = tuple(sorted((_edge(node, k), self._signature(side, k, depth - 1)) for k in node.inputs)) if node else ()
@@ -261,6 +262,12 @@ class Matcher:
             else:
                 self._sig[memo] = hash(own)
         return self._sig[memo]
+
+    def _kind(self, side: str, name: str) -> tuple:
+        """A tensor's kind in signatures: a `param` of ours takes its partner's once paired."""
+        if side == "o":
+            return self.ref.kind(self.pairs[name]) if name in self.ours.free and name in self.pairs else self.ours.kind(name)
+        return self.ref.kind(name)
 
     def _no_candidate(self, o: str, u: Unit, k: tuple, pool: list[str]) -> str:
         t = self.ours.tensors[o]
