@@ -20,9 +20,12 @@ def _looks_like_path(text_or_path: str | os.PathLike) -> bool:
 
 def zoo_source(path_or_text: Any, variant: str | None = None) -> tuple[Any, str | None]:
     """A zoo model name (`convnext`, `convnext_tiny`, `resnet50`) -> (its file, variant);
-    anything else (a path, source text, a Program) is returned as given."""
+    anything else (a path, source text, a Program) is returned as given. A variant given as
+    a whole number is the variant of that name (`variant 0`)."""
     from archdsl import catalog
 
+    if isinstance(variant, int) and not isinstance(variant, bool):  # `build("coatnet.arch", 0)`: variant `0`
+        variant = str(variant)
     if isinstance(path_or_text, str) and "\n" not in path_or_text and catalog.is_model_name(path_or_text):
         return catalog.resolve(path_or_text, variant)
     return path_or_text, variant

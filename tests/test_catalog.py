@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import archdsl
-from archdsl import catalog
+from archdsl import catalog, source
 from archdsl.cli import main
 from tests.conftest import ZOO
 
@@ -81,11 +81,23 @@ def test_installed_zoo_from_a_zipped_package(tmp_path, monkeypatch):
     with zipfile.ZipFile(zpath, "w") as z:
         for f in [*ZOO.glob("*.arch"), *ZOO.glob("blocks/*.arch")]:
             z.write(f, f"archdsl/zoo/{f.relative_to(ZOO)}")
-    monkeypatch.setattr(catalog.resources, "files", lambda package: zipfile.Path(zpath, "archdsl/zoo/"))
-    catalog._installed_zoo.cache_clear()
+    monkeypatch.setattr(source.resources, "files", lambda package: zipfile.Path(zpath, "archdsl/zoo/"))
+    source._installed_zoo.cache_clear()
     try:
-        tree = catalog._installed_zoo()
+        tree = source._installed_zoo()
         assert isinstance(tree, Path) and (tree / "convnext.arch").read_text() == (ZOO / "convnext.arch").read_text()
         assert (tree / "blocks" / "resnet.arch").is_file()
     finally:
-        catalog._installed_zoo.cache_clear()
+        source._installed_zoo.cache_clear()
+
+
+def test_a_variant_named_by_a_number(tmp_path):
+    """`variant 0` (CoAtNet-0): named by the CLI's `-v 0`, the API's "0" or 0."""
+    p = tmp_path / "net.arch"
+    p.write_text("arch net(w=8)\ninput 3x8x8\nstem conv3(w)\nhead gap fc(3)\nvariant 0  w=8\nvariant 12  w=12\n")
+    assert archdsl.parse(p).variant_names == ["0", "12"]
+    assert archdsl.summary(p, "12") == archdsl.summary(p, 12)
+    assert archdsl.build(p, 0).stem.conv.out_channels == 8
+    assert main(["compile", str(p), "-v", "12"]) == 0
+    with pytest.raises(archdsl.ArchError, match="unknown variant `1`"):
+        archdsl.summary(p, 1)

@@ -48,3 +48,8 @@ def test_the_included_lines_are_the_layer_and_its_use():
     lines = (ROOT / "examples" / "grn.arch").read_text().splitlines()
     assert lines[7].startswith("layer grn(") and lines[12].lstrip().startswith("x + gamma")
     assert lines[14].startswith("stem") and lines[17].startswith("head")
+
+
+def test_the_windows_example_is_maxvits_own():
+    shown = _block_after("Values may have more axes than an image", "text")
+    assert shown in (ROOT / "zoo" / "maxvit.arch").read_text()

@@ -94,6 +94,9 @@ EXEMPT: dict[str, tuple[str, str | None]] = {
     "unknown activation `{}` for mlp": (
         "dead: `act` arguments are checked when the layer is lowered (ir/lower.py: \"`act` must be an "
         "activation\", tests/errors/bad_activation_arg), before the mlp's shape rule runs", None),
+    "unknown activation `{}`": (
+        "dead: `act(kind)`'s `kind` and token_mlp's `act` are `act` arguments, checked when the layer is lowered "
+        "(\"`{}` must be an activation\", tests/errors/act_unknown_name), before their shape rules run", None),
     "unknown activation `{}` for `{}`": (
         "dead: se's `act`/`gate` are `act` arguments, checked when lowered (as above)", None),
     "empty tensor shape {}": (

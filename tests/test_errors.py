@@ -5,7 +5,8 @@
 instead of NAME.arch", `@name WORD` "run on the name WORD instead of the file" (a zoo model
 name, or a typo of one), and a leading `@COMMAND` (`@render`, `@fmt`, ...) or
 `@command=COMMAND` runs that command instead of `compile` (e.g. `@command=fit --params 50M
---vary dims`). Run with ARCHDSL_ACCEPT=1 to rewrite the .err files (then read the diff: the
+--vary dims`). `@plugin=MODULE` first loads a plugin (`archdsl --plugin MODULE ...`, e.g. one
+of tests/plugins/); the ops it registers are removed after the case. Run with ARCHDSL_ACCEPT=1 to rewrite the .err files (then read the diff: the
 messages are part of the product).
 """
 
@@ -13,11 +14,13 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
 
 from archdsl.cli import main
+from archdsl.ops.registry import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = sorted((ROOT / "tests" / "errors").glob("*.arch"))
@@ -28,6 +31,10 @@ def run_case(case: Path, capsys) -> tuple[int, str, str]:
     args_file = case.with_suffix(".args")
     extra = shlex.split(args_file.read_text()) if args_file.exists() else []
     command = "compile"
+    plugins: list[str] = []
+    while extra[:1] and extra[0].startswith("@plugin="):
+        plugins += ["--plugin", extra[0].split("=", 1)[1]]
+        extra = extra[1:]
     if extra[:1] == ["@missing"]:
         rel, extra = rel.with_name("does_not_exist.arch"), extra[1:]
     if extra[:1] and extra[0].startswith("@path="):
@@ -42,10 +49,17 @@ def run_case(case: Path, capsys) -> tuple[int, str, str]:
         rel, extra = extra[1], extra[2:]
     cwd = os.getcwd()
     os.chdir(ROOT)
+    registered, modules = dict(REGISTRY), set(sys.modules)
     try:
-        rc = main([command, str(rel), *extra])
+        rc = main([*plugins, command, str(rel), *extra])
     finally:
         os.chdir(cwd)
+        if plugins:  # a plugin's ops would show in every later test (the op listing, the docs)
+            REGISTRY.clear()
+            REGISTRY.update(registered)
+            for name in set(sys.modules) - modules:
+                if name.startswith("tests.plugins."):
+                    del sys.modules[name]
     out, err = capsys.readouterr()
     return rc, out, err
 

@@ -46,6 +46,20 @@ layer attn(heads):                      # multi-head self-attention, as ViT
 """
 
 
+SPLIT_ATTN = """\
+layer attn(heads=2, kd=4, r=2):         # keys kd wide, values r * kd (EfficientFormer, LeViT)
+    qkv = fc(x, heads * (2 + r) * kd)
+    q, k, v = split(rearrange(qkv, "l (h d) -> h l d", h=heads), [kd, kd, r * kd], -1)
+    o = attention(q, k, v)
+    fc(rearrange(o, "h l d -> l (h d)"), c)
+"""
+
+POOL_MIX = """\
+layer pool_mix:                         # PoolFormer's token mixer
+    avgpool3(x, stride=1, count_pad=false) - x
+"""
+
+
 def net(layers: str, body: str, input_shape: str = "8x6x6", head: str = "head gap fc(3)") -> str:
     return f"arch t()\ninput {input_shape}\n{layers}stem {body}\n{head}\n"
 
@@ -103,6 +117,37 @@ def test_attention_equals_timm():
     torch.testing.assert_close(ours(x), ref(x), rtol=1e-10, atol=1e-12)
 
 
+def test_split_cuts_parts_of_the_given_sizes():
+    model = archdsl.build(tokens(SPLIT_ATTN, "attn"))
+    ours = only_child(model, "attn").double()
+    x = torch.randn(2, 16, 32, dtype=torch.float64)
+    qkv = ours.qkv(x).reshape(2, 16, 2, 16).transpose(1, 2)  # timm's EfficientFormer Attention, step by step
+    q, k, v = qkv[..., :4], qkv[..., 4:8], qkv[..., 8:]
+    o = ((q @ k.transpose(-2, -1)) * 4 ** -0.5).softmax(-1) @ v
+    ref = ours.fc(o.transpose(1, 2).reshape(2, 16, 16))
+    torch.testing.assert_close(ours(x), ref, rtol=1e-12, atol=1e-12)
+    assert (ours.qkv.out_features, ours.fc.in_features) == (32, 16)
+
+
+def test_split_is_one_tuple_assignment_in_the_generated_forward():
+    source = archdsl.to_source(tokens(SPLIT_ATTN, "attn"))
+    body = source[source.index("class Attn"):source.index("class T(")]
+    assert "q, k, v = qkv.unflatten(2, (2, -1)).permute(0, 2, 1, 3).split([4, 4, 8], -1)" in body
+
+
+def test_a_stride_is_a_keyword_inside_an_expression():
+    source = archdsl.to_source(net(POOL_MIX, "pool_mix"))
+    assert "nn.AvgPool2d(" in source and "3, stride=1, padding=1, count_include_pad=False" in source
+    mix = only_child(archdsl.build(net(POOL_MIX, "pool_mix")), "pool_mix").double()
+    x = torch.randn(2, 8, 6, 6, dtype=torch.float64)
+    pool = torch.nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)  # timm's PoolFormer Pooling
+    torch.testing.assert_close(mix(x), pool(x) - x)
+    strided = "layer down:\n    conv3(x, 16, stride=2)\n"
+    assert archdsl.summary(net(strided, "down"))["stages"][0]["output_shape"] == [1, 16, 3, 3]
+    plain = "layer widen:\n    conv1(x, 16)\n"  # a strided token without the keyword keeps stride 1
+    assert archdsl.summary(net(plain, "widen"))["stages"][0]["output_shape"] == [1, 16, 6, 6]
+
+
 def test_layer_in_a_stage_block_is_one_class_with_the_width_as_argument():
     text = net(GRN, "conv3(16)", "3x16x16").replace("head gap fc(3)", "stage dw7 ln pw(4*c) gelu grn pw(c) x[1,1]\nhead gap fc(3)")
     text = text.replace("arch t()", "arch t(dims=[16, 32])")
@@ -140,6 +185,8 @@ def test_formatter_keeps_meaning_and_spaces_as_python():
     text = net(messy, "grn")
     assert format_source(text) == format_source(net(GRN, "grn"))
     assert format_source(format_source(text)) == format_source(text)
+    split = format_source(net("layer g():\n    a, b = split(x, [3,5], 0)\n    a * mean(b, \"c\")\n", "g"))
+    assert "a, b = split(x, [3, 5], 0)" in split  # a list in a body is spaced as Python; header lists stay [3,5]
 
 
 @pytest.mark.parametrize("layers, body, message", [
@@ -150,9 +197,42 @@ def test_formatter_keeps_meaning_and_spaces_as_python():
     ("layer g():\n    mean(x, \"q\")\n", "g", "axes `q` do not name dims"),
     ("layer g(k):\n    x * k\n", "g", "layer `g` needs a value for `k`"),
     ("layer g():\n    foo(x)\n", "g", "unknown function or layer `foo`"),
+    ("layer g():\n    a, b = split(x, [3, 4], 0)\n    a * mean(b, \"c\")\n", "g", "cannot split 8 into parts of 3, 4 along axis 0"),
+    ("layer g():\n    a, b = split(x, 4, 0)\n    a * b\n", "g", "takes a tensor, a list of part sizes and an axis"),
+    ("layer g():\n    a, b = split(x, [0, 8], 0)\n    a * b\n", "g", "split part sizes must be at least 1"),
+    ("layer g():\n    fc(x, 8, stride=2)\n", "g", "`fc` has no argument `stride`"),
 ])
 def test_errors_are_located_in_the_body(layers, body, message):
     with pytest.raises(ArchError) as e:
         archdsl.compile_graph(net(layers, body))
     assert message in e.value.message, e.value.message
     assert e.value.span is not None and e.value.span.line >= 3
+
+
+WINDOWS = """\
+layer token_fc:                         # on windows: n1 x n2 windows x tokens x channels
+    fc(x, 2 * c)
+
+layer win_fc(p):                        # token_fc inside each p x p window
+    t = rearrange(x, "c (n1 p1) (n2 p2) -> n1 n2 (p1 p2) c", p1=p, p2=p)
+    rearrange(token_fc(t), "n1 n2 (p1 p2) c -> c (n1 p1) (n2 p2)", p1=p)
+
+block b(c):
+    pw(c) win_fc(2) ln pw(c)
+"""
+
+
+def test_a_layer_on_windows_is_one_class_in_its_width():
+    """Values of rank 4 and more (windows x tokens x channels) keep their width last, as `fc`
+    and `ln` read it, so a layer on windows takes `c` and its callers pass their own symbols:
+    one class each, whatever the stage width."""
+    text = "arch t(dims=[16, 32])\ninput 3x16x16\n" + WINDOWS + "stem conv3(16)\nstage b x[1,1]\nhead gap fc(3)\n"
+    source = archdsl.to_source(text)
+    for cls in ("TokenFc", "WinFc", "B"):
+        assert source.count(f"class {cls}(nn.Module)") == 1, source
+    assert "self.fc = nn.Linear(c, 2 * c)" in source
+    assert "self.token_fc = TokenFc(c)" in source and "self.win_fc = WinFc(c)" in source
+    assert "self.norm = LayerNorm2d(2 * c)" in source
+    model = archdsl.build(text)
+    assert model(torch.randn(1, 3, 16, 16)).shape == (1, 3)
+    assert sum(p.numel() for p in model.parameters()) == archdsl.summary(text)["params"]

@@ -159,3 +159,34 @@ def test_installed_plugin_loads_through_its_entry_point(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert int(r.stdout.strip()) > 0
+
+
+# every place an activation is named, with a network that reaches it (the op's input kind)
+ACT_USES = {
+    ("act", "kind"): "stem conv3(8) act(relu2)",
+    ("mlp", "act"): "stem conv3(8) mlp4(act=relu2)",
+    ("se", "act"): "stem conv3(8) se0.25(act=relu2)",
+    ("se", "gate"): "stem conv3(8) se0.25(gate=relu2)",
+    ("token_mlp", "act"): "stem patch_embed(16, 4) token_mlp0.5(act=relu2)",
+}
+
+
+def test_plugin_activation_is_accepted_wherever_an_activation_is(plugin):
+    """Each argument of type `act` in the registry takes the plugin's activation, the built
+    network runs it, and so does a `layer` body calling it; ACT_USES lists every such
+    argument, so a new one is added here."""
+    import importlib
+
+    from archdsl.ops.registry import REGISTRY
+
+    importlib.import_module(plugin)
+    act_args = {(s.name, a.name) for s in REGISTRY.values() if s.user for a in s.args if a.type == "act"}
+    assert act_args == set(ACT_USES)
+    x = torch.randn(1, 3, 16, 16)
+    for body in [*ACT_USES.values(), "layer sq(k=1.0):\n    k * relu2(x) + x\nstem conv3(8) sq"]:
+        text = f"arch net()\ninput 3x16x16\n{body}\nhead gap fc(10)\n"
+        model = archdsl.build(text).eval()
+        assert any(type(m).__name__ == "SquaredReLU" for m in model.modules()), body
+        assert "SquaredReLU" in archdsl.to_source(text), body
+        with torch.no_grad():
+            assert model(x).shape == (1, 10)

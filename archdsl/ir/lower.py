@@ -17,22 +17,22 @@ from archdsl.ir import sym
 from archdsl.ir.init_schemes import check_init
 from archdsl.ir.graph import Graph, Group, Node, Path
 from archdsl.ir.lower_layers import LayerLowering, args_hint
-from archdsl.ir.lower_structures import RESIDUAL_KINDS, RESIDUAL_OPTIONS, StructureLowering
+from archdsl.ir.lower_overrides import OverrideLowering
+from archdsl.ir.lower_structures import RESIDUAL_KINDS, RESIDUAL_OPTIONS, StructureLowering, lone_struct
 from archdsl.ir.shapes import infer_shapes
 from archdsl.ir.tensors import TensorLowering, check_layer_body, name_layer_groups
-from archdsl.ir.usage import check_unused
-from archdsl.ir.values import BlockRef, Env, conforms, describe, evaluate, format_value, infer_type
+from archdsl.ir.usage import check_option_clash, check_stage_options, check_unused
+from archdsl.ir.values import BlockRef, Env, describe, evaluate, format_value, infer_type
 from archdsl.syntax import ast
 
 if TYPE_CHECKING:
-    from archdsl.passes.parameters import Override, Resolved
+    from archdsl.passes.parameters import Resolved
 
 # Refuse absurd programs up front, before they take time or memory.
 MAX_NODES = 200_000  # ops in one network
 MAX_REPEAT = 10_000  # one repeat count
 MAX_BLOCKS = 10_000  # stage blocks in all stages
 MAX_DEPTH = 64  # nesting of block calls
-_PROJ_MODES = ("auto", "none", "conv", "skip")  # residual(proj=...): bare words
 
 
 @dataclass
@@ -54,7 +54,7 @@ def lower(program: ast.Program, resolved: "Resolved", input_shape: tuple[int, ..
     return g
 
 
-class _Lowering(StructureLowering, LayerLowering, TensorLowering):
+class _Lowering(OverrideLowering, StructureLowering, LayerLowering, TensorLowering):
     def __init__(self, program: ast.Program, resolved: "Resolved", variant: str | None):
         self.p = program
         self.r = resolved
@@ -111,6 +111,8 @@ class _Lowering(StructureLowering, LayerLowering, TensorLowering):
         self.block_index: int | None = None
         # `shared NAME = layer`: one instance per stage (or stem/head), made at its first use
         self.stage_env: Env | None = None
+        self.stage_passed: set[str] = set()  # the stage options a stage line's blocks and layers took
+        self.stage_blocks: dict[str, ast.BlockDef] = {}
         self.shared_made: dict[tuple[Path, str], tuple[int, tuple]] = {}
         for ld in program.layers.values():
             if ops.lookup(ld.name) is not None:
@@ -127,53 +129,6 @@ class _Lowering(StructureLowering, LayerLowering, TensorLowering):
         self.stage_entry: tuple[Path, int] | None = None
         self.values: dict[str, int] = {}
         self.used: set[str] = set()
-
-    def _override(self, o: "Override", what: str, typ: str, original: Any) -> Any:
-        """The value of one override, evaluated with the parameters and checked against `typ`."""
-        expr = isinstance(o.value, ast.Expr.__args__)  # type: ignore[attr-defined]
-        v = evaluate(o.value, self.globals, self.p.blocks) if expr else o.value
-        if isinstance(v, tuple):
-            v = list(v)
-        if typ == "float" and isinstance(v, int) and not isinstance(v, bool):
-            v = float(v)
-        if not conforms(v, typ):
-            raise ArchError(f"{what} must be {typ}, got {describe(v)} {o.source}", o.value.span if expr else o.span,
-                            f"the file's value is {format_value(original)}")
-        return v
-
-    def _default_override(self, layer: str, k: str, o: "Override") -> None:
-        expr = isinstance(o.value, ast.Expr.__args__)  # type: ignore[attr-defined]
-        if layer in RESIDUAL_KINDS:
-            if k not in RESIDUAL_OPTIONS:
-                raise ArchError(f"`{layer}` has no option `{k}` {o.source}", o.span,
-                                did_you_mean(k, RESIDUAL_OPTIONS) or "options: " + ", ".join(RESIDUAL_OPTIONS))
-            v = evaluate(o.value, self.globals, self.p.blocks) if expr else o.value
-            self.residual_defaults[k] = (v, o.value.span if expr else o.span)
-            return
-        if layer in self.p.layers:
-            v = evaluate(o.value, self.globals, self.p.blocks) if expr else o.value
-            self._layer_default(self.p.layers[layer], k, v, o.span, f" {o.source}")
-            return
-        found = ops.lookup(layer)
-        if found is None:
-            raise ArchError(f"unknown layer `{layer}` {o.source}", o.span, ops.suggest(layer))
-        spec = found[0]
-        arg = spec.arg(k)
-        if arg is None:
-            raise ArchError(f"`{spec.name}` has no argument `{k}` {o.source}", o.span,
-                            did_you_mean(k, spec.arg_names) or args_hint(spec))
-        env = self.globals
-        if not expr:  # a Python value (`build(**{"ln.eps": 1e-5})`): checked as the expression naming it would be
-            env = Env({**self.globals.values, " value": o.value})
-        e = o.value if expr else ast.Name(" value", o.span)
-        self.defaults.setdefault(spec.name, {})[k] = self._arg_value(spec, arg, e, env)
-
-    def _layer_default(self, ldef: ast.LayerDef, k: str, value: Any, span: Span, source: str) -> None:
-        names = [p.name for p in ldef.params]
-        if k not in names:
-            raise ArchError(f"layer `{ldef.name}` has no parameter `{k}`{source}", span,
-                            did_you_mean(k, names) or f"parameters: {', '.join(names) or 'none'}")
-        self.defaults.setdefault(ldef.name, {})[k] = value
 
     # ---- entry -----------------------------------------------------------------
     def run(self, input_shape) -> Graph:
@@ -208,6 +163,7 @@ class _Lowering(StructureLowering, LayerLowering, TensorLowering):
                         raise ArchError(f"`{it.name}=...` options belong on stage lines", it.span)
                 x = self._chain(sec.chain.items, x, self.globals, scope)
             elif sec.kind == "stage":
+                self.stage_passed, self.stage_blocks, widths = set(), {}, []  # what the stage's options reached
                 for plan in [p for p in plans if p.section is sec]:
                     next(plan_iter)
                     i = plan.index
@@ -241,6 +197,8 @@ class _Lowering(StructureLowering, LayerLowering, TensorLowering):
                         self.prev = None
                         block_counter += 1
                     self.stage_env = None
+                    widths.append((plan.options.get("c"), self._channels(x)))  # `c=` as written, the width reached
+                check_stage_options(sec, self.p, self.stage_passed, self.stage_blocks, widths)
         if not any(n.op != "input" for n in self.g):
             raise ArchError("the network has no layers", self.p.span, "add `stem`, `stage` or `head` lines")
         for n in self.g:
@@ -355,12 +313,15 @@ class _Lowering(StructureLowering, LayerLowering, TensorLowering):
         ref = self._block_ref(body[0], env) if len(body) == 1 and isinstance(body[0], ast.Layer) else None
         if ref is not None:
             layer = body[0]
-            block = self.p.blocks[ref.name]
+            block = self.stage_blocks[ref.name] = self.p.blocks[ref.name]
+            check_option_clash(plan.section, block, layer)
             self.g.groups[scope] = Group(scope, "block", block.name, layer.span, {"block_index": self.block_index})
             return self._passthrough(x, self._call_block(block, layer, x, env, scope, implicit=env), layer.span, scope)
         self.g.groups[scope] = Group(scope, "block", "block", plan.section.chain.span,
                                      {"block_index": self.block_index, "args": self._stage_args(env),
                                       "inline": True})
+        if lone_struct(body):  # `stage [residual: dw3 bn] x[2,2]`: the structure is the block, not x + it
+            return self._chain(body, x, env, scope)
         return self._residual(lambda y: self._chain(body, y, env, scope), x, scope, plan.section.chain.span, {}, env)
 
     def _stage_args(self, env: Env) -> dict[str, Any]:
@@ -412,6 +373,7 @@ class _Lowering(StructureLowering, LayerLowering, TensorLowering):
             found, v = self._stage_lookup(implicit, p.name) if implicit is not None else (False, None)
             if found:
                 bound[p.name] = v
+                self.stage_passed.add(p.name)
             elif p.default is not None:
                 bound[p.name] = evaluate(p.default, self.globals.child(bound), self.p.blocks)
             else:
@@ -528,6 +490,8 @@ class _Lowering(StructureLowering, LayerLowering, TensorLowering):
             return self._layer(it, x, env, scope)
         if isinstance(it, ast.Group):
             return self._chain(it.chain.items, x, env, scope)
+        if isinstance(it, ast.Struct):
+            return self._struct(it, x, env, scope)
         if isinstance(it, ast.Repeat):
             if it.per_stage:
                 raise ArchError("per-stage repeats `x[...]` go at the end of a stage line", it.span,
@@ -540,7 +504,8 @@ class _Lowering(StructureLowering, LayerLowering, TensorLowering):
             return x
         if isinstance(it, ast.Option):
             raise ArchError(f"`{it.name}=...` options belong at the end of a stage line", it.span,
-                            "inside a chain, pass values as layer arguments: `conv3(64)`")
+                            f"inside a chain, pass values as layer arguments (`conv3(64)`); "
+                            f"a named value `{it.name} = ...` is a line of its own in a block body")
         raise RuntimeError(f"unknown item {it!r}")  # pragma: no cover
 
     def _shared(self, decl: ast.Shared, use: ast.Layer, x: int, scope: Path) -> int:

@@ -57,6 +57,7 @@ class LayerLowering:
             c = env.get("c")
             if isinstance(c, int) and not isinstance(c, bool):
                 attrs[spec.width_default] = c
+                self.stage_passed.add("c")  # a stage's `c=` option is read by a layer's default width
         token = layer.word
         if layer.stride is not None:
             if not spec.strided:

@@ -15,6 +15,14 @@ RESIDUAL_KINDS = ("residual",)
 RESIDUAL_OPTIONS = ("proj", "scale", "drop")  # what `default residual(...)` may set
 
 
+def lone_struct(items: list[ast.Item]) -> bool:
+    """Whether a chain is one structure and nothing else (`[residual: dw3 bn]`, `add: [a] [b]`):
+    as a stage body it is the block itself, not wrapped in the inline body's residual."""
+    while len(items) == 1 and isinstance(items[0], ast.Group):
+        items = items[0].chain.items
+    return len(items) == 1 and isinstance(items[0], ast.Struct)
+
+
 class StructureLowering:
     """`_Lowering`'s structures (a mixin: the state lives in archdsl.ir.lower._Lowering)."""
 
@@ -66,8 +74,8 @@ class StructureLowering:
     def _branches(self, s: ast.Struct) -> list[list[ast.Item]]:
         if len(s.body) == 1 and isinstance(s.body[0], ast.Chain) and all(isinstance(i, ast.Group) for i in s.body[0].items):
             branches = [i.chain.items for i in s.body[0].items]
-        elif all(isinstance(l, ast.Chain) for l in s.body) and len(s.body) > 1:
-            branches = [l.items for l in s.body]
+        elif all(isinstance(l, (ast.Chain, ast.Struct)) for l in s.body) and len(s.body) > 1:
+            branches = [l.items if isinstance(l, ast.Chain) else [l] for l in s.body]  # a line may be one structure
         else:
             raise ArchError(f"`{s.kind}:` needs branches: `{s.kind}: [a b] [c d]` or one branch per indented line", s.span)
         if len(branches) < 2:

@@ -130,6 +130,11 @@ def _binop(op: str, a: Any, b: Any, result: Any) -> Any:
             parts = getattr(q, "parts", None)
             if parts and not is_symbolic(k) and parts[2] == k and k and _value(parts[1]) % k == 0:
                 return make(result, expr_of(parts[1]))
+            # k * (a // (m * k)) is a // m where m * k divides a: (3 * c // 96) * 32 is c (a head
+            # count times the head width, the heads inferred from a width)
+            if (parts and not is_symbolic(k) and not is_symbolic(parts[2]) and isinstance(k, int) and k > 0
+                    and isinstance(parts[2], int) and parts[2] % k == 0 and _value(parts[1]) % parts[2] == 0):
+                return _binop("//", parts[1], parts[2] // k, result)
     out = make(result, ast.BinOp(ea, _OPS[op], eb))
     if op == "//" and is_symbolic(out):
         out.parts = (op, a, b)  # the dividend, kept so that `k * (a // k)` can be written `a`

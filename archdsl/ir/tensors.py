@@ -13,8 +13,9 @@ the input, `c` its width (and `h`, `w` for an image, `l` for tokens); each line 
 tensor (`a, b = chunk(x, 2, -1)` names several) and the last line is the result. Tensor
 expressions use `+ - * /` (broadcasting), `@`, the primitives of archdsl/ops/tensor.py
 (`param`, `mean`, `sum`, `amax`, `norm2`, `softmax`, `transpose`, `rearrange`, `chunk`,
-`attention`, `relpos`), and any layer token or other `layer`, called on a tensor:
-`fc(x, 64)`, `ln(y)`, `gelu(h)`. Numbers mix in as the language's expressions do.
+`split`, `attention`, `relpos`), and any layer token or other `layer`, called on a tensor:
+`fc(x, 64)`, `ln(y)`, `gelu(h)`; a token's stride, its `/s` suffix in a chain, is the keyword
+`stride=` here (`avgpool3(x, stride=1)`). Numbers mix in as the language's expressions do.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from archdsl import ops
 from archdsl.errors import ArchError, Span, did_you_mean
 from archdsl.ir import sym
 from archdsl.ir.graph import Graph, Group, Path
-from archdsl.ir.values import Env, describe, evaluate
+from archdsl.ir.values import Env, describe, evaluate, format_value
 from archdsl.syntax import ast
 
-PRIMITIVES = {"param", "mean", "sum", "amax", "norm2", "softmax", "transpose", "rearrange", "chunk", "attention", "relpos"}
+PRIMITIVES = {"param", "mean", "sum", "amax", "norm2", "softmax", "transpose", "rearrange", "chunk", "split", "attention", "relpos"}
 _LAYOUT = {3: "chw", 2: "lc", 1: "c"}  # axis letters of images, token sequences, vectors
 _DIMS = ("c", "h", "w", "l")  # the input's sizes, bound in a layer body
 
@@ -54,14 +55,10 @@ class TensorLowering:
         self.call_counts[key] = k
         path = scope + (f"{ldef.name}#{k}",)  # named by `name_layer_groups` once all uses are known
         names = [p.name for p in ldef.params]
-        for p in ldef.params:
-            if p.name in _DIMS or p.name == "x":
-                raise ArchError(f"a layer parameter cannot be named `{p.name}`: in the body it is the input's "
-                                f"{'tensor' if p.name == 'x' else 'size'}", p.span, "choose another name")
         given_args = [evaluate(e, env, self.p.blocks) for e in use.args] if args is None else args
         given_kwargs = {k2: evaluate(e, env, self.p.blocks) for k2, e in use.kwargs.items()} if kwargs is None else kwargs
         if len(given_args) > len(names):
-            raise ArchError(f"layer `{ldef.name}` takes {len(names)} arguments, got {len(given_args)}", use.span,
+            raise ArchError(f"layer `{ldef.name}` takes {len(names)} argument{'s' * (len(names) != 1)}, got {len(given_args)}", use.span,
                             f"parameters: {', '.join(names) or 'none'}")
         bound: dict[str, Any] = dict(zip(names, given_args))
         for k2, v in given_kwargs.items():
@@ -102,11 +99,13 @@ class TensorLowering:
                     continue
                 values = value if isinstance(value, list) else [value]
                 if len(values) != len(line.names):
-                    raise ArchError(f"{len(line.names)} names for {len(values)} values", line.span,
+                    count = "one value" if len(values) == 1 else f"{len(values)} values"
+                    raise ArchError(f"{len(line.names)} names for {count}", line.span,
                                     "`a, b = chunk(x, 2, -1)` names each part")
                 for name, v in zip(line.names, values):
                     if name in body_env and not isinstance(v, T) or name in names or name in _DIMS:
-                        raise ArchError(f"`{name}` is a parameter or size of the layer; a value needs its own name", line.span)
+                        raise ArchError(f"`{name}` is a parameter or size of the layer; a value needs its own name", line.span,
+                                        "the body reads the parameters and the input's sizes c, h, w (or l) by name: choose another")
                     if isinstance(v, T):
                         tensors[name] = v
                         attrs = self.g.nodes[v.node].attrs
@@ -118,10 +117,13 @@ class TensorLowering:
         finally:
             self.depth -= 1
         if not isinstance(out, T):
-            raise ArchError(f"layer `{ldef.name}` must end with a line giving its output tensor", ldef.span,
-                            "the last line of the body is the result, e.g. `x + gamma * y`")
+            raise ArchError(f"layer `{ldef.name}` must end with a line giving its output tensor", ldef.lines[-1].span,
+                            f"it gives {describe(out)}; the last line of the body is the result, e.g. `x + gamma * y`")
         if out.node == x:
             out = T(self._node("identity", {"_token": "`identity`"}, [x], use.span, path, "identity"))
+        # the output is the caller's value: a name the body gave it (`proj = conv1(...)` then
+        # `proj`) is not the caller's variable (its module keeps the name)
+        self.g.nodes[out.node].attrs.pop("_var", None)
         return out.node
 
     # ---- tensor expressions ----
@@ -185,7 +187,7 @@ class TensorLowering:
             return tuple(letters.index(ch) for ch in v)
         values = v if isinstance(v, list) else [v]
         if not values or any(isinstance(a, bool) or not isinstance(a, int) or not -rank <= a < rank for a in values):
-            raise ArchError(f"axes {describe(v)} do not fit a {rank}-d tensor", span, "numbers count from 0 after the batch; -1 is the last")
+            raise ArchError(f"axes {format_value(v)} do not fit a {rank}-d tensor", span, "numbers count from 0 after the batch; -1 is the last")
         return tuple(sym.plain(a) for a in values)
 
     def _tcall(self, e: ast.Call, tensors: dict[str, T], env: Env, path: Path) -> Any:
@@ -200,7 +202,11 @@ class TensorLowering:
         if any(isinstance(a, T) for a in args[1:]) or any(isinstance(v, T) for v in kwargs.values()):
             raise ArchError(f"`{e.func}` takes one tensor, its first argument", e.span)
         x = args[0].node
-        layer = ast.Layer(e.func, None, list(e.args[1:]), dict(e.kwargs), e.span)
+        kwargs_e = dict(e.kwargs)
+        found = ops.lookup(e.func) if e.func not in self.p.layers else None
+        # a stride has no `/s` suffix inside an expression: `avgpool3(x, stride=1)` gives it
+        stride = kwargs_e.pop("stride", None) if found is not None and found[0].strided else None
+        layer = ast.Layer(e.func, stride, list(e.args[1:]), kwargs_e, e.span)
         if e.func in self.p.layers:
             return T(self._layer_call(self.p.layers[e.func], layer, x, env, path, args=args[1:], kwargs=kwargs))
         if e.func in self.p.blocks:
@@ -215,7 +221,7 @@ class TensorLowering:
     def _primitive(self, e: ast.Call, args: list, kwargs: dict, spans: list[Span], path: Path) -> Any:
         f = e.func
         allowed = {"param": {"init", "std"}, "mean": {"keep"}, "sum": {"keep"}, "amax": {"keep"}, "norm2": {"keep"},
-                   "softmax": set(), "transpose": set(), "rearrange": None, "chunk": set(), "attention": {"bias", "scale"},
+                   "softmax": set(), "transpose": set(), "rearrange": None, "chunk": set(), "split": set(), "attention": {"bias", "scale"},
                    "relpos": {"kind"}}[f]
         if allowed is not None:
             for k in kwargs:
@@ -228,7 +234,8 @@ class TensorLowering:
             return T(self._tnode("param", {"shape": tuple(args), "init": kwargs.get("init", 0.0), "std": kwargs.get("std")}, [], e, path))
         if f == "relpos":
             if len(args) != 3:
-                raise ArchError("`relpos(heads, h, w, kind=...)` takes the heads and the window's height and width", e.span)
+                raise ArchError("`relpos(heads, h, w, kind=...)` takes the heads and the window's height and width", e.span,
+                                "e.g. `relpos(heads, 7, 7)` for a 7 x 7 window")
             return T(self._tnode("relpos", {"heads": args[0], "h": args[1], "w": args[2], "kind": kwargs.get("kind", "offset")}, [], e, path))
         if f == "attention":
             if len(args) != 3:
@@ -258,11 +265,27 @@ class TensorLowering:
                 raise ArchError("`chunk(x, n, axis)` takes a tensor, a number of parts and an axis", e.span)
             axis = self._axes(args[2], t, spans[2])[0] if len(args) == 3 else -1
             return [T(self._tnode("chunk", {"parts": args[1], "index": k, "axis": axis}, [t], e, path)) for k in range(args[1])]
+        if f == "split":
+            sizes = args[1] if len(args) in (2, 3) else None
+            if not isinstance(sizes, list) or not sizes or any(isinstance(v, bool) or not isinstance(v, int) for v in sizes):
+                raise ArchError("`split(x, [n1, n2, ...], axis)` takes a tensor, a list of part sizes and an axis", e.span,
+                                "e.g. `q, k, v = split(x, [32, 32, 128], -1)`; `chunk(x, n, axis)` cuts n equal parts")
+            if any(v < 1 for v in sizes):
+                raise ArchError(f"split part sizes must be at least 1, got {describe(sizes)}", spans[1])
+            axis = self._axes(args[2], t, spans[2])[0] if len(args) == 3 else -1
+            sizes = tuple(sym.plain(v) for v in sizes)
+            return [T(self._tnode("chunk", {"parts": len(sizes), "sizes": sizes, "index": k, "axis": axis}, [t], e, path))
+                    for k in range(len(sizes))]
         raise AssertionError(f)  # pragma: no cover - every primitive is handled above
 
 
 def check_layer_body(ld: ast.LayerDef) -> None:
-    """A `layer` body computes its output on its last line, and every value it names is read."""
+    """A `layer`'s parameters are not named like its input, its body computes its output on
+    its last line, and every value it names is read."""
+    for p in ld.params:
+        if p.name in _DIMS or p.name == "x":
+            raise ArchError(f"a layer parameter cannot be named `{p.name}`: in the body it is the input's "
+                            f"{'tensor' if p.name == 'x' else 'size'}", p.span, "choose another name")
     if not ld.lines or ld.lines[-1].names:
         span = ld.lines[-1].span if ld.lines else ld.span
         raise ArchError(f"layer `{ld.name}` must end with a line giving its output tensor", span,

@@ -67,8 +67,7 @@ def complete(a: Analysis, names_from: Analysis | None, line: int, line_text: str
                   for b in program.blocks.values()]
         items += [_item(s.name, K.Variable, f"shared layer = {s.layer.word}") for s in program.shared.values()]
         items += _param_items(program)  # a block-valued parameter used as a layer (`stage block x[...]`)
-    if code[: len(code) - len(code.lstrip())]:  # indented: inside a block body
-        items += [_item(s + ":", K.Struct, "structure") for s in STRUCTS]
+    items += [_item(s + ":", K.Struct, "structure") for s in STRUCTS]  # a structure is a chain item like a layer
     return _filter(items, word)
 
 

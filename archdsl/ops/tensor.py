@@ -7,6 +7,7 @@
     softmax(x, axis), transpose(x, a, b)
     rearrange(x, "l (h d) -> h l d", h=heads)      einops notation over the non-batch axes
     chunk(x, n, axis)               n equal parts (`a, b = chunk(x, 2, -1)`)
+    split(x, [n1, n2, ...], axis)   parts of the given sizes (`q, k, v = split(x, [32, 32, 128], -1)`)
     attention(q, k, v, bias=..., scale=...)        softmax(q k^T * scale + bias) v, as
                                                    F.scaled_dot_product_attention
     relpos(heads, h, w, kind=...)   a learned relative-position bias table, gathered to
@@ -48,7 +49,8 @@ def _dims(axes: tuple[int, ...], rank: int) -> tuple[int, ...]:
     out = []
     for a in axes:
         if not -rank <= a < rank:
-            raise ShapeError(f"axis {a} does not exist in a tensor of {rank} dims (batch excluded)")
+            raise ShapeError(f"axis {a} does not exist in a {rank}-d tensor (batch excluded)",
+                             "axes count from 0 after the batch, or from the end (-1 is the last)")
         out.append(a % rank + 1)
     return tuple(out)
 
@@ -100,7 +102,7 @@ register(OpSpec(
 def _param_shape(attrs, ins):
     shape = tuple(attrs["shape"])
     if not shape or any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in shape):
-        raise ShapeError(f"`param` needs positive whole sizes, got {shape}")
+        raise ShapeError(f"`param` needs positive whole sizes, got {', '.join(map(str, shape)) or 'none'}", "e.g. `param(c, 1, 1)`")
     return shape
 
 
@@ -164,27 +166,38 @@ register(OpSpec(
 
 def _chunk_shape(attrs, ins):
     (d,) = _dims((attrs["axis"],), len(ins[0]))
-    size, n = ins[0][d - 1], attrs["parts"]
+    size, n, sizes = ins[0][d - 1], attrs["parts"], attrs.get("sizes")
+    s = list(ins[0])
+    if sizes is not None:  # `split(x, [32, 32, 128], -1)`: parts of the given sizes
+        if sum(sizes) != size:
+            raise ShapeError(f"cannot split {size} into parts of {', '.join(map(str, sizes))} along axis {attrs['axis']}: "
+                             f"they add up to {sum(sizes)}", input=True)
+        s[d - 1] = sizes[attrs["index"]]
+        return tuple(s)
     if n < 1 or size % n:
         raise ShapeError(f"cannot split {size} into {n} equal parts along axis {attrs['axis']}", input=True)
-    s = list(ins[0])
     s[d - 1] = size // n
     return tuple(s)
 
 
 def _chunk_expr(attrs, ins, out):
-    # one part of x.chunk(n, dim): the code generator writes the parts of one split as
-    # `a, b = x.chunk(2, -1)` (archdsl/backends/codegen/render.py)
-    return f"x.chunk({lit(attrs['parts'])}, {lit(_torch_dim(attrs['axis'], len(ins[0])))})[{lit(attrs['index'])}]"
+    # one part of x.chunk(n, dim) / x.split([...], dim): the code generator writes the parts of
+    # one split as `a, b = x.chunk(2, -1)` (archdsl/backends/codegen/render.py)
+    dim = lit(_torch_dim(attrs["axis"], len(ins[0])))
+    if attrs.get("sizes") is not None:
+        return f"x.split([{', '.join(lit(v) for v in attrs['sizes'])}], {dim})[{lit(attrs['index'])}]"
+    return f"x.chunk({lit(attrs['parts'])}, {dim})[{lit(attrs['index'])}]"
 
 
 register(OpSpec(
-    "chunk", "tensor", "Part `index` of `parts` equal parts along an axis.", user=False,
-    args=(Arg("parts", "int"), Arg("index", "int"), Arg("axis", "int", -1)), shape=_chunk_shape, expr=_chunk_expr,
+    "chunk", "tensor", "Part `index` of `parts` parts along an axis: equal parts, or of the given `sizes` (`split`).", user=False,
+    args=(Arg("parts", "int"), Arg("index", "int"), Arg("axis", "int", -1), Arg("sizes", "any", None)),
+    shape=_chunk_shape, expr=_chunk_expr,
 ))
 
 
 # ---- rearrange: einops notation, written as reshape / permute ---------------------------
+_EINOPS_HINT = 'einops notation: axis names, `1`, groups in brackets, one `->`: "l (h d) -> h l d"'
 _TOKEN = re.compile(r"\(|\)|[A-Za-z_][A-Za-z0-9_]*|1")
 
 
@@ -195,24 +208,26 @@ def _side(text: str) -> list[list[str]]:
     pos = 0
     for m in _TOKEN.finditer(text):
         if text[pos:m.start()].strip():
-            raise ShapeError(f"rearrange: cannot read `{text[pos:m.start()].strip()}` in `{text}`")
+            raise ShapeError(f"rearrange: cannot read `{text[pos:m.start()].strip()}` in `{text.strip()}`", _EINOPS_HINT)
         pos = m.end()
         tok = m.group()
         if tok == "(":
             if group is not None:
-                raise ShapeError(f"rearrange: nested brackets in `{text}`")
+                raise ShapeError(f"rearrange: nested brackets in `{text.strip()}`", "a group is one level deep: `(h w)`")
             group = []
         elif tok == ")":
             if group is None:
-                raise ShapeError(f"rearrange: unmatched `)` in `{text}`")
+                raise ShapeError(f"rearrange: unmatched `)` in `{text.strip()}`", _EINOPS_HINT)
             out.append(group)
             group = None
         elif group is not None:
             group.append(tok)
         else:
             out.append([tok])
-    if text[pos:].strip() or group is not None:
-        raise ShapeError(f"rearrange: cannot read `{text}`")
+    if text[pos:].strip():
+        raise ShapeError(f"rearrange: cannot read `{text[pos:].strip()}` in `{text.strip()}`", _EINOPS_HINT)
+    if group is not None:
+        raise ShapeError(f"rearrange: unclosed `(` in `{text.strip()}`", _EINOPS_HINT)
     return out
 
 
@@ -297,7 +312,7 @@ def _attention_shape(attrs, ins):
     q, k, v = ins[:3]
     if len(q) < 2 or k[-1] != q[-1] or k[:-2] != q[:-2] or v[-2] != k[-2]:
         raise ShapeError(f"attention needs q (... L x d), k (... S x d), v (... S x dv), got {fmt_shape(q)}, {fmt_shape(k)}, "
-                         f"{fmt_shape(v)}", input=True)
+                         f"{fmt_shape(v)}", "q and k share the last dim d, k and v the second-to-last S, and the dims before", input=True)
     if len(ins) == 4:
         broadcast(ins[3], q[:-1] + (k[-2],))
     return q[:-1] + (v[-1],)
@@ -332,7 +347,8 @@ def relpos_table(kind: str, h: int, w: int) -> tuple[int, ...]:
 
 def _relpos_shape(attrs, ins):
     if attrs["kind"] not in RELPOS_KINDS:
-        raise ShapeError(f"relpos kind must be one of {', '.join(RELPOS_KINDS)}, got `{attrs['kind']}`")
+        raise ShapeError(f"relpos kind must be one of {', '.join(RELPOS_KINDS)}, got `{attrs['kind']}`",
+                         'kind="offset" (Swin, CoAtNet), "distance" (EfficientFormer) or "axial" (MaxViT)')
     n = attrs["h"] * attrs["w"]
     return (attrs["heads"], n, n)
 

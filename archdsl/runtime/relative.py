@@ -294,9 +294,13 @@ class RelPosBias(nn.Module):
                 trunc_normal(heads, 2 * h - 1, 2 * w - 1, std=0.02)
             )
             index = (h - 1 - dy) * (2 * w - 1) + (w - 1 - dx)
-        else:
+        elif kind == "distance":
             self.attention_biases = nn.Parameter(torch.zeros(heads, h * w))
             index = dy.abs() * w + dx.abs()
+        else:
+            raise ValueError(
+                f"RelPosBias kind must be offset, axial or distance, got {kind!r}"
+            )
         self.register_buffer("index", index, persistent=False)
 
     def forward(self) -> torch.Tensor:

@@ -177,7 +177,10 @@ class Option:
 
 @dataclass
 class Struct:
-    """`residual: ...`, `cat: [..] [..]`, `add: [..] [..]`, `dense: ...`, `patches: ...`."""
+    """`residual: ...`, `cat: [..] [..]`, `add: [..] [..]`, `dense: ...`, `patches: ...`.
+
+    A body line of its own, or a chain item like a layer (`[residual: conv3 bn] x2`,
+    `residual: add: [a] [b]`); `body` holds the inline chain or the indented lines."""
 
     kind: str
     args: list[Expr]
@@ -186,7 +189,7 @@ class Struct:
     span: Span
 
 
-Item = Union[Layer, Group, Repeat, Option]
+Item = Union[Layer, Group, Repeat, Option, Struct]
 
 
 @dataclass

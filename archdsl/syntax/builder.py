@@ -12,7 +12,7 @@ from lark import Token, Tree
 from archdsl.errors import ArchError, Span
 from archdsl.syntax import ast
 
-from archdsl.syntax.hints import STRUCT_KINDS, check_let_order
+from archdsl.syntax.hints import STRUCT_KINDS, check_let_order, tab_error
 
 SECTION_KINDS = ("stem", "down", "stage", "head")
 
@@ -107,9 +107,11 @@ class Builder:
                 blocks[b.name] = b
             elif kind == "layer_def":
                 ld = self.layer_def(st)
-                if ld.name in layers or ld.name in blocks:
-                    first = (layers.get(ld.name) or blocks[ld.name]).span.line
-                    raise ArchError(f"`{ld.name}` defined twice", ld.span, f"first defined at line {first}")
+                if ld.name in blocks:
+                    raise ArchError(f"`{ld.name}` is defined as a block and as a layer", ld.span,
+                                    f"the block is at line {blocks[ld.name].span.line}; rename one")
+                if ld.name in layers:
+                    raise ArchError(f"layer `{ld.name}` defined twice", ld.span, f"first defined at line {layers[ld.name].span.line}")
                 layers[ld.name] = ld
             elif kind == "section":
                 sections.append(self.section(st))
@@ -191,29 +193,96 @@ class Builder:
         return ast.LayerDef(str(name_tok), params, lines, self.span_tok(name_tok))
 
     def line(self, t: Tree) -> ast.Line:
-        if t.data == "chain_line":
-            return self.chain(t.children[0])
-        if t.data.startswith("value_"):  # `name = line`: the rest is a chain or a structure line
+        """A body line: a chain (a lone structure is the line itself), or `name = line`;
+        the `_block` forms carry indented lines, the body of the structure the line ends in."""
+        if t.data.startswith("value_"):  # `name = line`: the rest is a chain (or a structure)
             name_tok = t.children[0]
-            rest = Tree(t.data.replace("value_", "struct_") if t.data != "value_chain" else "chain_line", t.children[1:], t.meta)
+            rest = Tree("chain_block" if t.data == "value_block" else "chain_line", t.children[1:], t.meta)
             return ast.Value(str(name_tok), self.line(rest), self.span_tok(name_tok))
-        name_tok, args_tree = t.children[0], t.children[1]
+        chain = self.chain(t.children[0])
+        if t.data == "chain_block":
+            body = [self.line(c) for c in t.children[1:]]
+            open_struct = self._open_struct(chain)
+            if open_struct is None:
+                tab = tab_error(self.text, self.file, body[0].span.line)
+                if tab is not None:
+                    raise tab
+                raise ArchError("unexpected indentation", self._indented_span(body[0]),
+                                "only the lines under a structure's `:` (`residual:`, `add:`, ...) or a block header are indented")
+            open_struct.body = body
+        self._check_bodies(chain)
+        if len(chain.items) == 1 and isinstance(chain.items[0], ast.Struct):
+            return chain.items[0]
+        return chain
+
+    @staticmethod
+    def _open_struct(chain: ast.Chain) -> ast.Struct | None:
+        """The structure a line ends in with nothing after its `:` (`add:`, `residual: add:`)."""
+        while chain.items and isinstance(chain.items[-1], ast.Struct):
+            s = chain.items[-1]
+            if not s.body:
+                return s
+            if len(s.body) != 1 or not isinstance(s.body[0], ast.Chain):
+                return None
+            chain = s.body[0]
+        return None
+
+    def _indented_span(self, line: ast.Line) -> Span:
+        span = line.span
+        src = self._line(span.line)
+        return Span(self.file, span.line, 1, max(1, len(src) - len(src.lstrip())), src)
+
+    def _check_bodies(self, node) -> None:
+        """Every structure has a body: `[residual:]` and `stem residual:` are errors."""
+        if isinstance(node, ast.Chain):
+            for it in node.items:
+                self._check_bodies(it)
+        elif isinstance(node, ast.Group):
+            self._check_bodies(node.chain)
+        elif isinstance(node, ast.Repeat):
+            self._check_bodies(node.item)
+        elif isinstance(node, ast.Struct):
+            if not node.body:
+                raise ArchError(f"`{node.kind}:` has no body", node.span,
+                                f"write its layers after the colon (`{node.kind}: ...`) or on indented lines below it")
+            for line in node.body:
+                self._check_bodies(line)
+        elif isinstance(node, ast.Value):
+            self._check_bodies(node.line)
+
+    def struct(self, t: Tree) -> ast.Struct:
+        name_tok, args_tree, body_tree = t.children
         args, kwargs, _ = self.call_args(args_tree) if args_tree is not None else ([], {}, {})
-        if t.data == "struct_inline":
-            body = [self.chain(t.children[2])]
-        else:
-            body = [self.line(c) for c in t.children[2:]]
         kind = str(name_tok)
         if kind not in STRUCT_KINDS:
             from archdsl.errors import did_you_mean
 
             raise ArchError(f"unknown structure `{kind}:`", self.span_tok(name_tok),
                             did_you_mean(kind, STRUCT_KINDS) or "structures are " + ", ".join(f"`{k}:`" for k in STRUCT_KINDS))
+        body = [self.chain(body_tree)] if body_tree is not None else []
         return ast.Struct(kind, args, kwargs, body, self.span_tok(name_tok))
 
     def section(self, t: Tree) -> ast.Section:
         kind_tok = t.children[0]
-        return ast.Section(str(kind_tok), self.chain(t.children[1]), self.span_tok(kind_tok))
+        chain = self.chain(t.children[1])
+        self._check_bodies(chain)
+        if chain.items and isinstance(chain.items[-1], ast.Struct):
+            self._check_struct_end(chain.items[-1])
+        return ast.Section(str(kind_tok), chain, self.span_tok(kind_tok))
+
+    def _check_struct_end(self, s: ast.Struct) -> None:
+        """A structure at the end of a stage line takes the rest of the line as its body,
+        so a trailing `x[...]` or `name=value` would land inside it."""
+        while True:
+            chain = s.body[0]
+            for it in chain.items:
+                if isinstance(it, ast.Option) or (isinstance(it, ast.Repeat) and it.per_stage):
+                    what = f"`{it.name}=...`" if isinstance(it, ast.Option) else "`x[...]`"
+                    raise ArchError(f"{what} is inside `{s.kind}:`: a structure's body runs to the end of the line", it.span,
+                                    f"close the structure in brackets: `[{s.kind}: ...] x[...] name=value`")
+            if not chain.items or not isinstance(chain.items[-1], ast.Struct):
+                return
+            s = chain.items[-1]
 
     def variant(self, t: Tree) -> ast.Variant:
         name_tok = t.children[0]
@@ -243,6 +312,8 @@ class Builder:
                 return ast.Repeat(item, count, False, self.span_tok(rep))
             count = self.expr(rep.children[1])
             return ast.Repeat(item, count, rep.data == "repeat_list", self.span_tree(rep))
+        if t.data == "struct":
+            return self.struct(t)
         if t.data == "option":
             return ast.Option(str(t.children[0]), self.expr(t.children[1]), self.span_tok(t.children[0]))
         raise RuntimeError(f"unhandled item {t.data}")  # pragma: no cover

@@ -20,10 +20,11 @@ zoo file and on fuzzed inputs), and `fmt(fmt(x)) == fmt(x)`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from lark import Token
 
+from archdsl.syntax import ast
 from archdsl.syntax.parser import parse_source, source_tokens
 
 
@@ -39,11 +40,29 @@ class _Line:
 def format_source(text: str, file: str = "<string>") -> str:
     """Canonical formatting of `text`. Raises ArchError if it does not parse."""
     text = text.replace("\r\n", "\n")
-    parse_source(text, file, library=None)  # only well-formed files are formatted
-    lines = _logical_lines(text, source_tokens(text))
+    program = parse_source(text, file, library=None)  # only well-formed files are formatted
+    lines = _logical_lines(text, source_tokens(text), _group_starts(program))
     out = _layout(lines)
     result = "\n".join(out).rstrip("\n") + "\n"
     return result
+
+
+def _group_starts(node, out: set[tuple[int, int]] | None = None) -> set[tuple[int, int]]:
+    """Where each `[` opening a group of a chain stands (line, column): a group is an item of
+    its own, spaced like one (`conv3 [bn relu] x2`), unlike a list or an index (`x[3,3]`, `dims[0]`)."""
+    out = set() if out is None else out
+    if isinstance(node, ast.Group):
+        out.add((node.span.line, node.span.column))
+    if isinstance(node, (list, tuple)):
+        for n in node:
+            _group_starts(n, out)
+    elif isinstance(node, dict):
+        for n in node.values():
+            _group_starts(n, out)
+    elif isinstance(node, (ast.Program, ast.BlockDef, ast.Section, ast.Chain, ast.Group, ast.Repeat, ast.Struct, ast.Value)):
+        for f in fields(node):
+            _group_starts(getattr(node, f.name), out)
+    return out
 
 
 def _statements(tokens: list[Token]) -> list[tuple[int, list[Token]]]:
@@ -69,7 +88,7 @@ def _statements(tokens: list[Token]) -> list[tuple[int, list[Token]]]:
     return out
 
 
-def _logical_lines(text: str, tokens: list[Token]) -> list[_Line]:
+def _logical_lines(text: str, tokens: list[Token], groups: set[tuple[int, int]]) -> list[_Line]:
     raw = text.split("\n")
     starts = {toks[0].line: (level, toks) for level, toks in _statements(tokens)}
     result: list[_Line] = []
@@ -90,12 +109,12 @@ def _logical_lines(text: str, tokens: list[Token]) -> list[_Line]:
             result.append(_Line(level, "\n".join(text_lines), "", "verbatim"))
         else:
             comment = raw[first - 1][toks[-1].end_column - 1:].strip()  # only a comment can follow
-            result.append(_tensor_line(toks, level, comment) if in_layer and level > 0 else _format_statement(toks, level, comment))
+            result.append(_tensor_line(toks, level, comment) if in_layer and level > 0 else _format_statement(toks, level, comment, groups))
         k = last
     return result
 
 
-def _format_statement(toks: list[Token], level: int, comment: str) -> _Line:
+def _format_statement(toks: list[Token], level: int, comment: str, groups: set[tuple[int, int]]) -> _Line:
     head = toks[0]
     if head.type == "_VARIANT":
         name_end = 3 if len(toks) > 2 and toks[2] == ":" else 2
@@ -105,14 +124,14 @@ def _format_statement(toks: list[Token], level: int, comment: str) -> _Line:
             cells.append(_join(group, spaced_ops=False))
         return _Line(level, "variant " + "  ".join(cells), comment, "variant", cells)
     if head.type == "SECTION":
-        return _Line(level, head.ljust(5) + " " + _join(toks[1:], spaced_ops=False), comment, "section")
+        return _Line(level, head.ljust(5) + " " + _join(toks[1:], spaced_ops=False, groups=groups), comment, "section")
     if head.type == "_LET":
         return _Line(level, "let " + toks[1] + " = " + _join(toks[3:], spaced_ops=True), comment, "other")
     if head.type == "_SHARED":  # a layer, written as in a chain
         return _Line(level, "shared " + toks[1] + " = " + _join(toks[3:], spaced_ops=False), comment, "other")
     if level > 0 and len(toks) > 2 and toks[1] == "=" and head.type == "NAME":  # `h = ...` in a block
-        return _Line(level, head + " = " + _join(toks[2:], spaced_ops=False, groups=True), comment, "other")
-    return _Line(level, _join(toks, spaced_ops=False, groups=level > 0), comment, "other")
+        return _Line(level, head + " = " + _join(toks[2:], spaced_ops=False, groups=groups), comment, "other")
+    return _Line(level, _join(toks, spaced_ops=False, groups=groups), comment, "other")
 
 
 def _tensor_line(toks: list[Token], level: int, comment: str) -> _Line:
@@ -150,9 +169,9 @@ _BINARY = {"+", "-", "*", "/", "//", "**", "%", "@"}
 _COMPARE = {"==", "!=", "<", ">", "<=", ">="}
 
 
-def _join(toks: list[Token], spaced_ops: bool, groups: bool = False, everywhere: bool = False) -> str:
+def _join(toks: list[Token], spaced_ops: bool, groups: set[tuple[int, int]] = frozenset(), everywhere: bool = False) -> str:
     """Re-space tokens. Brackets track whether a comma gets a space (parens) or not (lists).
-    `groups`: a block body line, where `[a] [b]` at the top level are two branches.
+    `groups`: where the `[` of chain groups stand (`cat: [a] [b]`, `conv3 [bn relu] x2`).
     `everywhere`: binary operators spaced inside brackets too (a `layer` body, as Python)."""
     out: list[str] = []
     stack: list[str] = []
@@ -167,12 +186,12 @@ def _join(toks: list[Token], spaced_ops: bool, groups: bool = False, everywhere:
             sep = ""
         elif prev in ("(", "["):
             sep = ""
-        elif t == "[" and prev == "]" and groups and not stack:
-            sep = " "  # branches side by side: cat: [a] [b]
+        elif t == "[" and (t.line, t.column) in groups:
+            sep = " "  # a group is a chain item: cat: [a] [b], conv3 [bn relu] x2
         elif t in ("(", "[") and re.match(r"[A-Za-z_0-9)\]]", prev):
             sep = ""  # call, index, list argument: conv3(64), dims[0], x[3,3]
         elif prev == ",":
-            sep = " " if (stack and stack[-1] == "(") else ""
+            sep = " " if (stack and stack[-1] == "(") or everywhere else ""  # a layer body's lists as Python: [kd, kd, 2 * kd]
         elif t in _COMPARE or prev in _COMPARE:
             sep = " "
         elif t == "=" or prev == "=":

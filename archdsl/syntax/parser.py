@@ -474,7 +474,7 @@ def _hint_for(tok: Token, expected: set[str]) -> str | None:
         if hint is not None:
             return hint
     if tok.type == "_INDENT":
-        return "only block bodies (after `block NAME:` or `residual:`) are indented"
+        return "only the lines under a structure's `:` (`residual:`, `add:`, ...) or a block header are indented"
     if tok.type in ("RPAR", "COMMA") and {"EQUAL", "COLON"} <= set(expected) and "LPAR" not in expected:  # `arch net(width)`
         return "a header parameter needs a default value: `name=value`"
     if tok.type in ("RPAR", "RSQB") and tok.type not in expected:

@@ -292,7 +292,7 @@ def test_every_generated_layer_has_a_source_map(file, variant, generated):
 
 # ---- safety -------------------------------------------------------------------------
 SAFE_BUILTINS = {"super", "range", "len", "list", "dict", "int", "float", "bool", "str", "tuple", "isinstance", "object", "None", "True", "False",
-                 "slice", "any", "max", "min", "zip", "property", "AttributeError"}
+                 "slice", "any", "max", "min", "zip", "property", "AttributeError", "ValueError"}
 FORBIDDEN = {"eval", "exec", "compile", "__import__", "open", "getattr", "setattr", "delattr", "globals", "locals",
              "vars", "os", "sys", "subprocess", "builtins", "__builtins__", "input", "breakpoint", "importlib", "runpy"}
 

@@ -35,6 +35,8 @@ def test_grammar_patterns_match_what_they_name():
     assert not layer.search("dims widths c0 stage")
     assert re.search(repo["repeat"]["match"], "x[3,3,9,3]") and re.search(repo["repeat"]["match"], "mbconv x3")
     assert re.search(repo["structure"]["match"], "    residual:")
+    structure = re.compile(repo["structure"]["match"])  # structures as chain items, nested on one line
+    assert [m.group(1) for m in structure.finditer("    [residual(scale=1): add: [a] [b]] x(s == 1)")] == ["residual", "add"]
     assert re.match(repo["declaration"]["patterns"][1]["match"], "block fire(s, e):").group(2) == "fire"
 
 

@@ -13,7 +13,7 @@ from archdsl.syntax import parse_text
 from archdsl.syntax.parser import parse_source
 from archdsl.syntax.format import format_source
 from tests.conftest import ZOO
-from tests.test_fuzz import mutated
+from tests.test_fuzz import SEED_NAMES, mutated
 
 ZOO_FILES = sorted(ZOO.glob("*.arch")) + sorted(ZOO.glob("blocks/*.arch"))
 
@@ -70,6 +70,13 @@ def test_fuzzed_inputs_keep_meaning(case):
     assert format_source(out) == out
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(mutated(SEED_NAMES))
+def test_fuzzed_seed_inputs_keep_meaning(case):
+    """Mutations of tests/fuzz_seeds/ (structures as chain items, nested, open)."""
+    test_fuzzed_inputs_keep_meaning.hypothesis.inner_test(case)
+
+
 def test_fmt_check_cli(tmp_path, capsys):
     p = tmp_path / "a.arch"
     p.write_text("arch t()\ninput 3x8x8\nstem   conv3(4)\n")
@@ -105,5 +112,16 @@ def test_formatter_reads_the_parsers_tokens():
     out = format_source(text)
     assert out == ('arch t(input=3, default="a#b")  # c\ninput 3x8x8\nlet n = input * 2\n'
                    "stem conv3(n)  \\\n   bn\nhead  gap fc(10)\nvariant v  input=4\n")
+    assert meaning(parse_text(out)) == meaning(parse_text(text))
+    assert format_source(out) == out
+
+
+def test_a_group_after_a_layer_is_spaced_an_index_is_not():
+    text = ("arch t(dims=[8,16])\ninput 3x8x8\nblock b(c, s):\n    y = bn relu[avgpool2]x(s>1) conv3(c)[relu]x1\n"
+            "    add: [y] [conv1(c)]\nstem conv3(8)[bn relu] x2\nstage b x[1,1] c=dims[i] strides=[1,2]\nhead gap fc(3)\n")
+    out = format_source(text)
+    assert "    y = bn relu [avgpool2] x(s > 1) conv3(c) [relu] x1\n" in out
+    assert "stem  conv3(8) [bn relu] x2\n" in out
+    assert "stage b x[1,1] c=dims[i] strides=[1,2]\n" in out
     assert meaning(parse_text(out)) == meaning(parse_text(text))
     assert format_source(out) == out

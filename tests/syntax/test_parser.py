@@ -116,3 +116,35 @@ def test_keyword_spellings_are_names_where_no_keyword_is_wanted():
     assert [x.name for x in p.params] == ["input", "default", "let_w"]
     assert [i.word for i in p.sections[0].chain.items] == ["conv3", "ifnet"]
     assert list(p.variants) == ["forty"]
+
+
+def test_grammar_conflicts_are_the_known_one():
+    """lark's LALR resolves a shift/reduce conflict silently (as a shift, logged at debug
+    level). The grammar has exactly one, and it is meant: after an option's value, `[` goes on
+    the expression (`c=dims[0]`, an index), never starts a group. Structures as chain items
+    (`[residual: ...] x2`, `residual: add: [a] [b]`) add none."""
+    import logging
+
+    from lark import logger
+
+    from archdsl.syntax.parser import _plain_lark
+
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    handler, level = Keep(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        _plain_lark(cache=False)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    conflicts = [(r, records[k + 1].strip()) for k, r in enumerate(records) if "conflict" in r.lower()]
+    assert conflicts == [("Shift/Reduce conflict for terminal LSQB: (resolving as shift)", "* <power : postfix>")], conflicts
+    p = parse_text("arch t(d=[1])\ninput 3x8x8\nstem relu\nstage relu x[1] c=d [relu]\n")
+    opt = p.sections[1].chain.items[-1]
+    assert isinstance(opt, ast.Option) and isinstance(opt.value, ast.Index)

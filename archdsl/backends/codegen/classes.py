@@ -54,12 +54,15 @@ def compatible(big: Instance, small: Instance) -> set[str] | None:
     identities; None when the two cannot share a class."""
     bkeys = [item_key(i) for i in big.items]
     skeys = [item_key(i) for i in small.items]
+    # a nested block some instances lack (a strided block's shortcut) is optional too, unless
+    # the smaller instance has a block of that kind: then they differ in repeats, not in a part
+    kinds = {key(i.value) for i in small.items if i.kind == "child"}
     missing: set[str] = set()
     k = 0
     for bk, it in zip(bkeys, big.items):
         if k < len(skeys) and skeys[k] == bk:
             k += 1
-        elif it.kind in ("module", "chain"):
+        elif it.kind in ("module", "chain") or it.kind == "child" and key(it.value) not in kinds:
             missing.add(it.name)
         else:
             return None

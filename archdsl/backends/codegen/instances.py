@@ -110,7 +110,11 @@ def returns(node) -> str:
 
 
 def _channel_axis(shape: tuple) -> int | None:
-    return {3: 0, 1: 0, 2: 1}.get(len(shape))
+    """Where a value's width is: images (c h w) and vectors first, tokens (l c) and the
+    higher-rank values of a layer body (windows: n1 n2 l c) last, as `fc` and `ln` read them."""
+    if not shape:
+        return None
+    return 0 if len(shape) in (1, 3) else len(shape) - 1
 
 
 def with_symbol(shape: tuple, name: str) -> tuple:

@@ -2,11 +2,13 @@
 
 Statements are joined on one line where they fit in LINE_WIDTH, else split at the brackets
 that close them (right-hand split), one argument per line with a trailing comma where the
-arguments do not fit one indented line, so generated files pass `ruff format --check`.
+arguments do not fit one indented line; a chain of method calls that does not fit is written
+one call per line (ruff's "fluent" layout). Generated files pass `ruff format --check`.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 
 LINE_WIDTH = 88
@@ -101,9 +103,55 @@ def _comprehension_parts(inner: str) -> list[str] | None:
     return None
 
 
+def _fluent_parts(expr: str) -> list[str] | None:
+    """`a.f(x).g(y).h(z)` -> ["a.f(x)", ".g(y)", ".h(z)"]: a call chain that ruff splits
+    before each dot when it does not fit (at least two attributes read from the result of a
+    call or subscript); None for anything else."""
+    try:
+        node = ast.parse(expr, mode="eval").body
+    except SyntaxError:
+        return None
+    if not expr.isascii():  # offsets are in bytes
+        return None
+    cuts: list[int] = []
+    while True:
+        if isinstance(node, ast.Call):
+            node = node.func
+        elif isinstance(node, ast.Subscript):
+            node = node.value
+        elif isinstance(node, ast.Attribute):
+            if isinstance(node.value, (ast.Call, ast.Subscript)):
+                cuts.append(node.value.end_col_offset)
+            node = node.value
+        else:
+            break
+    if len(cuts) < 2:
+        return None
+    bounds = [0, *sorted(cuts), len(expr)]
+    return [expr[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def _fluent(indent: int, parts: list[str], tail: str, head: str, comment: str | None) -> list[str]:
+    """A call chain in parentheses of its own (unless it is inside brackets already: `head`
+    empty, an argument): on one line inside them where it fits, else one call per line."""
+    pad = " " * indent
+    inner = indent if not head else indent + 4
+    lines = [] if not head else [f"{pad}{head}(" + (f"  # {comment}" if comment else "")]
+    if head and inner + len("".join(parts)) <= LINE_WIDTH:
+        return lines + [" " * inner + "".join(parts), f"{pad}){tail}"]
+    for k, part in enumerate(parts):
+        end = tail if not head and k == len(parts) - 1 else ""
+        lines += split_expr(inner, part, end)
+    return lines + ([f"{pad}){tail}"] if head else [])
+
+
 def split_expr(indent: int, expr: str, tail: str = "", head: str = "", comment: str | None = None) -> list[str]:
     """`head + expr + tail` at `indent`, split at the brackets that close it (right-hand
-    split, as ruff does) where it is too long."""
+    split, as ruff does) where it is too long; a call chain one call per line."""
+    if indent + len(head) + len(expr) + len(tail) > LINE_WIDTH:
+        chain = _fluent_parts(expr)
+        if chain is not None:
+            return _fluent(indent, chain, tail, head, comment)
     parts = _split_last_bracket(expr)
     if parts is None:
         return layout(indent, head + expr, None, tail, comment)

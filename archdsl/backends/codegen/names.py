@@ -69,8 +69,10 @@ def attr_name(name: str, span: Span | None) -> str:
     """A module attribute name must be used verbatim (it is a state-dict key), so a name
     Python would mangle or reject is an error at the DSL text that made it."""
     if not is_plain_identifier(name) or name.startswith("__") or name in NN_MODULE_ATTRIBUTES:
-        raise ArchError(f"`{escape(name, 40)}` cannot be a module attribute in generated Python", span,
-                        "rename the block: names starting with `__` and Python keywords are not allowed here")
+        hint = (f"every nn.Module has an attribute `{name}`; rename the block, layer or value that names it"
+                if name in NN_MODULE_ATTRIBUTES else
+                "rename the block: names starting with `__` and Python keywords are not allowed here")
+        raise ArchError(f"`{escape(name, 40)}` cannot be a module attribute in generated Python", span, hint)
     return name
 
 

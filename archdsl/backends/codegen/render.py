@@ -16,7 +16,7 @@ from typing import Any, Callable
 from archdsl.backends.codegen import runtime
 from archdsl.backends.codegen.classes import ClassDef
 from archdsl.backends.codegen.instances import Instance, Item, source_comment
-from archdsl.backends.codegen.layout import assign, layout
+from archdsl.backends.codegen.layout import assign, layout, split_expr
 from archdsl.backends.codegen.names import escape
 from archdsl.backends.codegen.values import REQUIRED, literal, render, sym_text, template
 
@@ -243,12 +243,12 @@ def forward_lines(inst: Instance, shape_of: Callable[[int], str], indent: int = 
         var[out] = "x"
         live["x"] = out
     result = ast.unparse(use(inst.out)) if inst.out in pending else var[inst.out]
-    lines.append(f"{pad}return {', '.join([result, *aux_names.values()])}")
+    lines += split_expr(indent, ", ".join([result, *aux_names.values()]), "", "return ")
     return lines
 
 
 def _split_parts(steps: list, k: int) -> list[int] | None:
-    """The steps k, k+1, ... that are the parts 0..n-1 of one `chunk` of one value, each named
+    """The steps k, k+1, ... that are the parts 0..n-1 of one `chunk` (or `split`) of one value, each named
     by the layer body (`a, b = chunk(x, 2, -1)`); None when step k does not start one."""
     node = steps[k].node
     if node is None or node.op != "chunk" or node.attrs.get("index") != 0:
@@ -260,6 +260,7 @@ def _split_parts(steps: list, k: int) -> list[int] | None:
     for j, idx in zip(group, range(n)):
         other = steps[j].node
         if other is None or other.op != "chunk" or other.attrs.get("index") != idx or other.attrs.get("parts") != n \
+                or other.attrs.get("sizes") != node.attrs.get("sizes") \
                 or other.attrs.get("axis") != node.attrs.get("axis") or steps[j].inputs != steps[k].inputs or steps[j].var is None:
             return None
     return group
