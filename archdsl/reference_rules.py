@@ -55,6 +55,11 @@ RULES: list[Rule] = [
          refuse={"swin_v2": "timm keeps separate `q_bias` and `v_bias` (the key has none) where torchvision's "
                             "Swin V2, which zoo/swin_v2.arch follows, keeps one 3C `qkv.bias` whose key third it zeroes "
                             "in the forward: the tensors do not correspond one to one"}),
+    Rule(("timm:efficientformer_*",),
+         why="timm's EfficientFormer averages two classifiers of the same pooled features, `head` and "
+             "`head_dist` ((head(x) + head_dist(x)) / 2 in eval): nothing in the structure tells the two apart, "
+             "and both it and zoo/efficientformer.arch run `head` first",
+         ties="order"),
     Rule(("timm:mobilenetv3_*",),
          why="timm's MobileNetV3 normalises with BatchNorm eps 1e-5, torchvision's (zoo/mobilenet_v3.arch's "
              "reference) with eps 1e-3 (and momentum 0.01): the same tensors, another function",

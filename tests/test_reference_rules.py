@@ -66,6 +66,22 @@ def test_a_refusal_binds_the_zoo_file_not_the_arch_name():
     assert_same_outputs(ours, ref, (3, 224, 224))
 
 
+def test_timm_efficientformer_heads_pair_in_forward_order(monkeypatch):
+    from archdsl import reference_rules
+
+    torch.manual_seed(0)
+    ref = timm.create_model("efficientformer_l1", pretrained=False).eval()
+    randomize_parameters(ref)
+    ours = archdsl.build(zoo("efficientformer.arch"), "l1")
+    mapping = archdsl.load_reference(ours, ref)
+    assert mapping["head.distilled.fc1.weight"] == "head.weight" and mapping["head.distilled.fc2.weight"] == "head_dist.weight"
+    assert mapping.report.error < 1e-6
+    monkeypatch.setattr(reference_rules, "RULES", [r for r in RULES if "timm:efficientformer_*" not in r.match])
+    with pytest.raises(WeightMappingError, match=r"ambiguous: our head\.distilled\.fc1\.weight 1000x448 could be the "
+                                                 r"reference's head\.weight or head_dist\.weight"):
+        archdsl.load_reference(archdsl.build(zoo("efficientformer.arch"), "l1"), ref)
+
+
 @pytest.mark.slow
 def test_timm_vgg_classifier_conv_holds_the_linear_layer():
     torch.manual_seed(0)

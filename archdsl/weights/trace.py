@@ -23,13 +23,15 @@ the data-flow graph of the network at the granularity of its state tensors, inde
 of how modules are named, nested or registered; archdsl/weights/match.py compares two.
 
 The forward runs on fake tensors (torch's FakeTensorMode: shapes, no arithmetic) where the
-model allows, else for real. Besides that, only `state_dict(keep_vars=True)`,
+model allows, else for real; tensors it leaves in the model (a cache, such as timm's
+`attention_bias_cache`) are taken back either way. Besides that, only `state_dict(keep_vars=True)`,
 `named_modules()`, forward pre/post hooks and `torch.overrides.TorchFunctionMode` are used.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -361,11 +363,13 @@ def trace(model: nn.Module, x: torch.Tensor, constants: Iterable[str] = ()) -> T
 
         with FakeTensorMode(allow_non_fake_inputs=True):
             record = run()
-        if not _undo_fakes(model, before):
+        if not _restore(model, before):
             return record
     except Exception:  # a model that reads values (`.item()`, data-dependent shapes): trace for real
-        _undo_fakes(model, before)
-    return run()
+        _restore(model, before)
+    record = run()
+    _restore(model, before)
+    return record
 
 
 def _stores(model: nn.Module):
@@ -375,25 +379,45 @@ def _stores(model: nn.Module):
 
 
 def _tensor_attributes(model: nn.Module) -> dict:
-    """What every module holds (buffers, parameters, plain attributes such as caches)."""
-    return {(id(store), k): v for _, store in _stores(model) for k, v in store.items()}
+    """What every module holds (buffers, parameters, plain attributes such as caches), with a
+    shallow copy of each dict or list (a cache filled in place: timm's `attention_bias_cache`)."""
+    return {(id(store), k): (v, copy.copy(v) if isinstance(v, (dict, list)) else None)
+            for _, store in _stores(model) for k, v in store.items()}
 
 
-def _undo_fakes(model: nn.Module, before: dict) -> bool:
-    """Put back what a fake forward left in the model (a module caching a tensor it computed
-    keeps a fake one); True if there was anything, and the trace is then run for real."""
+def _restore(model: nn.Module, before: dict) -> bool:
+    """Put back the tensors a forward left in the model: a module caching a tensor it
+    computed (as an attribute, or in a dict or list it fills in place, as timm's
+    `attention_bias_cache`) would keep a fake one, or one computed from weights about to be
+    replaced. True if any was fake: the trace is then run for real."""
     from torch._subclasses.fake_tensor import FakeTensor
 
-    leaked = False
+    fake = False
     for _, store in _stores(model):
         for k, v in list(store.items()):
-            if isinstance(v, FakeTensor):
-                leaked = True
-                if (id(store), k) in before:
-                    store[k] = before[(id(store), k)]
-                else:
+            if (id(store), k) not in before:
+                left = [t for t in tree_flatten(v)[0] if isinstance(t, torch.Tensor)]
+                if left:
+                    fake = fake or any(isinstance(t, FakeTensor) for t in left)
                     del store[k]
-    return leaked
+                continue
+            old, snapshot = before[(id(store), k)]
+            if old is not v:
+                if isinstance(v, torch.Tensor):
+                    fake = fake or isinstance(v, FakeTensor)
+                    store[k] = old
+            elif snapshot is not None and _changed(v, snapshot):
+                fake = fake or any(isinstance(t, FakeTensor) for t in tree_flatten(v)[0])
+                v.clear()
+                v.update(snapshot) if isinstance(v, dict) else v.extend(snapshot)
+    return fake
+
+
+def _changed(v, snapshot) -> bool:
+    """A dict or list filled in place (compared by identity of its items)."""
+    if isinstance(v, dict):
+        return v.keys() != snapshot.keys() or any(v[k] is not snapshot[k] for k in v)
+    return len(v) != len(snapshot) or any(a is not b for a, b in zip(v, snapshot))
 
 
 def _reduce(record: Trace) -> None:
