@@ -59,7 +59,7 @@ def render() -> str:
                  "captures": {"1": {"name": "storage.type.arch.arch"}, "2": {"name": "entity.name.type.arch"}}},
                 {"match": r"^(block)\s+([A-Za-z_][A-Za-z0-9_]*)",
                  "captures": {"1": {"name": "storage.type.block.arch"}, "2": {"name": "entity.name.function.arch"}}},
-                {"match": r"^(variant)\s+([A-Za-z_][A-Za-z0-9_]*)",
+                {"match": r"^(variant)\s+([A-Za-z_][A-Za-z0-9_]*|[0-9]+)",
                  "captures": {"1": {"name": "storage.type.variant.arch"}, "2": {"name": "entity.name.tag.arch"}}},
                 {"match": r"^(let|shared)\s+([A-Za-z_][A-Za-z0-9_]*)",
                  "captures": {"1": {"name": "storage.type.arch"}, "2": {"name": "variable.other.declaration.arch"}}},

@@ -15,7 +15,11 @@ from tests.conftest import ZOO
 
 
 def test_list_models_is_fnmatch_over_file_and_variant_names():
-    assert archdsl.list_models("convnext*") == ["convnext_base", "convnext_large", "convnext_small", "convnext_tiny", "convnext_xlarge"]
+    assert archdsl.list_models("convnext_[!v]*") == ["convnext_base", "convnext_large", "convnext_small", "convnext_tiny",
+                                                      "convnext_xlarge"]
+    assert archdsl.list_models("convnext*")[:5] == ["convnext_base", "convnext_large", "convnext_small", "convnext_tiny",
+                                                    "convnext_v2_atto"]  # convnext_v2.arch's too
+    assert archdsl.list_models("resmlp_*") == ["resmlp_12", "resmlp_24", "resmlp_36", "resmlp_big_24"]  # `variant 12`
     assert archdsl.list_models("resnet?0") == ["resnet50"]
     assert "resnetv2_50" in archdsl.list_models()  # resnet_v2.arch's resnetv2_50: the family is not said twice
     assert "alexnet" in archdsl.list_models()  # a file whose variant is its stem

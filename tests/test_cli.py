@@ -41,6 +41,24 @@ def test_json_equals_python_summary(capsys):
     assert s == json.loads(json.dumps(archdsl.summary(zoo("convnext.arch"), "small")))
 
 
+def test_numeric_variant_name(capsys, tmp_path):
+    """`variant 12` is chosen with `-v 12` (and in Python by "12" or 12); `-v 13` is a located error."""
+    import archdsl
+
+    path = tmp_path / "net.arch"
+    path.write_text("arch net(depth=1)\ninput 3x16x16\nstem conv3(8)\nstage conv3 x(depth)\nhead gap fc(10)\n"
+                    "variant 12  depth=12\nvariant 24  depth=24\n")
+    s12 = compile_json(capsys, str(path), "-v", "12")
+    s24 = compile_json(capsys, str(path), "--variant", "24")
+    assert s12["variant"] == "12" and s24["variant"] == "24"
+    assert [r["blocks"] for r in s12["stages"] if r["name"].startswith("stage")] == [12]
+    assert s12["params"] < s24["params"]
+    assert archdsl.summary(path, 12)["params"] == archdsl.summary(path, "12")["params"] == s12["params"]
+    assert main(["compile", str(path), "-v", "13"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown variant `13`" in err and "variants: 12, 24" in err
+
+
 def test_set_depths_changes_model(capsys):
     base = compile_json(capsys, str(zoo("convnext.arch")))
     small = compile_json(capsys, str(zoo("convnext.arch")), "--set", "depths=[2,2,6,2]")

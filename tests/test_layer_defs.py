@@ -160,6 +160,32 @@ def test_layer_in_a_stage_block_is_one_class_with_the_width_as_argument():
     assert params == archdsl.summary(text)["params"]
 
 
+AFFINE = """\
+layer affine:                           # ResMLP's affine "norm": alpha * x + beta, per channel
+    alpha = param(c, init=1)
+    beta = param(c)
+    alpha * x + beta
+
+layer times(k):
+    x * k
+"""
+
+
+def test_a_layer_in_a_block_and_in_the_head_is_one_class():
+    """Classes are made level by level: the head's `affine` joins the stage block's class
+    (same arguments); `times(3)` computes another forward than `times(2)`, so it keeps a class of its own."""
+    text = (f"arch t()\ninput 3x16x16\n{AFFINE}block b:\n    residual: affine times(2) mlp4\n"
+            "stem patch_embed(8, 4)\nstage b x2\nhead affine times(3) gap fc(3)\n")
+    source = archdsl.to_source(text)
+    assert source.count("class Affine") == 1
+    assert "self.affine = Affine(in_channels)" in source and "self.head.affine = Affine(8)" in source
+    assert "class Times(nn.Module)" in source and "class Times2(nn.Module)" in source
+    assert "return x * 2" in source and "return x * 3" in source
+    model = archdsl.build(text)
+    assert type(model.head.affine) is type(model.stages[0].blocks[1].affine)
+    assert model(torch.randn(2, 3, 16, 16)).shape == (2, 3)
+
+
 def test_generated_forward_reads_as_the_body():
     source = archdsl.to_source(net(GRN, "grn"))
     body = source[source.index("class Grn"):source.index("class T(")]

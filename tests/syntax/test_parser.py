@@ -30,6 +30,16 @@ def test_program_structure():
     assert list(p.variants) == ["big"]
 
 
+def test_a_variant_may_be_named_by_a_number():
+    """ResMLP-12 is `variant 12`: a variant's name is a word or a whole number."""
+    p = parse_text("arch net(depth=1)\ninput 3x32x32\nstem conv3(8)\nvariant 12 depth=12\nvariant 24: depth=24\n"
+                   "variant big_24 depth=24\n", "net.arch")
+    assert list(p.variants) == ["12", "24", "big_24"]
+    v = p.variants["24"]
+    assert (v.span.line, v.span.column, v.span.length) == (5, 9, 2)
+    assert [(a.name, a.span.column) for a in v.assigns] == [("depth", 13)]
+
+
 def test_spans_point_at_tokens():
     p = parse_text(SRC, "net.arch")
     relu = p.sections[0].chain.items[2]

@@ -127,11 +127,39 @@ class Classes:
                 variants.append((inst, [inst]))
         out = []
         for tmpl, group in variants:
-            cd = ClassDef(class_name(base_name, self.taken, self.reserved), tmpl, group, doc=doc)
-            self._arguments(cd)
-            self.defs.append(cd)
+            cd = self._join(doc, tmpl, group)
+            if cd is None:
+                cd = ClassDef(class_name(base_name, self.taken, self.reserved), tmpl, group, doc=doc)
+                self._arguments(cd)
+                self.defs.append(cd)
             out.append(cd)
         return out
+
+    def _join(self, doc: str, tmpl: Instance, group: list[Instance]) -> ClassDef | None:
+        """An earlier class of the same block or layer that `group` can use unchanged, if any.
+
+        Instances are made into classes level by level (a class needs its children's), so
+        one layer used in a stage block and in the head (ResMLP's `affine`) comes here twice.
+        The later group joins the earlier class when the class, written for all the members,
+        takes the same arguments under the same conditions as before, so that the calls
+        already written for its earlier members stay valid."""
+        for cd in self.defs:
+            if cd.doc != doc or compatible(cd.template, tmpl) != set() or compatible(tmpl, cd.template) != set():
+                continue
+            calls = [(m.call, m.cls) for m in cd.members]
+            trial = ClassDef(cd.name, cd.template, cd.members + group, doc=doc)
+            self._arguments(trial)
+            for m, (call, cls) in zip(cd.members, calls):
+                m.call, m.cls = call, cls
+            if (trial.params, trial.leaf_text, trial.conditions, trial.optional, trial.renamed) == (
+                    cd.params, cd.leaf_text, cd.conditions, cd.optional, cd.renamed):
+                for m in group:
+                    m.cls = cd
+                cd.members += group
+                return cd
+            for m in group:
+                m.call = m.cls = None
+        return None
 
     def _arguments(self, cd: ClassDef) -> None:
         t, members = cd.template, cd.members
