@@ -60,7 +60,8 @@ DTYPES = ("float32", "bfloat16", "float16", "float64")
 def build(path_or_text: str | os.PathLike | ast.Program, variant: str | None = None, *,
           input_shape: tuple[int, ...] | None = None, max_params: int = DEFAULT_MAX_PARAMS,
           features: bool = False, inference: bool = False, dtype: Any = None, channels_last: bool = False,
-          compile: bool = False, mode: str | None = None, dynamic: bool | None = None, **overrides: Any):
+          compile: bool = False, mode: str | None = None, dynamic: bool | None = None, weights: Any = None,
+          **overrides: Any):
     """Build the torch `nn.Module` for an architecture (optionally a variant, with overrides).
 
     `features=True` returns the stem and stages only, giving every stage's output (with
@@ -74,6 +75,12 @@ def build(path_or_text: str | os.PathLike | ast.Program, variant: str | None = N
     stores 4-d weights in NHWC order (feed NHWC inputs too); `compile=True` returns
     `torch.compile(model, mode=mode, dynamic=dynamic)` (mode: default, reduce-overhead,
     max-autotune).
+
+    `weights` loads reference weights before those steps (archdsl.weights.load_weights):
+    "torchvision" / "timm" (the published weights of the variant's reference in the zoo
+    status table), "tv:NAME" / "timm:NAME", or a path to a .pth/.safetensors state dict
+    (this model's own, or the reference model's); the copy is verified like
+    `load_reference`'s.
     """
     from archdsl.backends.load import build_features, build_module
 
@@ -84,6 +91,11 @@ def build(path_or_text: str | os.PathLike | ast.Program, variant: str | None = N
     torch_dtype = _torch_dtype(dtype)
     g = compile_graph(path_or_text, variant, input_shape=input_shape, max_params=max_params, **overrides)
     model = build_features(g) if features else build_module(g)
+    if weights is not None:
+        from archdsl.weights import load_weights
+
+        whole = (lambda: build(path_or_text, variant, input_shape=input_shape, max_params=max_params, **overrides)) if features else None
+        load_weights(model, weights, full=whole)
     if inference:
         if features:
             raise ValueError("inference=True works on whole networks, not features=True")

@@ -4,6 +4,13 @@ After registration, `timm.create_model("archdsl_convnext_tiny", num_classes=10,
 drop_path_rate=0.1)` builds our model, so existing timm training scripts run it
 unchanged. timm's usual keyword arguments map to the arch's parameters:
 `num_classes` -> `classes`, `drop_path_rate` -> `drop_path`, `in_chans` -> input channels.
+
+`pretrained=True` loads reference weights through `archdsl.weights.load_weights` (the same
+path as `archdsl.build(..., weights=...)`): from `pretrained_cfg` / `pretrained_cfg_overlay`'s
+`state_dict` (an in-memory state dict) or `file` (a local .pth/.safetensors), as timm's own
+models take them, else the published weights of the variant's reference in the zoo status
+table (downloaded by torchvision or timm). With another `num_classes` the classifier keeps
+its fresh initialisation, as in timm.
 """
 
 from __future__ import annotations
@@ -17,14 +24,11 @@ PREFIX = "archdsl_"
 
 
 def _entrypoint(path: Path, variant: str | None, name: str) -> Callable[..., Any]:
-    def create(pretrained: bool = False, **kwargs: Any):
+    def create(pretrained: bool = False, pretrained_cfg: Any = None, pretrained_cfg_overlay: Any = None, **kwargs: Any):
         from archdsl.api import build, parse
-        from archdsl.errors import ArchError
 
-        if pretrained:
-            raise ArchError(f"{name}: archdsl ships no weights; load a reference state dict with archdsl.load_reference", None)
-        for k in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir"):
-            kwargs.pop(k, None)
+        weights = _pretrained_source(path, variant, name, pretrained_cfg, pretrained_cfg_overlay) if pretrained else None
+        kwargs.pop("cache_dir", None)
         program = parse(path)
         declared = {p.name for p in program.params}
         overrides: dict[str, Any] = {}
@@ -43,13 +47,49 @@ def _entrypoint(path: Path, variant: str | None, name: str) -> Callable[..., Any
             input_shape = (in_chans, h, w)
         kwargs.pop("drop_rate", None)
         overrides.update(kwargs)
-        return build(program, variant, input_shape=input_shape, **overrides)
+        model = build(program, variant, input_shape=input_shape, **overrides)
+        if weights is not None:
+            from archdsl.weights import load_weights
+
+            # a num_classes of one's own: the classifier stays fresh (non-strict), the rest loads verified
+            load_weights(model, weights, strict="classes" not in overrides)
+        return model
 
     create.__name__ = name
     create.__qualname__ = name
     create.__module__ = __name__
     create.__doc__ = f"archdsl {path.name}" + (f" variant {variant}" if variant else "")
     return create
+
+
+def _pretrained_source(path: Path, variant: str | None, name: str, cfg: Any, overlay: Any) -> Any:
+    """What `pretrained=True` loads: a state dict, a file, or the reference's hub."""
+    import dataclasses
+
+    merged: dict[str, Any] = {}
+    if dataclasses.is_dataclass(cfg):
+        merged.update(dataclasses.asdict(cfg))
+    elif isinstance(cfg, dict):
+        merged.update(cfg)
+    merged.update(overlay or {})
+    if merged.get("state_dict") is not None:
+        return merged["state_dict"]
+    if merged.get("file"):
+        return merged["file"]
+    if merged.get("url") or merged.get("hf_hub_id"):
+        from archdsl.weights import WeightMappingError
+
+        raise WeightMappingError(f"{name}: archdsl loads `file=` or `state_dict=` sources, or the zoo reference's own weights; "
+                                 "download the file and pass pretrained_cfg_overlay=dict(file=PATH)")
+    from archdsl.zoo_status import status
+
+    check = status(path.stem, variant)
+    if check is None or not check.library:
+        from archdsl.weights import WeightMappingError
+
+        raise WeightMappingError(f"{name}: no torchvision/timm reference in the zoo status table to take weights from; "
+                                 "pass pretrained_cfg_overlay=dict(file=PATH) with a state dict")
+    return check.params  # "tv:NAME" / "timm:NAME": the library's published weights
 
 
 def register_timm() -> list[str]:

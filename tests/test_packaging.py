@@ -130,3 +130,10 @@ def test_installed_wheel_use_finds_the_zoo_blocks(venv, tmp_path):
     code = "import archdsl; print(archdsl.summary('resnet50')['params'], archdsl.list_models('convnext_t*'))"
     py = _run(venv, [str(venv / "bin" / "python"), "-c", code], tmp_path)
     assert py.stdout.split(None, 1) == ["25557032", "['convnext_tiny']\n"], py.stderr
+
+
+def test_installed_wheel_has_the_weight_loader(venv, tmp_path):
+    r = _run(venv, [str(venv / "bin" / "python"), "-c",
+                    "from archdsl.weights import load_reference, load_weights; import archdsl.reference_rules; "
+                    "import archdsl.weights.trace, archdsl.weights.match, archdsl.weights.verify; print('ok')"], tmp_path)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

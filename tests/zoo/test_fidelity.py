@@ -6,7 +6,9 @@ and docs/zoo.md print), so that every claim made there is a test that runs:
 - every variant whose outputs are claimed equal ("default" here, "slow" in the slow
   suite) gives the reference's float64 outputs after `archdsl.load_reference`, at the
   variant's own input size, with every reference parameter perturbed (so zero biases and
-  unit norm weights take part) and BatchNorm statistics randomized.
+  unit norm weights take part) and BatchNorm statistics randomized;
+- (slow) every library-referenced variant, output claim or not, pairs each of its tensors
+  with one of the reference's (`archdsl.map_state_dict`, strict, both on the meta device).
 
 The family test files (tests/zoo/test_FAMILY.py) keep what is particular to a family:
 paper figures, structure, training-mode side outputs, deploy forms.
@@ -57,6 +59,17 @@ def test_outputs_equal_reference(stem, variant, check):
     ours = archdsl.build(zoo(f"{stem}.arch"), variant)
     archdsl.load_reference(ours, ref)
     assert_same_outputs(ours, ref, tuple(ours.arch_info["input_shape"]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem,variant,check", _cases("params"))
+def test_every_reference_pairs(stem, variant, check):
+    with torch.device("meta"):
+        ours = archdsl.build(zoo(f"{stem}.arch"), variant)
+        ref = constructor(check)()
+    mapping = archdsl.map_state_dict(ref, ours)
+    assert len(mapping) == len([n for n, _ in ours.named_parameters()]) + sum(
+        1 for n in ours.state_dict() if n.endswith(("running_mean", "running_var")))
 
 
 def test_every_claim_is_collected():

@@ -7,7 +7,6 @@ import timm
 import torch
 
 import archdsl
-from archdsl.weights import REFERENCE_ORDER
 from tests.conftest import zoo
 from tests.zoo.reference import check_outputs
 
@@ -42,13 +41,15 @@ def test_cells_take_two_inputs():
     assert first(x, prev).shape == (1, 6 * 168, 42, 42)  # a cell's forward takes x, then prev
 
 
-def test_reference_order_rule_moves_conv_1x1_first():
-    keys = ["cell_1.conv_prev_1x1.conv.weight", "cell_1.conv_prev_1x1.bn.weight", "cell_1.conv_1x1.conv.weight",
-            "cell_1.conv_1x1.bn.weight", "cell_1.comb_iter_0_left.x", "cell_0.conv_1x1.conv.weight"]
-    assert REFERENCE_ORDER["nasnet"](keys) == [keys[2], keys[3], keys[0], keys[1], keys[4], keys[5]]
-    with torch.device("meta"):
-        ref = list(timm.create_model("nasnetalarge", pretrained=False).state_dict())
-    assert sorted(REFERENCE_ORDER["nasnet"](ref)) == sorted(ref)
+def test_cell_inputs_pair_by_data_flow():
+    # timm's cells fit h_{i-1} (`conv_prev_1x1`) before h_i (`conv_1x1`), ours h_i first;
+    # no rule orders them: each pairs with the conv fed by the same hidden state
+    torch.manual_seed(0)
+    reference = timm.create_model("nasnetalarge", pretrained=False)
+    mapping = archdsl.load_reference(archdsl.build(FILE), reference, input_shape=(3, 32, 32))
+    assert mapping["stages.0.blocks.3.conv.weight"] == "cell_1.conv_1x1.conv.weight"  # fits h_i
+    assert mapping["stages.0.blocks.3.squeeze1.conv.weight"] == "cell_1.conv_prev_1x1.conv.weight"  # fits h_{i-1}
+    assert mapping.report.error < 1e-6
 
 
 def test_file_is_short():
