@@ -43,14 +43,18 @@ def parse(text_or_path: str | os.PathLike) -> ast.Program:
 
 def compile_graph(path_or_text: str | os.PathLike | ast.Program, variant: str | None = None,
                   set_args: list[SetArg] | None = None, input_shape: tuple[int, ...] | None = None,
-                  max_params: int = DEFAULT_MAX_PARAMS, **overrides: Any) -> Graph:
+                  max_params: int = DEFAULT_MAX_PARAMS, drop_rate: float | None = None, global_pool: str | None = None,
+                  **overrides: Any) -> Graph:
     """Parse, resolve and check: the IR graph every backend starts from.
 
     `path_or_text` is a `.arch` path, source text, a parsed Program, or a zoo model name:
-    `compile_graph("convnext_tiny")` is `compile_graph(<zoo>/convnext.arch, "tiny")`."""
+    `compile_graph("convnext_tiny")` is `compile_graph(<zoo>/convnext.arch, "tiny")`.
+    `drop_rate` and `global_pool` change the head as timm's arguments of those names do
+    (archdsl/passes/head.py): dropout before the classifier; "avg", "max", "token" or ""
+    (no pooling)."""
     path_or_text, variant = zoo_source(path_or_text, variant)
     program = path_or_text if isinstance(path_or_text, ast.Program) else parse(path_or_text)
-    return compile_program(program, variant, overrides, set_args, input_shape, max_params)
+    return compile_program(program, variant, overrides, set_args, input_shape, max_params, drop_rate, global_pool)
 
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
