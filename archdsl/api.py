@@ -63,12 +63,16 @@ DTYPES = ("float32", "bfloat16", "float16", "float64")
 
 def build(path_or_text: str | os.PathLike | ast.Program, variant: str | None = None, *,
           input_shape: tuple[int, ...] | None = None, max_params: int = DEFAULT_MAX_PARAMS,
-          features: bool = False, inference: bool = False, dtype: Any = None, channels_last: bool = False,
-          compile: bool = False, mode: str | None = None, dynamic: bool | None = None, **overrides: Any):
+          features: bool = False, out_indices: int | tuple[int, ...] | None = None, inference: bool = False,
+          dtype: Any = None, channels_last: bool = False, compile: bool = False, mode: str | None = None,
+          dynamic: bool | None = None, **overrides: Any):
     """Build the torch `nn.Module` for an architecture (optionally a variant, with overrides).
 
-    `features=True` returns the stem and stages only, giving every stage's output (with
-    `feature_info`: channels and strides), for detection and segmentation necks.
+    `features=True` returns the trunk (stem and stages, cut after the last level asked for)
+    giving the maps of its feature levels `out_indices` (default: all; an int k: the last
+    k), one per resolution as timm's `features_only` models do, with `feature_info` (timm's
+    FeatureInfo: channels, reductions, module names), for detection and segmentation necks.
+    `drop_rate` and `global_pool` change the head as timm's arguments do (compile_graph).
 
     Deployment options, applied in this order: `inference=True` returns the eval-mode
     model with the inference passes applied (`archdsl.passes.inference`: dropout removal,
@@ -79,15 +83,21 @@ def build(path_or_text: str | os.PathLike | ast.Program, variant: str | None = N
     `torch.compile(model, mode=mode, dynamic=dynamic)` (mode: default, reduce-overhead,
     max-autotune).
     """
-    from archdsl.backends.load import build_features, build_module
+    from archdsl.backends.load import build_module
 
+    if out_indices is not None and not features:
+        raise ValueError("out_indices= only applies with features=True")
     if mode is not None and mode not in COMPILE_MODES:
         raise ValueError(f"mode must be one of {', '.join(COMPILE_MODES)}, got {mode!r}")
     if mode is not None and not compile:
         raise ValueError("mode= only applies with compile=True")
     torch_dtype = _torch_dtype(dtype)
     g = compile_graph(path_or_text, variant, input_shape=input_shape, max_params=max_params, **overrides)
-    model = build_features(g) if features else build_module(g)
+    model = build_module(g)
+    if features:
+        from archdsl.backends.features import FeatureNet
+
+        model = FeatureNet(model, out_indices)
     if inference:
         if features:
             raise ValueError("inference=True works on whole networks, not features=True")
