@@ -43,9 +43,9 @@ def timm_arguments(program: Any, variant: str | None, name: str, kwargs: dict[st
     kw = dict(kwargs)
     declared = {p.name for p in program.params}
     out: dict[str, Any] = {k: kw.pop(k) for k in list(kw) if k not in TIMM_ARGUMENTS}
-    for key in out:  # the arch's own parameters (and lets): anything else is named here, not dropped
+    for key, value in out.items():  # the arch's own parameters (and lets): anything else is named here, not dropped
         try:
-            resolve_parameters(program, variant, {key: out[key]})
+            resolve_parameters(program, variant, {key: value})
         except ArchError as e:
             if not e.message.startswith("unknown parameter"):
                 raise
@@ -67,8 +67,8 @@ def timm_arguments(program: Any, variant: str | None, name: str, kwargs: dict[st
             out[key] = kw.pop(key)
     for key in ("dynamic_img_size", "dynamic_img_pad"):
         if kw.pop(key, False):
-            raise ArchError(f"{name}: {key}=True is not supported: an archdsl network is built for one input size "
-                            "(its position tables and token grids are sized then)", None)
+            raise ArchError(f"{name}: {key}=True is not supported: a network is built for one input size (token grids, "
+                            "position tables)", None, "build one model per input size with img_size=")
     if "in_chans" in kw or "img_size" in kw:
         c = kw.pop("in_chans", None)
         size = _image_size(name, kw.pop("img_size")) if "img_size" in kw else None

@@ -25,7 +25,6 @@ import types
 from collections import OrderedDict
 from typing import Any, Iterator
 
-import torch
 from torch import nn
 
 from archdsl.backends.codegen import write_source

@@ -58,14 +58,13 @@ def _set_global_pool(g: Graph, head: list[Node], kind: str) -> None:
         raise ArchError(f"global_pool={kind!r}: the head pools {len(pools)} times (`{pools[0].token}`, `{pools[1].token}`), "
                         "so which pooling to change is unclear", pools[1].span)
     pool = pools[0]
-    if kind == "token" or pool.op == "cls":
-        if pool.op != "cls" or kind in POOL_OPS:
-            if kind == "token":
-                raise ArchError(f"global_pool='token': this head pools with `{pool.token}`, not a class token", pool.span,
-                                "use 'avg' or 'max' (or '' for no pooling)")
-            raise ArchError(f"global_pool={kind!r}: this head takes the class token (`{pool.token}`); timm's average over "
-                            "the patch tokens alone has no archdsl layer, and `gap` would average the class token too",
-                            pool.span, "use global_pool='token' or '' (no pooling), or write the pooling in the file")
+    if (kind == "token" and pool.op != "cls") or (pool.op == "cls" and kind in POOL_OPS):
+        if kind == "token":
+            raise ArchError(f"global_pool='token': this head pools with `{pool.token}`, not a class token", pool.span,
+                            "use 'avg' or 'max' (or '' for no pooling)")
+        raise ArchError(f"global_pool={kind!r}: this head takes the class token (`{pool.token}`); timm's average over "
+                        "the patch tokens alone has no archdsl layer, and `gap` would average the class token too",
+                        pool.span, "use global_pool='token' or '' (no pooling), or write the pooling in the file")
     if kind in POOL_OPS:
         op = POOL_OPS[kind]
         if pool.op != op:

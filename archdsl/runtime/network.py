@@ -20,6 +20,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from archdsl.runtime.layers import GlobalPool
+from archdsl.runtime.stages import checkpoint
+
 
 def feature_levels(*levels: tuple) -> list[dict]:
     """timm's `feature_info` dicts from (module, channels, reduction) rows; a token level's

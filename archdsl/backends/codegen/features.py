@@ -5,8 +5,9 @@ whose output a detection or segmentation neck reads: one per resolution, the las
 at that resolution (ResNet-50: the stem's `relu` at 1/2, then each stage; MobileNetV3 and
 EfficientNet, one stage in the file: the last block before each stride). A network whose
 stage blocks all keep one resolution (ViT, DeiT, Mixer) has one level per block, as timm
-lists them. Each level is timm's dict: `module` (its module path; a stage's last block is
-named by the stage), `num_chs` (channels: an image's C, a token's width) and `reduction`
+lists them (up to where class tokens join: not CaiT's class attention). Each level is
+timm's dict: `module` (its module path; a stage's last block is named by the stage),
+`num_chs` (channels: an image's C, a token's width) and `reduction`
 (input size / the map's size; for tokens, the patch stride). Token levels also carry
 `prefix_tokens` (class / distillation tokens in front) and `grid` (rows, columns of the
 patch tokens), which `forward_intermediates` needs to lay them out as NCHW maps.
@@ -102,7 +103,10 @@ def feature_levels(g: Graph, b: Builder, stem_items: list[tuple[str, tuple]] | N
     if any(t is None for t in block_taps):
         return []
     if len(block_taps) > 1 and len({t["reduction"] for t in block_taps}) == 1:  # isotropic: every block
-        return [dict(t) for t in block_taps]
+        # up to where class tokens join the sequence: CaiT's and XCiT's class-attention blocks
+        # only refine the class token, and timm lists the self-attention blocks alone
+        prefix = block_taps[0].get("prefix_tokens")
+        return [dict(t) for t in block_taps if t.get("prefix_tokens") == prefix]
     taps += block_taps
     levels: list[dict[str, Any]] = []
     for k, t in enumerate(taps):
