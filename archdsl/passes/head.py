@@ -1,6 +1,8 @@
 """Pass `adapt_head`: timm's `drop_rate` and `global_pool` as changes to the head's layers.
 
-Run right after lowering, so every later pass (shapes, names, code) sees the new head:
+Run right after lowering, so every later pass (shapes, names, code) sees the new head; a
+layer made or changed here carries a `_note` the generated code's comments show
+(`dropout(0.2) (drop_rate)`), since its source position is the layer it stands next to:
 
 - `drop_rate=p`: dropout with probability p right before each classifier (timm's
   `head_drop`); where the file already has a dropout there (EfficientNet, MobileNetV3), its
@@ -69,7 +71,7 @@ def _set_global_pool(g: Graph, head: list[Node], kind: str) -> None:
         op = POOL_OPS[kind]
         if pool.op != op:
             pool.op, pool.token = op, op
-            pool.attrs = {"_token": f"`{op}`"}
+            pool.attrs = {"_token": f"`{op}`", "_note": f"{op} (global_pool={kind!r})"}
         return
     if kind == "":
         later = nx.descendants(g.graph, pool.id)
@@ -96,11 +98,12 @@ def _set_drop_rate(g: Graph, head: list[Node], rate: float) -> None:
     for fc in classifiers:
         src = g.nodes[fc.inputs[0]]
         token = f"dropout({float(rate)})"
+        note = f"{token} (drop_rate)"
         if src.op == "dropout" and src.scope == fc.scope:
-            src.attrs["p"], src.token = float(rate), token
-            src.attrs["_token"] = f"`{token}`"
+            src.attrs.update(p=float(rate), _token=f"`{token}`", _note=note)
+            src.token = token
             continue
-        attrs = {a.name: a.default for a in spec.args} | {"p": float(rate), "_token": f"`{token}`"}
+        attrs = {a.name: a.default for a in spec.args} | {"p": float(rate), "_token": f"`{token}`", "_note": note}
         node = Node(g.new_id(), "dropout", attrs, [src.id], fc.span, fc.scope, token, sub=fc.sub, block_index=fc.block_index)
         g.add(node, before=fc.id)
         g.set_inputs(fc, [node.id if i == src.id else i for i in fc.inputs])
