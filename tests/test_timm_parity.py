@@ -28,7 +28,8 @@ MORE_LEVELS = [("densenet121", "densenet121"), ("regnet_x_400mf", "regnetx_004")
                ("swin_tiny", "swin_tiny_patch4_window7_224"), ("pvt_v2_b0", "pvt_v2_b0"), ("mobilenet_v2", "mobilenetv2_100"),
                ("nasnet_a_large", "nasnetalarge"), ("deit_tiny", "deit_tiny_patch16_224"), ("mlp_mixer_s16", "mixer_s16_224"),
                ("xcit_tiny12", "xcit_tiny_12_p16_224"), ("botnet26t", "botnet26t_256"), ("mnasnet1_0", "mnasnet_100"),
-               ("coat_lite_tiny", "coat_lite_tiny")]
+               ("coat_lite_tiny", "coat_lite_tiny"), ("maxvit_tiny", "maxvit_tiny_tf_224"), ("convnext_v2_atto", "convnextv2_atto"),
+               ("resmlp_12", "resmlp_12_224"), ("gmlp_ti", "gmlp_ti16_224")]
 
 
 def levels(feature_info) -> list[tuple[int, int]]:
