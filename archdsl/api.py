@@ -43,14 +43,18 @@ def parse(text_or_path: str | os.PathLike) -> ast.Program:
 
 def compile_graph(path_or_text: str | os.PathLike | ast.Program, variant: str | None = None,
                   set_args: list[SetArg] | None = None, input_shape: tuple[int, ...] | None = None,
-                  max_params: int = DEFAULT_MAX_PARAMS, **overrides: Any) -> Graph:
+                  max_params: int = DEFAULT_MAX_PARAMS, drop_rate: float | None = None, global_pool: str | None = None,
+                  **overrides: Any) -> Graph:
     """Parse, resolve and check: the IR graph every backend starts from.
 
     `path_or_text` is a `.arch` path, source text, a parsed Program, or a zoo model name:
-    `compile_graph("convnext_tiny")` is `compile_graph(<zoo>/convnext.arch, "tiny")`."""
+    `compile_graph("convnext_tiny")` is `compile_graph(<zoo>/convnext.arch, "tiny")`.
+    `drop_rate` and `global_pool` change the head as timm's arguments of those names do
+    (archdsl/passes/head.py): dropout before the classifier; "avg", "max", "token" or ""
+    (no pooling)."""
     path_or_text, variant = zoo_source(path_or_text, variant)
     program = path_or_text if isinstance(path_or_text, ast.Program) else parse(path_or_text)
-    return compile_program(program, variant, overrides, set_args, input_shape, max_params)
+    return compile_program(program, variant, overrides, set_args, input_shape, max_params, drop_rate, global_pool)
 
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
@@ -59,13 +63,16 @@ DTYPES = ("float32", "bfloat16", "float16", "float64")
 
 def build(path_or_text: str | os.PathLike | ast.Program, variant: str | None = None, *,
           input_shape: tuple[int, ...] | None = None, max_params: int = DEFAULT_MAX_PARAMS,
-          features: bool = False, inference: bool = False, dtype: Any = None, channels_last: bool = False,
-          compile: bool = False, mode: str | None = None, dynamic: bool | None = None, weights: Any = None,
-          **overrides: Any):
+          features: bool = False, out_indices: int | tuple[int, ...] | None = None, inference: bool = False,
+          dtype: Any = None, channels_last: bool = False, compile: bool = False, mode: str | None = None,
+          dynamic: bool | None = None, weights: Any = None, **overrides: Any):
     """Build the torch `nn.Module` for an architecture (optionally a variant, with overrides).
 
-    `features=True` returns the stem and stages only, giving every stage's output (with
-    `feature_info`: channels and strides), for detection and segmentation necks.
+    `features=True` returns the trunk (stem and stages, cut after the last level asked for)
+    giving the maps of its feature levels `out_indices` (default: all; an int k: the last
+    k), one per resolution as timm's `features_only` models do, with `feature_info` (timm's
+    FeatureInfo: channels, reductions, module names), for detection and segmentation necks.
+    `drop_rate` and `global_pool` change the head as timm's arguments do (compile_graph).
 
     Deployment options, applied in this order: `inference=True` returns the eval-mode
     model with the inference passes applied (`archdsl.passes.inference`: dropout removal,
@@ -82,20 +89,25 @@ def build(path_or_text: str | os.PathLike | ast.Program, variant: str | None = N
     (this model's own, or the reference model's); the copy is verified like
     `load_reference`'s.
     """
-    from archdsl.backends.load import build_features, build_module
+    from archdsl.backends.load import build_module
 
+    if out_indices is not None and not features:
+        raise ValueError("out_indices= only applies with features=True")
     if mode is not None and mode not in COMPILE_MODES:
         raise ValueError(f"mode must be one of {', '.join(COMPILE_MODES)}, got {mode!r}")
     if mode is not None and not compile:
         raise ValueError("mode= only applies with compile=True")
     torch_dtype = _torch_dtype(dtype)
     g = compile_graph(path_or_text, variant, input_shape=input_shape, max_params=max_params, **overrides)
-    model = build_features(g) if features else build_module(g)
+    model = build_module(g)
     if weights is not None:
         from archdsl.weights import load_weights
 
-        whole = (lambda: build(path_or_text, variant, input_shape=input_shape, max_params=max_params, **overrides)) if features else None
-        load_weights(model, weights, full=whole)
+        load_weights(model, weights)  # into the whole network, before any feature wrapper
+    if features:
+        from archdsl.backends.features import FeatureNet
+
+        model = FeatureNet(model, out_indices)
     if inference:
         if features:
             raise ValueError("inference=True works on whole networks, not features=True")

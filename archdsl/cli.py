@@ -1,6 +1,7 @@
 """The `archdsl` command.
 
     archdsl compile FILE.arch [--variant V] [--set NAME=VALUE]... [--input CxHxW] [--json] [--layers] [-o OUT.py]
+                    [--drop-rate P] [--global-pool avg|max|token|'']
     archdsl check   FILE.arch [--variant V] [--set NAME=VALUE]... [--input CxHxW]
     archdsl render  FILE.arch [--variant V] [-o OUT.svg|.png|.pdf|.dot] [--depth 0|1|full] [--rankdir TB|LR]
     archdsl zoo
@@ -44,6 +45,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", dest="input_shape", metavar="CxHxW", help="input shape, e.g. 3x160x160")
     p.add_argument("--max-params", type=_count, default=None, metavar="N",
                    help="refuse networks with more parameters (default 10 billion; 1e9 and 500M are accepted)")
+    p.add_argument("--drop-rate", type=float, default=None, metavar="P",
+                   help="dropout before the classifier (timm's drop_rate), e.g. 0.2")
+    p.add_argument("--global-pool", default=None, metavar="KIND",
+                   help="the head's pooling as timm's global_pool: avg, max, token, or '' (none; needs --set classes=0 on maps)")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -167,7 +172,8 @@ def _compiler(args):
     budget = args.max_params if args.max_params is not None else DEFAULT_MAX_PARAMS
 
     def run(v: str | None = variant):
-        return compile_graph(program, v, set_args=sets, input_shape=shape, max_params=budget)
+        return compile_graph(program, v, set_args=sets, input_shape=shape, max_params=budget, drop_rate=args.drop_rate,
+                             global_pool=args.global_pool)
 
     return run, program, variant
 

@@ -2,8 +2,11 @@
 
 After registration, `timm.create_model("archdsl_convnext_tiny", num_classes=10,
 drop_path_rate=0.1)` builds our model, so existing timm training scripts run it
-unchanged. timm's usual keyword arguments map to the arch's parameters:
-`num_classes` -> `classes`, `drop_path_rate` -> `drop_path`, `in_chans` -> input channels.
+unchanged. timm's keyword arguments (archdsl/timm_arguments.py) map to the arch's
+parameters and build options: `num_classes` -> `classes`, `drop_path_rate` -> `drop_path`,
+`in_chans` / `img_size` -> the input shape, `drop_rate` / `global_pool` -> the head,
+`features_only` / `out_indices` / `feature_cls` -> a feature extractor; any other keyword
+must be a parameter of the arch. What archdsl cannot honour is an error, never dropped.
 
 `pretrained=True` loads reference weights through `archdsl.weights.load_weights` (the same
 path as `archdsl.build(..., weights=...)`): from `pretrained_cfg` / `pretrained_cfg_overlay`'s
@@ -18,6 +21,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+from archdsl.timm_arguments import timm_arguments
+
 # timm (1.0.31) rejects "/" in registry names (it reads them as Hub repo ids or paths),
 # so the prefix is "archdsl_" rather than "archdsl/".
 PREFIX = "archdsl_"
@@ -30,30 +35,14 @@ def _entrypoint(path: Path, variant: str | None, name: str) -> Callable[..., Any
         weights = _pretrained_source(path, variant, name, pretrained_cfg, pretrained_cfg_overlay) if pretrained else None
         kwargs.pop("cache_dir", None)
         program = parse(path)
-        declared = {p.name for p in program.params}
-        overrides: dict[str, Any] = {}
-        input_shape = None
-        if "num_classes" in kwargs:
-            overrides["classes"] = kwargs.pop("num_classes")
-        if "drop_path_rate" in kwargs:
-            rate = kwargs.pop("drop_path_rate")
-            if "drop_path" in declared:
-                overrides["drop_path"] = float(rate)
-        if "in_chans" in kwargs:
-            in_chans = kwargs.pop("in_chans")
-            from archdsl.api import compile_graph
-
-            c, h, w = compile_graph(program, variant).input_shape
-            input_shape = (in_chans, h, w)
-        kwargs.pop("drop_rate", None)
-        overrides.update(kwargs)
-        model = build(program, variant, input_shape=input_shape, **overrides)
+        build_kwargs, finish = timm_arguments(program, variant, name, kwargs)
+        model = build(program, variant, **build_kwargs)
         if weights is not None:
             from archdsl.weights import load_weights
 
             # a num_classes of one's own: the classifier stays fresh (non-strict), the rest loads verified
-            load_weights(model, weights, strict="classes" not in overrides)
-        return model
+            load_weights(model, weights, strict="classes" not in build_kwargs)
+        return finish(model)  # the feature wrapper, if asked for, goes around the loaded network
 
     create.__name__ = name
     create.__qualname__ = name

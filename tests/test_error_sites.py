@@ -63,6 +63,27 @@ EXEMPT: dict[str, tuple[str, str | None]] = {
         "an argument of timm's API (timm.create_model(..., pretrained=True))",
         "tests/test_timm_registry.py::test_pretrained_weights_are_refused_with_a_pointer"),
     "--mode needs --compile": (USAGE, "tests/test_cli.py::test_mode_needs_compile"),
+    "{}: drop_path_rate={}: {} has no `drop_path` parameter (no stochastic depth)": (
+        "an argument of timm's API (timm.create_model(\"archdsl_...\", ...)), not .arch text",
+        "tests/test_timm_parity.py::test_unsupported_arguments_are_errors"),
+    "{}: feature_cls={} is not supported; one of {}": (
+        "an argument of timm's API (timm.create_model(\"archdsl_...\", ...)), not .arch text",
+        "tests/test_timm_parity.py::test_unsupported_arguments_are_errors"),
+    "{}: img_size must be a positive int or (height, width), got {}": (
+        "an argument of timm's API (timm.create_model(\"archdsl_...\", ...)), not .arch text",
+        "tests/test_timm_parity.py::test_unsupported_arguments_are_errors"),
+    "{}: num_classes needs a `classes` parameter, and {} declares none": (
+        "an argument of timm's API (timm.create_model(\"archdsl_...\", ...)), not .arch text",
+        "tests/test_timm_parity.py::test_num_classes_without_a_classes_parameter_is_an_error"),
+    "{}: unknown argument `{}`: neither a timm argument archdsl supports ({}) nor a parameter of {}": (
+        "an argument of timm's API (timm.create_model(\"archdsl_...\", ...)), not .arch text",
+        "tests/test_timm_parity.py::test_unsupported_arguments_are_errors"),
+    "{}: {} applies to feature extractors: add features_only=True": (
+        "an argument of timm's API (timm.create_model(\"archdsl_...\", ...)), not .arch text",
+        "tests/test_timm_parity.py::test_unsupported_arguments_are_errors"),
+    "{}: {}=True is not supported: a network is built for one input size (token grids, position tables)": (
+        "an argument of timm's API (timm.create_model(\"archdsl_...\", ...)), not .arch text",
+        "tests/test_timm_parity.py::test_unsupported_arguments_are_errors"),
     "the network has more than {} layers": (
         "needs 200,000 layers, about 8 s to lower; the test lowers the same check with the limit at 50",
         "tests/ir/test_lower.py::test_layer_limit_is_a_located_error"),

@@ -9,7 +9,8 @@ checked IR through the emitters of archdsl/backends/codegen.
 
 While a network is constructed, PyTorch's default initialisation of the layers its `init`
 scheme overwrites anyway is skipped (the scheme runs at the end of the constructor), so
-building costs one initialisation, not two; `features=True` wraps the built network.
+building costs one initialisation, not two. `features=True` wraps the built network
+(archdsl/backends/features.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import types
 from collections import OrderedDict
 from typing import Any, Iterator
 
-import torch
 from torch import nn
 
 from archdsl.backends.codegen import write_source
@@ -133,42 +133,3 @@ def check_params(model: nn.Module, g: Graph) -> None:
         if want != got:
             raise ArchError(f"`{node.token}` ({node.op}): its `params` rule says {want:,} parameters, the module it builds has {got:,}",
                             node.span, f"the registry entry of `{node.op}` disagrees with its module: fix its `params` rule or its `module`")
-
-
-class FeatureNet(nn.Module):
-    """`features=True`: the stem and stages of a network, returning every stage's output
-    (for detection and segmentation necks). `feature_info` gives channels and strides."""
-
-    def __init__(self, net: nn.Module, info: list[dict[str, Any]]):
-        super().__init__()
-        self.stem = net.stem
-        self.stages = net.stages
-        self.feature_info = info
-        self.arch_info = net.arch_info
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = self.stem(x)
-        out = []
-        for stage in self.stages:
-            x = stage(x)
-            if isinstance(x, tuple):  # a stage with side outputs (`aux:`) in training mode
-                x = x[0]
-            out.append(x)
-        return out
-
-
-def build_features(g: Graph) -> FeatureNet:
-    net = build_module(g)
-    if not hasattr(net, "stem") or not hasattr(net, "stages"):
-        raise ArchError("features=True needs a network with `stem` and `stage` lines", None)
-    h = g.input_shape[1]
-    info = []
-    for path, grp in sorted((p, gr) for p, gr in g.groups.items() if gr.kind == "stage"):
-        inside = [n for n in g if n.scope[:2] == path]
-        ids = {n.id for n in inside}
-        # the stage's output: the node read outside it (not the end of a side-output branch)
-        exits = [n for n in inside if n.id == g.output_id or any(s not in ids for s in g.graph.successors(n.id))]
-        last = max(exits or inside, key=lambda n: g.order.index(n.id))
-        shape = last.shape
-        info.append({"module": f"stages.{path[1]}", "num_chs": shape[0], "reduction": h // shape[1] if len(shape) == 3 else None})
-    return FeatureNet(net, info)

@@ -24,19 +24,28 @@ def _positions(shape) -> int:
 
 
 def _fc_shape(attrs, ins):
+    if attrs["out"] == 0:  # no layer: the identity, as timm's num_classes=0 leaves a classifier
+        return ins[0]
     _features(attrs, ins)
     if attrs["out"] is None or attrs["out"] < 1:
-        raise ShapeError(f"{attrs['_token']} needs a positive output size, e.g. fc(1000)")
+        raise ShapeError(f"{attrs['_token']} needs a positive output size (or 0: no layer), e.g. fc(1000)")
     return ins[0][:-1] + (attrs["out"],)
 
 
+def _fc_module(attrs, ins, out):
+    if attrs["out"] == 0:
+        return call("nn.Identity")
+    return call("nn.Linear", ins[0][-1], attrs["out"], bias=attrs["bias"], _defaults={"bias": True})
+
+
 register(OpSpec(
-    "fc", "linear", "Fully connected (linear) layer on the last dimension.",
+    "fc", "linear", "Fully connected (linear) layer on the last dimension; `fc(0)` is no layer, the identity "
+    "(a classifier of `classes=0`, timm's num_classes=0: the head returns its features).",
     args=(Arg("out", "int", None, "output features", positional=True), Arg("bias", "bool", True, "add a bias")),
     module_name="fc", example="fc(1000)", shape=_fc_shape,
     params=lambda a, ins, out: ins[0][-1] * a["out"] + (a["out"] if a["bias"] else 0),
     macs=lambda a, ins, out: _positions(ins[0]) * ins[0][-1] * a["out"],
-    module=lambda a, ins, out: call("nn.Linear", ins[0][-1], a["out"], bias=a["bias"], _defaults={"bias": True}),
+    module=_fc_module,
 ))
 
 

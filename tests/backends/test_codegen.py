@@ -283,7 +283,8 @@ def test_every_generated_layer_has_a_source_map(file, variant, generated):
                 continue
             target = ast.unparse(node.targets[0])
             call = ast.unparse(node.value)
-            if not target.startswith(("self.", "shared.")) or call in ("nn.Sequential()", "nn.Identity()", "nn.Module()", "nn.ModuleList()"):
+            if not target.startswith(("self.", "shared.")) or call in ("nn.Sequential()", "nn.Identity()", "nn.Module()", "nn.ModuleList()") \
+                    or target == "self.feature_info":  # data (the feature levels), not a layer
                 continue
             assert re.search(rf"# zoo/{re.escape(file)}:\d+:\d+", lines[node.lineno - 1]), lines[node.lineno - 1]
             checked += 1
@@ -292,7 +293,7 @@ def test_every_generated_layer_has_a_source_map(file, variant, generated):
 
 # ---- safety -------------------------------------------------------------------------
 SAFE_BUILTINS = {"super", "range", "len", "list", "dict", "int", "float", "bool", "str", "tuple", "isinstance", "object", "None", "True", "False",
-                 "slice", "any", "max", "min", "zip", "property", "AttributeError", "ValueError"}
+                 "slice", "any", "max", "min", "zip", "enumerate", "property", "AttributeError", "ValueError"}
 FORBIDDEN = {"eval", "exec", "compile", "__import__", "open", "getattr", "setattr", "delattr", "globals", "locals",
              "vars", "os", "sys", "subprocess", "builtins", "__builtins__", "input", "breakpoint", "importlib", "runpy"}
 
@@ -349,12 +350,19 @@ def assert_safe(source: str) -> None:
             raise AssertionError(f"unexpected {type(node).__name__}")
 
 
+MODULE_PATH = r"[A-Za-z_][A-Za-z0-9_]*(\.([A-Za-z_][A-Za-z0-9_]*|[0-9]+))*"
+
+
 def _architecture_name(tree: ast.AST, const: ast.Constant) -> bool:
-    """The `pretrained_cfg["architecture"]` value (the arch and variant names) and the
-    `classifier_name` (a module path): identifiers the compiler checked."""
+    """The `pretrained_cfg["architecture"]` value (the arch and variant names), the
+    `classifier_name` and the module paths of `feature_info` / `feature_norm`: identifiers
+    the compiler checked."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and node.value is const and ast.unparse(node.targets[0]) == "self.classifier_name":
-            return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", const.value) is not None
+            return re.fullmatch(MODULE_PATH, const.value) is not None
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) in ("self.feature_info", "self.feature_norm") \
+                and any(c is const for c in ast.walk(node.value)):
+            return re.fullmatch(MODULE_PATH, const.value) is not None
         if isinstance(node, ast.Dict):
             for k, v in zip(node.keys, node.values):
                 if v is const and isinstance(k, ast.Constant) and k.value == "architecture":

@@ -36,12 +36,15 @@ def test_pretrained_cfg():
 
 
 def test_features_only():
+    # one level per resolution, as timm's resnet50 lists them: the stem's relu, then each stage
     m = archdsl.build(zoo("resnet.arch"), "resnet50", features=True).eval()
-    assert [f["num_chs"] for f in m.feature_info] == [256, 512, 1024, 2048]
-    assert [f["reduction"] for f in m.feature_info] == [4, 8, 16, 32]
+    assert [f["num_chs"] for f in m.feature_info] == [64, 256, 512, 1024, 2048]
+    assert [f["reduction"] for f in m.feature_info] == [2, 4, 8, 16, 32]
     outs = m(torch.randn(1, 3, 64, 64))
-    assert [o.shape[1] for o in outs] == [256, 512, 1024, 2048]
+    assert [o.shape[1] for o in outs] == [64, 256, 512, 1024, 2048]
     assert outs[-1].shape[-1] == 2
+    m = archdsl.build(zoo("resnet.arch"), "resnet50", features=True, out_indices=(1, 2, 3, 4)).eval()
+    assert m.feature_info.channels() == [256, 512, 1024, 2048] and m.feature_info.reduction() == [4, 8, 16, 32]
 
 
 def test_features_need_stem_and_stages():

@@ -103,4 +103,4 @@ def test_features_in_training_mode_are_tensors():
     net = archdsl.build(FILE, "googlenet_aux", features=True).train()
     with torch.no_grad():
         feats = net(torch.randn(2, 3, 96, 96))
-    assert [f.shape[1] for f in feats] == [f["num_chs"] for f in net.feature_info] == [480, 832, 1024]
+    assert [f.shape[1] for f in feats] == net.feature_info.channels() == [64, 192, 480, 832, 1024]

@@ -59,6 +59,8 @@ def test_training_outputs_equal_reference_with_aux():
 
 
 def test_feature_info_ignores_side_outputs():
-    # stage 2 (Mixed_6b..6e) ends with the auxiliary head: its feature is still the 768-wide trunk
+    # stage 2 (Mixed_6b..6e) ends with the auxiliary head: its feature is still the 768-wide
+    # trunk; one level per resolution, as timm's inception_v3 lists them
     net = archdsl.build(FILE, "inception_v3_aux", features=True)
-    assert [f["num_chs"] for f in net.feature_info] == [288, 768, 768, 1280, 2048]
+    assert net.feature_info.channels() == [64, 192, 288, 768, 2048]
+    assert net.feature_info.module_name()[3] == "stages.2" and net.feature_info.reduction() == [2, 4, 8, 16, 32]

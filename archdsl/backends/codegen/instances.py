@@ -344,6 +344,7 @@ class Builder:
                 continue
             name = attr_name(node.name or "", node.span)
             note = span_text(node.span) if (spec.user or spec.family == "tensor") and not node.sub else f"{node.op} ({'.'.join(map(str, node.sub)) or 'added'})"
+            note = node.attrs.get("_note", note)  # a layer a pass made or changed says so (passes/head.py)
             item, out = self.layer(node, sym_ins, name, note, sym_of)
             sym_of[nid] = out
             if item.kind == "param":
@@ -353,7 +354,7 @@ class Builder:
                 text = spec.expr(node.attrs, [self.g.nodes[i].shape for i in node.inputs], node.shape)
                 steps.append(Step(name, text, list(node.inputs), nid, node.shape, node.span, sym_shape=out))
                 continue
-            layer_note = span_text(node.span) if spec.user and not node.sub else ""
+            layer_note = node.attrs.get("_note", span_text(node.span) if spec.user and not node.sub else "")
             if node.sub:
                 if len(node.sub) != 1:
                     raise Unsupported("nested containers inside a group", node.span)

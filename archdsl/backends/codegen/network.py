@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from archdsl.backends.codegen.classes import ClassDef, Classes
+from archdsl.backends.codegen.features import feature_lines
 from archdsl.backends.codegen.instances import (Builder, Instance, Item, Unsupported, source_comment, span_text, value_shape,
                                                 returns)
 from archdsl.backends.codegen.layout import assign, layout, split_expr
@@ -147,8 +148,10 @@ class NetworkWriter:
             classifier = next(it for it in head_class.items if it.name == step.item)
         annotation = "torch.Tensor | tuple[torch.Tensor, ...]" if self.aux_stages else returns(out_node)
         in_shape = g.input_shape
-        cfg = {"architecture": model_name(g.name, g.variant), "input_size": tuple(in_shape),
-               "num_classes": int(out_node.shape[-1]) if classifier is not None else 0, **IMAGENET}
+        # `fc(0)` (classes=0) is a classifier slot holding nn.Identity: no classes
+        identity = classifier is not None and isinstance(classifier.value, Call) and classifier.value.func == "nn.Identity"
+        n_classes = int(out_node.shape[-1]) if classifier is not None and not identity else 0
+        cfg = {"architecture": model_name(g.name, g.variant), "input_size": tuple(in_shape), "num_classes": n_classes, **IMAGENET}
         try:
             literal(cfg["architecture"])
         except ValueError:
@@ -156,6 +159,7 @@ class NetworkWriter:
         init.append("        self.pretrained_cfg = {")
         init += [f"            \"{k}\": {literal(v)}," for k, v in cfg.items()]
         init.append("        }")
+        init += feature_lines(g, self.b, self.seq.get(("stem",)), head_inst or head_class, head_inst is not None)
 
         def body(pieces: list[tuple[str, Any]]) -> list[str]:
             out = []
@@ -192,7 +196,7 @@ class NetworkWriter:
                 k = head_class.classifier
                 features = head_class.steps[k - 1].shape if k > 0 else head_class.in_shape
             init.insert(0, f"        self.classifier_name = \"head.{classifier.name}\"")
-            init.insert(1, f"        self.num_features = {int(features[-1])}")
+            init.insert(1, f"        self.num_features = {int(features[0] if len(features) == 3 else features[-1])}")
         else:
             lines.append("        return self.head(x)  # the head has no classifier to stop before")
         lines += ["", *layout(4, "def forward", ["self", "x: torch.Tensor"], f" -> {annotation}:"),
