@@ -59,9 +59,6 @@ EXEMPT: dict[str, tuple[str, str | None]] = {
     "cannot read file: {}": (
         "needs an unreadable file (an OS condition; root reads any file)",
         "tests/test_source.py::test_unreadable_file"),
-    "{}: archdsl ships no weights; load a reference state dict with archdsl.load_reference": (
-        "an argument of timm's API (timm.create_model(..., pretrained=True))",
-        "tests/test_timm_registry.py::test_pretrained_weights_are_refused_with_a_pointer"),
     "--mode needs --compile": (USAGE, "tests/test_cli.py::test_mode_needs_compile"),
     "{}: drop_path_rate={}: {} has no `drop_path` parameter (no stochastic depth)": (
         "an argument of timm's API (timm.create_model(\"archdsl_...\", ...)), not .arch text",

@@ -27,10 +27,3 @@ def test_timm_kwargs_map_to_arch_parameters():
     m.reset_classifier(3)  # timm scripts call this
     assert m.eval()(torch.randn(1, 1, 64, 64)).shape == (1, 3)
 
-
-def test_pretrained_weights_are_refused_with_a_pointer():
-    import pytest
-
-    archdsl.register_timm()
-    with pytest.raises(archdsl.ArchError, match="archdsl_resnet18: archdsl ships no weights; load a reference state dict with archdsl.load_reference"):
-        timm.create_model("archdsl_resnet18", pretrained=True)
