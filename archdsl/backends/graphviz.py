@@ -299,6 +299,11 @@ def _cell_items(g: Graph, nodes: list[Node], base: int, level: int) -> list:
     for n in nodes:
         calls = [n.scope[:e] for e in range(base + 1, len(n.scope) + 1) if getattr(g.groups.get(n.scope[:e]), "kind", "") == "call"]
         item = calls[level] if len(calls) > level else n
+        # a `layer` defined in the file is one cell, named as written, never its primitives
+        layer = next((n.scope[:e] for e in range(base + 1, len(n.scope) + 1)
+                      if getattr(g.groups.get(n.scope[:e]), "kind", "") == "layer"), None)
+        if layer is not None and (isinstance(item, Node) or len(layer) < len(item)):
+            item = layer
         if not items or items[-1] is not item and items[-1] != item:
             items.append(item)
     return items

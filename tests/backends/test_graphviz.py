@@ -265,3 +265,23 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
         write(dot, out)
     assert out.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["resnet.svg"]
+
+
+def test_depth0_draws_a_layer_definition_as_one_cell():
+    """A `layer` written in the file is one cell named as written, not its primitives."""
+    text = """\
+arch net(classes=10)
+input 3x32x32
+
+layer grn(eps=1e-6):
+    gamma = param(c, 1, 1)
+    n = norm2(x, "hw")
+    x + gamma * (x * n / (mean(n, "c") + eps))
+
+stem  conv3(16) grn relu
+head  gap fc(classes)
+"""
+    src = archdsl.render(text, depth=0).source
+    stem = next(line for line in src.splitlines() if line.lstrip().startswith("stem ["))
+    assert "<i>grn</i>" in stem and "norm2" not in stem and ">param" not in stem and ">mean" not in stem
+    assert ">conv3(16)<" in stem and ">relu<" in stem
