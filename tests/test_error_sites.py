@@ -59,9 +59,6 @@ EXEMPT: dict[str, tuple[str, str | None]] = {
     "cannot read file: {}": (
         "needs an unreadable file (an OS condition; root reads any file)",
         "tests/test_source.py::test_unreadable_file"),
-    "{}: archdsl ships no weights; load a reference state dict with archdsl.load_reference": (
-        "an argument of timm's API (timm.create_model(..., pretrained=True))",
-        "tests/test_timm_registry.py::test_pretrained_weights_are_refused_with_a_pointer"),
     "--mode needs --compile": (USAGE, "tests/test_cli.py::test_mode_needs_compile"),
     "the network has more than {} layers": (
         "needs 200,000 layers, about 8 s to lower; the test lowers the same check with the limit at 50",
