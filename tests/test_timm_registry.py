@@ -27,3 +27,22 @@ def test_timm_kwargs_map_to_arch_parameters():
     m.reset_classifier(3)  # timm scripts call this
     assert m.eval()(torch.randn(1, 1, 64, 64)).shape == (1, 3)
 
+
+def test_pretrained_weights_unreachable_say_what_to_do(monkeypatch):
+    # pretrained=True loads the zoo reference's published weights (tests/test_weights_api.py);
+    # where its hub cannot be reached the error points at a local file instead
+    import urllib.error
+
+    import pytest
+    import torchvision
+
+    from archdsl.weights import WeightMappingError
+
+    def offline(**kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(torchvision.models, "get_model_builder", lambda name: offline)
+    archdsl.register_timm()
+    with pytest.raises(WeightMappingError, match=r"could not fetch torchvision resnet18's published weights .*no network.*; "
+                                                 r"save its state dict to a file and pass that path"):
+        timm.create_model("archdsl_resnet18", pretrained=True)
