@@ -41,7 +41,7 @@ def test_axial_bias_in_attention_equals_timm_maxvit_tf():
     with torch.no_grad():
         for p in ref.parameters():
             p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype))
-    mapping = archdsl.load_reference(ours, ref)
+    mapping = archdsl.load_reference(ours, ref, input_shape=(15, 32))  # a layer alone: say its input
     assert mapping["rel_pos.relative_position_bias_table"] == "rel_pos.relative_position_bias_table"
     x = torch.randn(2, 15, 32, dtype=torch.float64, generator=g)  # 3 x 5 tokens, row by row
     torch.testing.assert_close(ours(x), ref(x), rtol=1e-10, atol=1e-12)
