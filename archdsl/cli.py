@@ -56,7 +56,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     p.add_argument("--plugin", dest="plugins", action="append", default=[], metavar="MODULE",
                    help="import a Python module that registers layers (repeatable), e.g. --plugin mypkg.layers")
-    p.add_argument("--version", action="version", version=_version(), help="print archdsl's version (and python's and torch's) and exit")
+    p.add_argument("--version", action=_VersionAction, help="print archdsl's version (and python's and torch's) and exit")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     c = sub.add_parser("compile", help="check and build a model; print its summary")
     _common(c)
@@ -110,6 +110,16 @@ def make_parser() -> argparse.ArgumentParser:
     o = sub.add_parser("ops", help="the layer tokens and their arguments (types, defaults)")
     o.add_argument("token", nargs="?", help="one layer, e.g. conv, dw7 or ln (default: all of them)")
     return p
+
+
+class _VersionAction(argparse.Action):
+    """`--version`, whose text (which reads package metadata) is made only when it is asked for."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.exit(message=_version() + "\n")
 
 
 def _version() -> str:

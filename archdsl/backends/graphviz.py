@@ -406,7 +406,7 @@ def _draw_ops(dot: graphviz.Digraph, lay: _Layout, families: set[str]):
 def _block_output(g: Graph, members: list[Node]) -> int:
     ids = {n.id for n in members}
     for n in reversed(members):
-        if n.id == g.output_id or any(s not in ids for s in g.graph.successors(n.id)):
+        if n.id == g.output_id or any(s not in ids for s in g.readers(n.id)):
             return n.id
     return members[-1].id
 

@@ -15,7 +15,6 @@ layer made or changed here carries a `_note` the generated code's comments show
 
 from __future__ import annotations
 
-import networkx as nx
 
 from archdsl import ops
 from archdsl.errors import ArchError
@@ -74,7 +73,7 @@ def _set_global_pool(g: Graph, head: list[Node], kind: str) -> None:
             pool.attrs = {"_token": f"`{op}`", "_note": f"{op} (global_pool={kind!r})"}
         return
     if kind == "":
-        later = nx.descendants(g.graph, pool.id)
+        later = g.descendants(pool.id)
         infer_shapes(g, only_missing=True)
         for n in head:
             if n.id in later and n.op == "fc" and n.attrs.get("out") != 0 and len(g.nodes[pool.inputs[0]].shape) == 3:
@@ -85,7 +84,7 @@ def _set_global_pool(g: Graph, head: list[Node], kind: str) -> None:
 
 def _classifiers(g: Graph, head: list[Node]) -> list[Node]:
     fcs = [n for n in head if n.op == "fc"]
-    return [n for n in fcs if not any(m.id in nx.descendants(g.graph, n.id) for m in fcs)]
+    return [n for n in fcs if not any(m.id in g.descendants(n.id) for m in fcs)]
 
 
 def _set_drop_rate(g: Graph, head: list[Node], rate: float) -> None:

@@ -72,7 +72,7 @@ Rewrite = FoldNorm | FoldScale | MergeBranches
 
 
 def _readers(g: Graph, node: Node) -> list[Node]:
-    return [g.nodes[u] for u in g.graph.successors(node.id)]
+    return [g.nodes[u] for u in g.readers(node.id)]
 
 
 def _sole_reader(g: Graph, node: Node) -> Node | None:
@@ -188,7 +188,7 @@ def reparameterize(g: Graph, records: list) -> int:
         g.replace(node, conv)
         for _, c, bn in branches:
             for n in (bn, c):
-                if n is not None and n.id in g.nodes and not list(g.graph.successors(n.id)):
+                if n is not None and n.id in g.nodes and not g.n_readers(n.id):
                     g.remove_unread(n)
         merged += 1
     return merged

@@ -16,7 +16,7 @@ from archdsl.ir.graph import Graph
 def resolve_conv_bias(g: Graph) -> Graph:
     for node in g:
         if ops.get(node.op).family == "conv" and node.attrs.get("bias") is None:
-            users = list(g.graph.successors(node.id))
+            users = g.readers(node.id)
             node.attrs["bias"] = not (len(users) == 1 and ops.get(g.nodes[users[0]].op).absorbs_bias)
     return g
 
@@ -26,7 +26,7 @@ def mark_inplace(g: Graph) -> Graph:
         if ops.get(node.op).family != "act" or not node.inputs:
             continue
         src = g.nodes[node.inputs[0]]
-        sole_reader = g.graph.out_degree(src.id) == 1
+        sole_reader = g.n_readers(src.id) == 1
         # Overwrite only values whose producer does not keep its output for backward
         # (conv, norms, add, cat) and that nothing else reads.
         safe_producer = ops.get(src.op).overwritable

@@ -39,7 +39,7 @@ def test_inplace_only_when_safe():
     for n in g:
         if n.op == "relu" and n.attrs["_inplace"]:
             src = g.nodes[n.inputs[0]]
-            assert g.graph.out_degree(src.id) == 1
+            assert g.n_readers(src.id) == 1
 
 
 def test_module_names_numbered_only_when_repeated():

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
 
 from archdsl import ops
 from archdsl.backends.codegen.names import attr_name, escape, is_plain_identifier
@@ -189,8 +188,7 @@ class Builder:
             if len(sources) != 1:  # pragma: no cover - lowering makes groups with an input
                 raise RuntimeError(f"group {path} has {len(sources)} inputs")
             entry = sources.pop()
-        succ = self.g.graph._succ
-        exits = [nid for nid in mine if nid == self.g.output_id or any(s not in mine for s in succ[nid])]
+        exits = [nid for nid in mine if nid == self.g.output_id or any(s not in mine for s in self.g.readers(nid))]
         if len(exits) != 1:  # pragma: no cover
             raise RuntimeError(f"group {path} has {len(exits)} outputs")
         self._entry_exit[path] = (entry, exits[0])
@@ -215,8 +213,8 @@ class Builder:
         and strided like it: its width and stride as the branch's symbols, where they agree."""
         g, attrs = self.g, dict(node.attrs)
         reader = node
-        while reader.op != "add" and len(g.graph._succ[reader.id]) == 1:
-            reader = g.nodes[next(iter(g.graph._succ[reader.id]))]
+        while reader.op != "add" and g.n_readers(reader.id) == 1:
+            reader = g.nodes[g.readers(reader.id)[0]]
         if reader.op != "add":  # pragma: no cover - the projection feeds its residual sum
             return attrs
         branch, source = reader.inputs[0], node.inputs[0]
@@ -224,7 +222,7 @@ class Builder:
         axis = _channel_axis(shape) if shape is not None else None
         if axis is not None and int(shape[axis]) == int(attrs["out"]):
             attrs["out"] = shape[axis]
-        on_path = (nx.ancestors(g.graph, branch) | {branch}) & nx.descendants(g.graph, source)
+        on_path = (g.ancestors(branch) | {branch}) & g.descendants(source)
         stride: Any = 1
         for nid in sorted(on_path, key=self.order.__getitem__):
             n = g.nodes[nid]
@@ -300,7 +298,6 @@ class Builder:
         steps: list[Step] = []
         subs: dict[str, Item] = {}
         done: set[tuple] = set()
-        succ = g.graph._succ
         for nid in sorted(mine, key=self.order.__getitem__):
             if nid == g.input_id:
                 continue
@@ -365,7 +362,7 @@ class Builder:
                     steps.append(Step(sub, None, list(node.inputs), nid, node.shape, node.span, sym_shape=out, note=layer_note))
                 chain = subs[sub]
                 last = steps[-1] if steps and steps[-1].item == sub else None
-                if chain.value and (last is None or node.inputs != [last.out] or len(succ[last.out]) != 1):
+                if chain.value and (last is None or node.inputs != [last.out] or g.n_readers(last.out) != 1):
                     raise Unsupported(f"container `{sub}` is not a plain chain", node.span)
                 chain.value.append(item)
                 chain.shape = node.shape
@@ -379,7 +376,7 @@ class Builder:
         if aux_outs:  # side outputs: the steps the output needs first, then the side branches
             if not self.is_stage_block(path):
                 raise Unsupported("a side output (`aux:`) outside the blocks of a stage", g.nodes[aux_outs[0]].span)
-            main = nx.ancestors(g.graph, exit_) | {exit_}
+            main = g.ancestors(exit_) | {exit_}
             steps = [st for st in steps if st.out in main] + [st for st in steps if st.out not in main]
             n_main = sum(1 for st in steps if st.out in main)
         inst = Instance(path, grp, items, steps, exit_, in_shape, returns=returns(g.nodes[exit_]), n_main=n_main)
