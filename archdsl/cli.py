@@ -119,7 +119,8 @@ class _VersionAction(argparse.Action):
         super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None):
-        parser.exit(message=_version() + "\n")
+        print(_version())
+        parser.exit()
 
 
 def _version() -> str:

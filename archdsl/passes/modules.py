@@ -2,7 +2,9 @@
 
 - `resolve_conv_bias`: a conv gets a bias unless a layer that absorbs it (`bn`) directly follows.
 - `mark_inplace`: activations may overwrite their input when nothing else reads it.
-- `name_modules`: leaf module names inside each group (`conv1`, `bn1`, `dwconv`, ...).
+- `name_modules`: leaf module names inside each group (`conv1`, `bn1`, `dwconv`, ...); in a
+  block, the activations built by the same constructor share one module (`relu`, called three
+  times in a ResNet bottleneck, as torchvision writes it).
 """
 
 from __future__ import annotations
@@ -46,9 +48,14 @@ def name_modules(g: Graph) -> Graph:
         var = n.attrs.get("_module_var")
         return var if isinstance(var, str) and var.isidentifier() and var != "x" else ops.get(n.op).module_name
 
-    counts = Counter((n.scope, n.sub, base_of(n)) for n in owners)
+    module_of = {n.id: _shared_activation(g, n) or n.id for n in owners}  # nodes with one key share a module
+    counts = Counter((n.scope, n.sub, base_of(n)) for n in {module_of[n.id]: n for n in owners}.values())
     seen: Counter = Counter()
+    named: dict = {}
     for n in owners:
+        if module_of[n.id] in named:
+            n.name = named[module_of[n.id]]
+            continue
         base = base_of(n)
         key = (n.scope, n.sub, base)
         if counts[key] == 1:
@@ -56,4 +63,21 @@ def name_modules(g: Graph) -> Graph:
         else:
             seen[key] += 1
             n.name = f"{base}{seen[key]}"
+        named[module_of[n.id]] = n.name
     return g
+
+
+def _shared_activation(g: Graph, n) -> tuple | None:
+    """The key of a module an activation may share with the others of its block: a
+    parameter-free activation, directly in a stage block (not in a container such as
+    `shortcut`, which runs its layers once each), with the same constructor call."""
+    spec = ops.get(n.op)
+    if spec.family != "act" or spec.module is None or n.sub or g.groups[n.scope].kind != "block" or "_module_var" in n.attrs:
+        return None
+    ins = [g.nodes[i].shape for i in n.inputs]
+    if spec.params(n.attrs, ins, n.shape) != 0:
+        return None
+    try:
+        return (n.scope, n.op, spec.module(n.attrs, ins, n.shape))
+    except Exception:  # noqa: BLE001 - a plugin's constructor that needs more than its attributes: keep it apart
+        return None

@@ -539,3 +539,55 @@ def test_every_variant_generates_ruff_clean_source(tmp_path):
     for args in (["check"], ["format", "--check", "--diff"]):
         r = subprocess.run(check=False, args=[ruff, *args, "--isolated", "--no-cache", str(tmp_path)], capture_output=True, text=True)
         assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _calls(module: torch.nn.Module, x: torch.Tensor) -> dict[str, int]:
+    """How often each submodule of `module` runs in one forward (module path -> calls)."""
+    counts: dict[str, int] = {}
+    hooks = [m.register_forward_hook(lambda m, i, o, name=name: counts.__setitem__(name, counts.get(name, 0) + 1))
+             for name, m in module.named_modules() if name]
+    try:
+        with torch.no_grad():
+            module(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return counts
+
+
+def test_a_block_shares_one_module_per_activation_constructor():
+    # torchvision's Bottleneck: one `relu`, called three times; timm's and ours alike have no
+    # parameters there, so only the module tree and dynamo's work change, not the weights
+    net = archdsl.build("zoo/resnet.arch", "resnet50")
+    block = net.stages[0].blocks[1]
+    assert [n for n, m in block.named_children() if isinstance(m, torch.nn.ReLU)] == ["relu"]
+    assert _calls(block, torch.randn(1, 256, 8, 8))["relu"] == 3
+    # the stem is an nn.Sequential, which runs each child once: its activations stay apart
+    text = ("arch t()\ninput 3x16x16\nstem conv3(8) relu conv3(8) relu\n"
+            "block b():\n    conv3 relu conv3 relu\nstage b() x[1]\nhead gap fc(4)\n")
+    model = archdsl.build(text)
+    assert [n for n, _ in model.stem.named_children()] == ["conv1", "relu1", "conv2", "relu2"]
+    assert [n for n, m in model.stages[0].blocks[0].named_children() if isinstance(m, torch.nn.ReLU)] == ["relu"]
+
+
+def test_activations_built_differently_are_not_shared():
+    # `gelu` and `gelu_tanh` are different modules; an in-place ReLU after a conv and one whose
+    # input is read again are different constructor calls, so they stay two modules
+    text = ("arch t()\ninput 8x8x8\n"
+            "block b():\n    residual: conv3 gelu conv3 gelu_tanh conv3 gelu\nstage b() x[1]\nhead gap fc(4)\n")
+    block = archdsl.build(text).stages[0].blocks[0]
+    kinds = {n: (type(m).__name__, getattr(m, "approximate", None)) for n, m in block.named_children()
+             if isinstance(m, torch.nn.GELU)}
+    assert sorted(kinds.values()) == [("GELU", "none"), ("GELU", "tanh")]
+    assert _calls(block, torch.randn(1, 8, 8, 8))[next(n for n, k in kinds.items() if k[1] == "none")] == 2
+
+
+def test_an_absent_optional_layer_is_none_and_skipped():
+    # the first block of a resnet stage has a projection shortcut, the others none: the class
+    # writes `self.shortcut = None` and skips it, as torchvision's `downsample`
+    net = archdsl.build("zoo/resnet.arch", "resnet50")
+    assert isinstance(net.stages[0].blocks[0].shortcut, torch.nn.Sequential)
+    assert net.stages[0].blocks[1].shortcut is None
+    source = archdsl.to_source(ROOT / "zoo" / "resnet.arch", "resnet50")
+    assert "        self.shortcut = None\n        if shortcut:\n" in source
+    assert "        if self.shortcut is not None:\n            shortcut = self.shortcut(shortcut)" in source

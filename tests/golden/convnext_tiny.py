@@ -110,11 +110,12 @@ class Stage(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.down is not None:
             x = self.down(x)
-        for block in self.blocks:
-            if self.grad_checkpointing and torch.is_grad_enabled():
+        if self.grad_checkpointing and torch.is_grad_enabled():
+            for block in self.blocks:
                 x = checkpoint(block, x)
-            else:
-                x = block(x)
+            return x
+        for block in self.blocks:
+            x = block(x)
         return x
 
 

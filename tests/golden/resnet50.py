@@ -56,11 +56,12 @@ class Stage(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.down is not None:
             x = self.down(x)
-        for block in self.blocks:
-            if self.grad_checkpointing and torch.is_grad_enabled():
+        if self.grad_checkpointing and torch.is_grad_enabled():
+            for block in self.blocks:
                 x = checkpoint(block, x)
-            else:
-                x = block(x)
+            return x
+        for block in self.blocks:
+            x = block(x)
         return x
 
 
@@ -321,7 +322,7 @@ class Bottleneck(nn.Module):
             in_channels, c * d // 64 * g, kernel_size=1, bias=False
         )
         self.bn1 = nn.BatchNorm2d(c * d // 64 * g)  # zoo/blocks/resnet.arch:12:32 bn
-        self.relu1 = nn.ReLU(inplace=True)  # zoo/blocks/resnet.arch:12:35 relu
+        self.relu = nn.ReLU(inplace=True)  # zoo/blocks/resnet.arch:12:35 relu
         self.conv2 = nn.Conv2d(  # zoo/blocks/resnet.arch:12:40 conv3/s(c*d//64*g, g=g)
             c * d // 64 * g,
             c * d // 64 * g,
@@ -332,31 +333,32 @@ class Bottleneck(nn.Module):
             bias=False,
         )
         self.bn2 = nn.BatchNorm2d(c * d // 64 * g)  # zoo/blocks/resnet.arch:12:64 bn
-        self.relu2 = nn.ReLU(inplace=True)  # zoo/blocks/resnet.arch:12:67 relu
         self.conv3 = nn.Conv2d(  # zoo/blocks/resnet.arch:12:72 conv1(4*c)
             c * d // 64 * g, 4 * c, kernel_size=1, bias=False
         )
         self.bn3 = nn.BatchNorm2d(4 * c)  # zoo/blocks/resnet.arch:12:83 bn
-        self.shortcut = nn.Sequential()
+        self.shortcut = None
         if shortcut:
+            self.shortcut = nn.Sequential()
             self.shortcut.conv = nn.Conv2d(  # zoo/blocks/resnet.arch:12:5 conv (shor...
                 in_channels, 4 * c, kernel_size=1, stride=s, bias=False
             )
             self.shortcut.bn = nn.BatchNorm2d(4 * c)  # zoo/blocks/resnet.arch:12:5
-        self.relu3 = nn.ReLU(inplace=True)  # zoo/blocks/resnet.arch:13:5 relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
         x = self.conv1(x)  # conv1(c*d//64*g) -> (c*d//64*g, H, W)
         x = self.bn1(x)  # bn -> (c*d//64*g, H, W)
-        x = self.relu1(x)  # relu -> (c*d//64*g, H, W)
+        x = self.relu(x)  # relu -> (c*d//64*g, H, W)
         x = self.conv2(x)  # conv3/s(c*d//64*g, g=g) -> (c*d//64*g, H, W)
         x = self.bn2(x)  # bn -> (c*d//64*g, H, W)
-        x = self.relu2(x)  # relu -> (c*d//64*g, H, W)
+        x = self.relu(x)  # relu -> (c*d//64*g, H, W)
         x = self.conv3(x)  # conv1(4*c) -> (4*c, H, W)
         x = self.bn3(x)  # bn -> (4*c, H, W)
-        x = x + self.shortcut(shortcut)  # (4*c, H, W)
-        x = self.relu3(x)  # relu -> (4*c, H, W)
+        if self.shortcut is not None:
+            shortcut = self.shortcut(shortcut)  # (4*c, H, W)
+        x = x + shortcut  # (4*c, H, W)
+        x = self.relu(x)  # relu -> (4*c, H, W)
         return x
 
 

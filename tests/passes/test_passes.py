@@ -45,7 +45,9 @@ def test_inplace_only_when_safe():
 def test_module_names_numbered_only_when_repeated():
     g = archdsl.compile_graph(NET)
     names = {n.name for n in g if n.scope == ("stages", 0, "blocks", 1) and n.name}
-    assert {"conv1", "conv2", "bn1", "bn2", "relu1", "relu2"} <= names
+    assert {"conv1", "conv2", "bn1", "bn2", "relu"} <= names
+    # the block's two ReLUs are one constructor call: one module, called twice (torchvision's style)
+    assert [n.name for n in g if n.scope == ("stages", 0, "blocks", 1) and n.op == "relu"] == ["relu", "relu"]
     stem = {n.name for n in g if n.scope == ("stem",) and n.name}
     assert stem == {"conv", "bn", "relu"}
 

@@ -47,7 +47,7 @@ def test_each_stage_halves_the_map_in_its_first_block_on_both_paths():
     for stage in model.stages:
         first, rest = stage.blocks[0], list(stage.blocks)[1:]
         assert isinstance(first.avgpool, torch.nn.AvgPool2d) and isinstance(first.shortcut1.avgpool, torch.nn.AvgPool2d)
-        assert all(isinstance(b.avgpool, torch.nn.Identity) and isinstance(b.shortcut1, torch.nn.Identity) for b in rest)
+        assert all(not any(isinstance(m, torch.nn.AvgPool2d) for m in b.modules()) for b in rest)  # no pooling on either path
     s = archdsl.summary(COATNET, "0")
     assert [st["output_shape"][1:] for st in s["stages"][1:5]] == [[96, 56, 56], [192, 28, 28], [384, 14, 14], [768, 7, 7]]
     # the relative-position tables cover the whole map: 27x27 offsets at 14x14, 13x13 at 7x7

@@ -15,7 +15,7 @@ def test_per_block_activation_and_se_gate():
     blocks = m.stages[0].blocks
     assert len(blocks) == 15
     assert type(blocks[0].act).__name__ == "ReLU" and not hasattr(blocks[0], "se")
-    assert type(blocks[6].act1).__name__ == "Hardswish"
+    assert type(blocks[6].act).__name__ == "Hardswish"  # one module, called after the expansion and the depthwise conv
     se = blocks[3].se  # 5x5, expansion 72, SE: squeeze make_div(72 / 4, 8) = 24
     assert se.fc1.out_channels == 24 and type(se.gate).__name__ == "Hardsigmoid"
 

@@ -368,7 +368,8 @@ class Builder:
                 chain.shape = node.shape
                 steps[-1].out, steps[-1].shape, steps[-1].sym_shape = nid, node.shape, out
                 continue
-            items.append(item)
+            if not any(it.name == name for it in items):  # a module called more than once (a shared activation) is made once
+                items.append(item)
             steps.append(Step(name, None, list(node.inputs), nid, node.shape, node.span, sym_shape=out, note=layer_note))
         in_shape = g.nodes[entry].shape
         aux_outs = [st.out for st in steps if st.node is not None and st.node.op == "aux_out"]

@@ -47,20 +47,6 @@ def class_lines(cd: ClassDef, comment_of: Callable[[Item], str]) -> list[str]:
     def leaf_fn(path: str) -> Callable[[int, Any], str | None]:
         return lambda k, v: cd.leaf_text.get((path, k), literal(v) if v is not None else "None")
 
-    for it in t.items:
-        ind = 8
-        if it.name in cd.optional:
-            lines.append(f"        self.{it.name} = {'nn.Sequential()' if it.kind == 'chain' else 'nn.Identity()'}")
-            lines.append(f"        if {cd.conditions[it.name]}:")
-            ind = 12
-        if it.kind == "chain":
-            if it.name not in cd.optional:
-                lines.append(f"{' ' * ind}self.{it.name} = nn.Sequential()")
-            for s in it.value:
-                lines += assign(ind, f"self.{it.name}.{s.name}", render(s.value, leaf_fn(f"{it.name}.{s.name}")), comment_of(s))
-            continue
-        lines += assign(ind, f"self.{it.name}", render(it.value, leaf_fn(it.name)), comment_of(it))
-    lines.append("")
     sig = ["self", "x: torch.Tensor"]
     if t.prev:
         sig.append("prev: torch.Tensor")
@@ -68,9 +54,24 @@ def class_lines(cd: ClassDef, comment_of: Callable[[Item], str]) -> list[str]:
         sig.append("prev: torch.Tensor | None = None")
     if t.classifier is not None:
         sig.append("pre_logits: bool = False")
-    lines += layout(4, "def forward", sig, f" -> {t.returns}:")
-    lines += forward_lines(t, lambda k: step_comment(t.steps[k].note, class_shape(cd, k)))
-    return lines
+    skippable: set[str] = set()  # optional layers the forward skips when absent (`if self.shortcut is not None:`)
+    forward = layout(4, "def forward", sig, f" -> {t.returns}:")
+    forward += forward_lines(t, lambda k: step_comment(t.steps[k].note, class_shape(cd, k)), optional=set(cd.optional),
+                             skippable=skippable)
+    for it in t.items:
+        ind = 8
+        if it.name in cd.optional:  # absent: None where the forward skips it (as torchvision's `downsample`), else an Identity
+            lines.append(f"        self.{it.name} = {'None' if it.name in skippable else 'nn.Identity()'}")
+            lines.append(f"        if {cd.conditions[it.name]}:")
+            ind = 12
+        if it.kind == "chain":
+            lines.append(f"{' ' * ind}self.{it.name} = nn.Sequential()")
+            for s in it.value:
+                lines += assign(ind, f"self.{it.name}.{s.name}", render(s.value, leaf_fn(f"{it.name}.{s.name}")), comment_of(s))
+            continue
+        lines += assign(ind, f"self.{it.name}", render(it.value, leaf_fn(it.name)), comment_of(it))
+    lines.append("")
+    return lines + forward
 
 
 def step_comment(note: str, shape: str) -> str:
@@ -107,7 +108,13 @@ def class_shape(cd: ClassDef, step: int) -> str:
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
-def forward_lines(inst: Instance, shape_of: Callable[[int], str], indent: int = 8) -> list[str]:
+def forward_lines(inst: Instance, shape_of: Callable[[int], str], indent: int = 8, optional: set[str] = frozenset(),
+                  skippable: set[str] | None = None) -> list[str]:
+    """The body of `forward`. An `optional` layer (absent from some instances of the class)
+    whose input is a variable nothing reads after it is written as a statement the forward
+    skips when the layer is None (`if self.shortcut is not None: shortcut = self.shortcut(shortcut)`),
+    and its name is added to `skippable`; the others are called unconditionally (an Identity
+    where absent)."""
     pad = " " * indent
     steps = inst.steps
     readers: dict[int, list[int]] = {}
@@ -182,6 +189,17 @@ def forward_lines(inst: Instance, shape_of: Callable[[int], str], indent: int = 
         if layer and st.item is not None and st.expr == "p":  # a learned tensor: read where it is used
             var[out] = ast.unparse(attribute(st.item))
             continue
+        if st.item in optional and st.expr is None and skippable is not None and len(st.inputs) == 1:
+            v = st.inputs[0]
+            if v not in pending and v in var and not still_needed(v, k) and v != inst.out and out not in aux_names:
+                name = var[v]
+                lines.append(f"{pad}if self.{st.item} is not None:")
+                lines += assign(indent + 4, name, ast.unparse(ast.Call(attribute(st.item), [ast.Name(name, ast.Load())], [])),
+                                shape_of(k) or None)
+                var[out] = name
+                live[name] = out
+                skippable.add(st.item)
+                continue
         if k != inst.classifier:
             args = [use(i) for i in st.inputs]
         if st.expr is None:
