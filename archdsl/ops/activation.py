@@ -63,4 +63,5 @@ def _builtin(name: str):
 
 
 for _name, (_cls, _doc, _inplace) in BUILTIN.items():
-    register(OpSpec(_name, "act", f"Activation: {_doc}.", module_name=_name, example=_name, module=_builtin(_name)))
+    register(OpSpec(_name, "act", f"Activation: {_doc}.", module_name=_name, example=_name, module=_builtin(_name),
+                    layout_free=True))

@@ -100,6 +100,8 @@ register(OpSpec(
     shape=_mlp_shape, params=_mlp_params, macs=_mlp_macs,
     module=lambda a, ins, out: call("Mlp", *_mlp_dims(a, ins), act=activation(a["act"]), bias=a["bias"], channels_first=len(ins[0]) == 3,
                                     _defaults={"bias": True, "channels_first": False}),
+    channels_last=lambda a, ins, out: call("Mlp", *_mlp_dims(a, ins), act=activation(a["act"]), bias=a["bias"],
+                                           _defaults={"bias": True}) if len(ins[0]) == 3 else None,
 ))
 
 
@@ -113,5 +115,5 @@ register(OpSpec(
     "dropout", "regularization", "Dropout with probability p (identity in eval mode).",
     args=(Arg("p", "float", 0.5, "drop probability", positional=True),),
     module_name="dropout", example="dropout(0.2)", shape=_dropout_shape,
-    module=lambda a, ins, out: call("nn.Dropout", p=float(a["p"]), _defaults={"p": 0.5}),
+    module=lambda a, ins, out: call("nn.Dropout", p=float(a["p"]), _defaults={"p": 0.5}), layout_free=True,
 ))

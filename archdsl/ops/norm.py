@@ -41,6 +41,7 @@ register(OpSpec(
     args=(Arg("eps", "float", 1e-5, "epsilon"),),
     module_name="norm", example="ln",
     params=lambda a, ins, out: 2 * _channels(ins), module=_ln_module, overwritable=True,
+    channels_last=lambda a, ins, out: call("nn.LayerNorm", ins[0][0], eps=a["eps"], _defaults={"eps": 1e-5}) if len(ins[0]) == 3 else None,
 ))
 
 

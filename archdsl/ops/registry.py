@@ -73,6 +73,13 @@ class OpSpec:
     # the stride of a non-overlapping downsampling (kernel == stride, no padding), which
     # drops what its stride does not cover: the input-size check multiplies these
     exact_stride: Callable[[dict], int] | None = None
+    # on a (C, H, W) map: the same layer run on the map laid out channels-last, (N, H, W, C), as
+    # its constructor `Call` (a module op) or forward template (a parameter op); None where it
+    # has none. Generated code runs a chain of two or more such layers between one permute in
+    # and one out (timm's ConvNeXt block: norm, mlp and layer scale on NHWC) rather than each
+    # layer permuting on its own (archdsl/backends/codegen/channels_last.py).
+    channels_last: Callable[[dict, list[Shape], Shape], Any] | None = None
+    layout_free: bool = False  # elementwise over its one input: the same code on either layout (activations, dropout)
     overwritable: bool = False  # an activation right after it may overwrite its output in place
     absorbs_bias: bool = False  # a conv right before it needs no bias of its own (BatchNorm)
     arg_names: tuple[str, ...] = field(init=False)

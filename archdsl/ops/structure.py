@@ -81,11 +81,12 @@ register(OpSpec(
     params=lambda a, ins, out: _scale_channels(ins),
     param=lambda a, ins, out: call("nn.Parameter", call("torch.full", (_scale_channels(ins),), float(a["init"]))),
     expr=_scale_expr, label=lambda a: "layer scale",
+    channels_last=lambda a, ins, out: "x * p" if a["image"] else None,
 ))
 
 register(OpSpec(
     "drop_path", "regularization", "Stochastic depth on a residual branch (rate rises linearly over blocks).",
-    user=False, module_name="drop_path", identity_at={"p": 0.0}, label=lambda a: "drop path",
+    user=False, module_name="drop_path", identity_at={"p": 0.0}, label=lambda a: "drop path", layout_free=True,
     module=lambda a, ins, out: call("DropPath", a["p"]),
 ))
 

@@ -367,13 +367,9 @@ class ConvnextBlock(nn.Module):
         self.dwconv = nn.Conv2d(  # zoo/convnext.arch:11:7 dw7
             in_channels, in_channels, kernel_size=7, padding=3, groups=in_channels
         )
-        self.norm = LayerNorm2d(in_channels, eps=1e-06)  # zoo/convnext.arch:11:11 ln
+        self.norm = nn.LayerNorm(in_channels, eps=1e-06)  # zoo/convnext.arch:11:11 ln
         self.mlp = Mlp(  # zoo/convnext.arch:11:14 mlp4
-            in_channels,
-            4 * in_channels,
-            in_channels,
-            act=nn.GELU(),
-            channels_first=True,
+            in_channels, 4 * in_channels, in_channels, act=nn.GELU()
         )
         self.gamma = nn.Parameter(  # zoo/convnext.arch:11:7 layer_scale
             torch.full((in_channels,), 1e-06)
@@ -383,9 +379,9 @@ class ConvnextBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x
         x = self.dwconv(x)  # dw7 -> (in_channels, H, W)
-        x = self.norm(x)  # ln -> (in_channels, H, W)
-        x = self.mlp(x)  # mlp4 -> (in_channels, H, W)
-        x = x * self.gamma.reshape(1, -1, 1, 1)  # (in_channels, H, W)
+        x = self.norm(x.permute(0, 2, 3, 1))  # ln -> (H, W, in_channels)
+        x = self.mlp(x)  # mlp4 -> (H, W, in_channels)
+        x = (x * self.gamma).permute(0, 3, 1, 2)  # (in_channels, H, W)
         x = self.drop_path(x) + shortcut  # (in_channels, H, W)
         return x
 

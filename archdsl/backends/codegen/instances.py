@@ -15,6 +15,7 @@ from typing import Any
 
 
 from archdsl import ops
+from archdsl.backends.codegen import channels_last
 from archdsl.backends.codegen.names import attr_name, escape, is_plain_identifier
 
 # names a forward keeps for itself: a layer body's value of one of these names gets a generated one
@@ -45,6 +46,7 @@ class Item:
     note: str = ""  # what the source-map comment names: the DSL text, or the compiler's op
     op: str | None = None  # the op of a module / param item
     identity: Call | None = None  # this layer computing the identity (OpSpec.identity_at), if it can
+    channels_last: Any = None  # its constructor (module) or forward template (param) on a channels-last map, if it has one
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Step:
     sym_shape: tuple | None = None  # the shape with symbols (`(4 * c, H, W)`)
     note: str = ""  # the DSL text of a layer step (`conv3/s(c)`), named in the forward's comment
     var: str | None = None  # the name a `layer` body gave this value (`n = ...`): its variable in the forward
+    channels_last: bool = False  # its value is laid out (H, W, C): inside a channels-last run (codegen/channels_last.py)
 
 
 @dataclass
@@ -200,13 +203,14 @@ class Builder:
         spec = ops.get(node.op)
         attrs = self.projection_attrs(node, sym_of) if sym_of is not None and node.attrs.get("_projection") else node.attrs
         out = self.sym_shape(node, sym_ins, attrs)
+        last = spec.channels_last(attrs, sym_ins, out) if spec.channels_last is not None else None
         if spec.module is not None:
-            item = Item(name, "module", spec.module(attrs, sym_ins, out), node.span, node.shape, note, node.op)
+            item = Item(name, "module", spec.module(attrs, sym_ins, out), node.span, node.shape, note, node.op, channels_last=last)
             if spec.identity_at is not None:
                 item.identity = spec.module({**attrs, **spec.identity_at}, sym_ins, out)
             return item, out
         param_note = note if spec.family == "tensor" else node.op  # `param(c, 1, 1)` as the body wrote it
-        return Item(name, "param", spec.param(attrs, sym_ins, out), node.span, node.shape, param_note, node.op), out
+        return Item(name, "param", spec.param(attrs, sym_ins, out), node.span, node.shape, param_note, node.op, channels_last=last), out
 
     def projection_attrs(self, node, sym_of: dict) -> dict:
         """A shortcut projection (inserted by `insert_projections`) is as wide as its branch
@@ -405,6 +409,7 @@ class Builder:
             op = next((it.op for it in items if it.name == last.item), None)
             if op == "fc":
                 inst.classifier = len(steps) - 1
+        channels_last.apply(inst)
         return inst
 
     def parameters(self, inst: Instance, in_name: str) -> None:

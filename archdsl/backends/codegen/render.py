@@ -103,6 +103,8 @@ def class_shape(cd: ClassDef, step: int) -> str:
             dims.append(str(vals[0]))
         else:
             dims.append(letters[d])
+    if cd.template.steps[step].channels_last and len(dims) == 3:  # the value is laid out (H, W, C)
+        dims = dims[1:] + dims[:1]
     if all(d.isdigit() for d in dims):
         return "x".join(dims)
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
