@@ -12,8 +12,9 @@ faster). `--backend eager` times dynamo's tracing alone (no code generation).
 
 `--in-process` measures dynamo's tracing (eager backend) of both models in one interpreter per
 model pair, after dynamo has traced a small warm-up network (so its one-time imports and set-up
-are paid before either model): `--rounds` interleaved rounds of `torch._dynamo.reset()`, then
-the first compiled call minus the eager forward. On a shared machine a fresh interpreter's
+are paid before either model): `--rounds` rounds, each compiling both models in turn (ours first in even rounds, the reference
+first in odd ones), each after `torch._dynamo.reset()` and a garbage collection: the first
+compiled call minus the eager forward. On a shared machine a fresh interpreter's
 start-up varies by more than the difference between the two models; this mode removes that
 part. It also prints the work dynamo does for each model, which does not vary with load: the
 bytecode instructions it traces, the guards it installs and the nodes of the FX graph.
@@ -64,7 +65,7 @@ print(json.dumps({"first_call": first - eager}))
 
 
 IN_PROCESS = r"""
-import json, statistics, sys, time, torch
+import gc, json, statistics, sys, time, torch
 torch.set_num_threads(THREADS)
 import torch._dynamo
 from torch._dynamo import symbolic_convert
@@ -103,9 +104,11 @@ with torch.no_grad():
         for _ in range(3):
             t = time.perf_counter(); m(x); ts.append(time.perf_counter() - t)
         eager[kind] = statistics.median(ts)
-    for _ in range(rounds):
-        for kind, m in models.items():
+    for r in range(rounds):  # ours first in even rounds, the reference first in odd ones
+        for kind in (["ours", "ref"] if r % 2 == 0 else ["ref", "ours"]):
+            m = models[kind]
             torch._dynamo.reset()
+            gc.collect()
             c = torch.compile(m, backend="eager")
             t = time.perf_counter(); c(x); out[kind]["times"].append(time.perf_counter() - t - eager[kind])
 print(json.dumps(out))
