@@ -31,7 +31,7 @@ class StructureLowering:
                       else evaluate(v, env, self.p.blocks)) for k, v in s.kwargs.items()}
         if s.args:
             raise ArchError(f"`{s.kind}:` takes keyword options only", s.span)
-        allowed = {"residual": {"proj", "scale", "drop", "cls"}, "cat": set(), "add": set(), "dense": set(),
+        allowed = {"residual": {"proj", "scale", "drop", "cls"}, "cat": set(), "add": {"drop"}, "dense": set(),
                    "patches": {"skip"}, "aux": {"when"}, "split": set(), "outputs": set()}[s.kind]
         for k in kwargs:
             if k not in allowed:
@@ -69,6 +69,9 @@ class StructureLowering:
             return self._node("outputs", {"n": len(outs)}, outs, s.span, scope, "outputs")
         if s.kind == "cat":
             return self._node("cat", {"dim": 1}, outs, s.span, scope, "cat")
+        rate = self._drop_rate(kwargs["drop"], s.span) if "drop" in kwargs else 0.0
+        if rate > 0:  # `add(drop=r):` stochastic depth on the first branch, the others its shortcut (timm's MBConv: drop_path(x) + shortcut)
+            outs[0] = self._node("drop_path", {"p": rate}, [outs[0]], s.span, scope, f"drop_path({rate:.3g})")
         return self._node("add", {"n": len(outs)}, outs, s.span, scope, "add")
 
     def _branches(self, s: ast.Struct) -> list[list[ast.Item]]:
@@ -115,14 +118,15 @@ class StructureLowering:
         return float(value)
 
     def _drop_rate(self, value: Any, span: Span) -> float:
-        """`drop=`: stochastic depth of this stage block's residual branch: the rate of the
+        """`drop=`: stochastic depth of this stage block's residual branch (or of the first
+        branch of an `add:`): the rate of the
         network's last stage block, rising linearly from 0 over the blocks, or one rate per
         stage block (a list); false / none / 0 for none."""
         if value is None or value is False:
             return 0.0
         k, n = self.block_index, self.total_blocks
         if k is None:
-            raise ArchError("stochastic depth (`drop=`) applies to the residuals of stage blocks", span,
+            raise ArchError("stochastic depth (`drop=`) applies to the residuals (and `add:`s) of stage blocks", span,
                             "its rate follows the block's place among the network's stage blocks")
         if isinstance(value, list):
             bad = next((r for r in value if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 <= r < 1), None)

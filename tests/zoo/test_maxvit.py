@@ -72,3 +72,26 @@ def test_torch_compile_fullgraph():
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), model(x))
+
+
+def _rates(model: torch.nn.Module) -> list[float]:
+    """The stochastic-depth rate of each DropPath, in module order (timm writes nn.Identity at 0)."""
+    out = []
+    for m in model.modules():
+        if type(m).__name__ == "DropPath":
+            rate = float(getattr(m, "p", getattr(m, "drop_prob", 0.0)))
+            if rate > 0:
+                out.append(rate)
+    return out
+
+
+def test_stochastic_depth_is_timms():
+    # timm's drop_path_rate: one rate per MaxViT block, rising linearly, on the MBConv branch
+    # (drop_path(x) + shortcut) and on each of the four attention / MLP residuals
+    ours = archdsl.build(MAXVIT, "tiny", drop_path=0.2)
+    ref = timm.create_model("maxvit_tiny_tf_224", pretrained=False, drop_path_rate=0.2)
+    assert len(_rates(ours)) == 5 * (sum([2, 2, 5, 2]) - 1)
+    assert _rates(ours) == pytest.approx(_rates(ref), rel=1e-6)  # timm's rates are float32 linspace values
+    archdsl.register_timm()
+    assert _rates(timm.create_model("archdsl_maxvit_tiny", drop_path_rate=0.2)) == _rates(ours)  # through timm's API
+    assert _rates(archdsl.build(MAXVIT, "tiny")) == []  # timm's default: none
