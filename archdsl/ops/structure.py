@@ -37,6 +37,8 @@ def _add_to_cls_shape(ins):
 def _add_expr(attrs, ins, out):
     if attrs.get("cls"):  # `residual(cls=true)`: the branch (one token) is added to token 0
         return "torch.cat((x1[:, :1] + x0.reshape(x1.shape[0], 1, -1), x1[:, 1:]), dim=1)"
+    if attrs.get("_inplace"):  # into the first operand, which nothing else reads (passes/modules.py mark_inplace)
+        return "x0.add_(x1)"
     return " + ".join(inputs(len(ins)))
 
 

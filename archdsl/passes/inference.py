@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from archdsl.ir.graph import Graph, Node
+from archdsl.passes.modules import mark_inplace
 from archdsl.ops.conv import auto_padding
 
 
@@ -233,5 +234,6 @@ def run_inference_passes(g: Graph, passes: list[str] | None = None) -> tuple[Gra
     for name, fn in INFERENCE_PASSES:
         if name in wanted:
             counts[name] = fn(out, records)
+    mark_inplace(out)  # the rewired graph: which values may be overwritten, decided again
     return out, records, counts
 

@@ -24,7 +24,13 @@ def resolve_conv_bias(g: Graph) -> Graph:
 
 
 def mark_inplace(g: Graph) -> Graph:
+    """Activations that may overwrite their input, and sums that may add into their first
+    operand (`x.add_(shortcut)`, torchvision's `out += identity`): where nothing else reads
+    that value and its producer does not keep its output for backward."""
     for node in g:
+        if node.op == "add":
+            node.attrs["_inplace"] = _may_add_in_place(g, node)
+            continue
         if ops.get(node.op).family != "act" or not node.inputs:
             continue
         src = g.nodes[node.inputs[0]]
@@ -34,6 +40,14 @@ def mark_inplace(g: Graph) -> Graph:
         safe_producer = ops.get(src.op).overwritable
         node.attrs["_inplace"] = sole_reader and safe_producer and src.scope == node.scope
     return g
+
+
+def _may_add_in_place(g: Graph, node) -> bool:
+    if len(node.inputs) != 2 or node.attrs.get("cls") or node.inputs[0] == node.inputs[1]:
+        return False
+    src = g.nodes[node.inputs[0]]
+    return (g.n_readers(src.id) == 1 and ops.get(src.op).overwritable and src.scope == node.scope
+            and src.shape is not None and src.shape == node.shape)  # no broadcast into the first operand
 
 
 def name_modules(g: Graph) -> Graph:

@@ -357,7 +357,7 @@ class Bottleneck(nn.Module):
         x = self.bn3(x)  # bn -> (4*c, H, W)
         if self.shortcut is not None:
             shortcut = self.shortcut(shortcut)  # (4*c, H, W)
-        x = x + shortcut  # (4*c, H, W)
+        x = x.add_(shortcut)  # (4*c, H, W)
         x = self.relu(x)  # relu -> (4*c, H, W)
         return x
 
