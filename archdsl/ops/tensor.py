@@ -322,6 +322,12 @@ def _attention_expr(attrs, ins, out):
     names = inputs(len(ins))
     extra = f", attn_mask={names[3]}" if len(ins) == 4 else ""
     scale = f", scale={lit(float(attrs['scale']))}" if attrs.get("scale") is not None else ""
+    lead = len(ins[0]) - 3  # dims before (heads, L, d), besides the batch
+    if lead > 0 and (len(ins) < 4 or len(ins[3]) <= 3):
+        # a 4-D batch takes the fused kernel (more dims fall back to the unfused math, about 3x
+        # slower on CPU): the leading dims join the batch, the bias broadcasts over them
+        q, k, v = (f"{n}.flatten(0, {lead})" for n in names[:3])
+        return f"F.scaled_dot_product_attention({q}, {k}, {v}{extra}{scale}).unflatten(0, {names[0]}.shape[:{lead + 1}])"
     return f"F.scaled_dot_product_attention({names[0]}, {names[1]}, {names[2]}{extra}{scale})"
 
 

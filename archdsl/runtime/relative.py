@@ -245,20 +245,21 @@ class WindowAttention(nn.Module):
             k_bias = torch.zeros_like(qkv_bias[c : 2 * c])
             qkv_bias = torch.cat((qkv_bias[:c], k_bias, qkv_bias[2 * c :]))
         qkv = F.linear(x, self.qkv.weight, qkv_bias)
-        # (3, B, windows, heads, N, d): the windows stay an axis of their own, so the shift
-        # mask (windows, 1, N, N) broadcasts over the batch instead of being copied per image
-        qkv = qkv.reshape(b, nh * nw, ws * ws, 3, heads, d)
-        q, k, v = qkv.permute(3, 0, 1, 4, 2, 5)
+        # q, k, v: (B * windows, heads, N, d). Four dimensions, so scaled_dot_product_attention
+        # takes its fused kernel (a 5-D batch falls back to the unfused math: about 3x slower
+        # on CPU); the shift mask (windows, 1, N, N) is tiled over the batch to match
+        qkv = qkv.reshape(b * nh * nw, ws * ws, 3, heads, d)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)
         bias = self.position_bias()
         if self.attn_mask is not None:
-            bias = bias + self.attn_mask
+            bias = (bias + self.attn_mask).repeat(b, 1, 1, 1)
         if self.cosine:
             scale = torch.clamp(self.logit_scale, max=math.log(100.0)).exp()
             q, k = F.normalize(q, dim=-1) * scale, F.normalize(k, dim=-1)
             x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=1.0)
         else:
             x = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-        x = self.proj(x.transpose(2, 3).reshape(b * nh * nw, ws * ws, c))
+        x = self.proj(x.transpose(1, 2).reshape(b * nh * nw, ws * ws, c))
         x = (
             x.reshape(b, nh, nw, ws, ws, c)
             .permute(0, 1, 3, 2, 4, 5)
