@@ -327,7 +327,7 @@ def _attention_expr(attrs, ins, out):
         # a 4-D batch takes the fused kernel (more dims fall back to the unfused math, about 3x
         # slower on CPU): the leading dims join the batch, the bias broadcasts over them
         q, k, v = (f"{n}.flatten(0, {lead})" for n in names[:3])
-        return f"F.scaled_dot_product_attention({q}, {k}, {v}{extra}{scale}).unflatten(0, {names[0]}.shape[:{lead + 1}])"
+        return f"torch.unflatten(F.scaled_dot_product_attention({q}, {k}, {v}{extra}{scale}), 0, {names[0]}.shape[:{lead + 1}])"
     return f"F.scaled_dot_product_attention({names[0]}, {names[1]}, {names[2]}{extra}{scale})"
 
 
