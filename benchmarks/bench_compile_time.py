@@ -115,13 +115,22 @@ print(json.dumps(out))
 """
 
 
-def in_process(file: str, variant: str | None, against: str, rounds: int, threads: int) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "-c", IN_PROCESS.replace("THREADS", str(threads)), file, str(variant), against, str(rounds)],
-                       capture_output=True, text=True, env=env, cwd=ROOT, timeout=3600)
+def run_child(script: str, threads: int, argv: list[str], **env: str) -> dict:
+    """Run `script` in a fresh interpreter; its last stdout line is a JSON object."""
+    r = subprocess.run([sys.executable, "-c", script.replace("THREADS", str(threads)), *argv], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT), **env}, cwd=ROOT, timeout=3600)
     if r.returncode != 0:
         raise RuntimeError(r.stderr[-2000:])
     return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def selected(only: set[str]):
+    """The benchmark suite's (file, variant, reference) rows, those of `--only` if given."""
+    return [row for row in SUITE if not only or Path(row[0]).stem in only]
+
+
+def in_process(file: str, variant: str | None, against: str, rounds: int, threads: int) -> dict:
+    return run_child(IN_PROCESS, threads, [file, str(variant), against, str(rounds)])
 
 
 def main_in_process(args, only: set[str]) -> int:
@@ -130,12 +139,11 @@ def main_in_process(args, only: set[str]) -> int:
     print(f"# {machine()}")
     print("| model | ours (s) | reference (s) | ours / reference | min / min | instructions traced | guards | FX nodes |")
     print("|---|---|---|---|---|---|---|---|")
-    for file, variant, against in SUITE:
-        if only and Path(file).stem not in only:
-            continue
+    for file, variant, against in selected(only):
         r = in_process(file, variant, against, args.rounds, args.threads)
         o, f = r["ours"], r["ref"]
-        assert o["graphs"] == 1 and o["breaks"] == 0, f"{file}: {o['graphs']} graphs, {o['breaks']} breaks"
+        if o["graphs"] != 1 or o["breaks"] != 0:
+            raise RuntimeError(f"{file}: {o['graphs']} graphs, {o['breaks']} breaks")
         mo, mf = statistics.median(o["times"]), statistics.median(f["times"])
 
         def ratio(key: str) -> str:
@@ -148,12 +156,7 @@ def main_in_process(args, only: set[str]) -> int:
 
 def measure(kind: str, file: str, variant: str | None, against: str, backend: str, threads: int) -> float:
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)}
-        r = subprocess.run([sys.executable, "-c", CHILD.replace("THREADS", str(threads)), kind, file, str(variant), against, backend],
-                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=3600)
-    if r.returncode != 0:
-        raise RuntimeError(r.stderr[-2000:])
-    return json.loads(r.stdout.strip().splitlines()[-1])["first_call"]
+        return run_child(CHILD, threads, [kind, file, str(variant), against, backend], TORCHINDUCTOR_CACHE_DIR=cache)["first_call"]
 
 
 def main() -> int:
@@ -171,9 +174,7 @@ def main() -> int:
     print(f"# {machine()}")
     print("| model | ours (s) | reference (s) | ours / reference |")
     print("|---|---|---|---|")
-    for file, variant, against in SUITE:
-        if only and Path(file).stem not in only:
-            continue
+    for file, variant, against in selected(only):
         ours, ref = [], []
         for _ in range(args.rounds):
             ours.append(measure("ours", file, variant, against, args.backend, args.threads))

@@ -4,6 +4,7 @@ fraction of a second; benchmarks/bench_cli.py measures the wall time)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -16,14 +17,15 @@ try:
     main({argv!r})
 except SystemExit:
     pass
-print(sorted(m for m in ("torch", "networkx", "importlib.metadata") if m in sys.modules))
+import json
+print(json.dumps(sorted(m for m in ("torch", "networkx", "importlib.metadata") if m in sys.modules)))
 """
 
 
 def _heavy_imports(argv: list[str]) -> list[str]:
     out = subprocess.run([sys.executable, "-c", PROBE.format(argv=argv)], cwd=ROOT, capture_output=True, text=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, check=True)
-    return eval(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _imports_torch(argv: list[str]) -> bool:

@@ -74,3 +74,18 @@ def test_swin_and_maxvit_blocks_use_runs(monkeypatch):
         a, b = _both(zoo(file), variant, monkeypatch)
         assert "x.permute(0, 2, 3, 1))" in archdsl.to_source(zoo(file), variant)
         _same_outputs(a, b, shape)
+
+
+def test_a_run_may_start_with_a_parameter_op():
+    # no zoo block does (layer scale ends a residual branch), so the rewrite is checked directly
+    from archdsl.backends.codegen.instances import Item, Step
+    from archdsl.errors import Span
+
+    span = Span("t", 1, 1, 1, "")
+    items = {"gamma": Item("gamma", "param", None, span, (8, 4, 4), op="layer_scale", channels_last="x * p"),
+             "norm": Item("norm", "module", "LN2d", span, (8, 4, 4), op="ln", channels_last="LN")}
+    steps = [Step("gamma", "x * p.reshape(1, -1, 1, 1)", [0], 1, (8, 4, 4), span),
+             Step("norm", None, [1], 2, (8, 4, 4), span)]
+    channels_last._rewrite(steps, items, [0, 1])
+    assert steps[0].expr == "x.permute(0, 2, 3, 1) * p" and steps[0].channels_last
+    assert steps[1].expr == "p(x).permute(0, 3, 1, 2)" and items["norm"].value == "LN"

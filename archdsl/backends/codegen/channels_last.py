@@ -20,9 +20,11 @@ steps are `nn.Sequential`s, which call their layers as they are).
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 from archdsl import ops
+from archdsl.backends.codegen.values import template
 
 TO_LAST = "x.permute(0, 2, 3, 1)"
 TO_FIRST = "permute(0, 3, 1, 2)"
@@ -84,18 +86,9 @@ def _rewrite(steps: list, items: dict, run: list[int]) -> None:
     for k in run[:-1]:
         steps[k].channels_last = True
     first, last = steps[run[0]], steps[run[-1]]
-    first.expr = f"p({TO_LAST})" if first.expr is None else _substitute_x(first.expr, TO_LAST)
+    if first.expr is None:
+        first.expr = f"p({TO_LAST})"
+    else:  # a parameter op's template, its input permuted: `x * p` -> `x.permute(0, 2, 3, 1) * p`
+        to_last = ast.parse(TO_LAST, mode="eval").body
+        first.expr = ast.unparse(template(first.expr, {"x": to_last, "p": ast.Name("p", ast.Load())}, set()))
     last.expr = f"p(x).{TO_FIRST}" if last.expr is None else f"({last.expr}).{TO_FIRST}"
-
-
-def _substitute_x(expr: str, text: str) -> str:
-    import ast
-
-    tree = ast.parse(expr, mode="eval")
-    new = ast.parse(text, mode="eval").body
-
-    class _Sub(ast.NodeTransformer):
-        def visit_Name(self, node: ast.Name) -> ast.expr:
-            return new if node.id == "x" else node
-
-    return ast.unparse(_Sub().visit(tree))
